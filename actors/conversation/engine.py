@@ -1,0 +1,465 @@
+"""The conversation engine: one realtime session, plain asyncio, testable without Ray.
+
+It owns the websocket transport, the two audio paths, the simulated playback timeline, the
+stereo recorder and the tool executor, and turns server events into consumer events. The Ray
+actor around it (``actors/session.py``) is a thin shell.
+
+What it fixes against the starting point: ``?model=`` is sent; exactly one ``session.update``
+carries the configured instructions, VAD and tools; audio captured before ``session.updated`` is
+buffered and flushed in order; deltas are decoded in order; barge-in cancels the response and
+truncates (or deletes) the item at the milliseconds actually heard; ``response.create`` is never
+sent while a response is active; every function call gets an output — errors included — and the
+follow-up response is always requested; metrics and recording are per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from actors.audio.resample import StreamResampler
+from actors.conversation.agent import AgentConfig
+from actors.conversation.audio_paths import InputAudioPath, OutputAudioPath
+from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from actors.conversation.events import (
+    AgentAudio,
+    AgentSpeechEnded,
+    AgentSpeechStarted,
+    AgentTranscript,
+    ConversationEvent,
+    ErrorOccurred,
+    Interrupted,
+    ResponseFinished,
+    ToolCallFinished,
+    ToolCallStarted,
+    UserSpeechEnded,
+    UserSpeechStarted,
+    UserTranscript,
+)
+from actors.conversation.recorder import StereoRecorder
+from actors.conversation.responses import ResponseRecord, ResponseTracker
+from actors.conversation.session_update import build_session_update
+from actors.errors import ConnectTimeoutError, ProtocolError, ProviderError, VoxrayError
+from actors.realtime.client_events import (
+    ClientEvent,
+    ConversationItemCreate,
+    ConversationItemDelete,
+    ConversationItemTruncate,
+    InputAudioBufferAppend,
+    InputAudioBufferCommit,
+    ResponseCancel,
+    ResponseCreate,
+)
+from actors.realtime.items import FunctionCallOutputItem, InputText, MessageItem
+from actors.realtime.server_events import (
+    ConversationItemInputAudioTranscriptionCompleted,
+    ConversationItemInputAudioTranscriptionUpdated,
+    ErrorEvent,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    ResponseCreated,
+    ResponseDone,
+    ResponseFunctionCallArgumentsDone,
+    ResponseOutputAudioDelta,
+    ResponseOutputAudioTranscriptDelta,
+    ResponseOutputAudioTranscriptDone,
+    ResponseOutputItemAdded,
+    ServerEvent,
+    SessionUpdated,
+)
+from actors.realtime.transport import RealtimeTransport, SocketClosed
+from actors.tools.executor import ToolExecutor
+from actors.tools.outcome import ToolOutcome
+
+__all__ = ["Conversation", "EngineState"]
+
+logger = logging.getLogger("voxray.conversation")
+
+# Errors the protocol produces in normal races (barge-in vs. a response ending on its own);
+# matched on the message because xAI's codes for them are not documented.
+_BENIGN_ERROR_MARKERS = ("no active response", "already has an active response", "truncat")
+_FATAL_ERROR_TYPES = frozenset({"max_duration", "timeout"})
+
+Listener = Callable[[ConversationEvent], None]
+
+
+class EngineState(Enum):
+    """Where a conversation is in its life."""
+
+    NEW = "new"
+    CONNECTING = "connecting"
+    READY = "ready"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class Conversation:
+    """One realtime voice conversation.
+
+    Args:
+        agent: the session configuration.
+        endpoint: where to connect, with the bearer key.
+        tuning: engine knobs (timeouts, chunking, queue bounds, pacing).
+        tools: the executor that runs function calls (a client of the tool pool).
+        session_id: names tasks and log lines.
+        clock: a monotonic clock in seconds (injected for tests).
+    """
+
+    def __init__(
+        self,
+        agent: AgentConfig,
+        endpoint: ProviderEndpoint,
+        tuning: EngineTuning,
+        tools: ToolExecutor,
+        *,
+        session_id: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.agent = agent
+        self.session_id = session_id
+        self._tuning = tuning
+        self._tools = tools
+        self._clock = clock
+        self._transport = RealtimeTransport(
+            endpoint,
+            agent.model,
+            name=f"session-{session_id}",
+            connect_timeout_s=tuning.connect_timeout_s,
+            max_queued_audio=tuning.input_queue_frames,
+        )
+        self._input = InputAudioPath(agent.input_audio, chunk_ms=tuning.append_chunk_ms)
+        self._output = OutputAudioPath(agent.output_audio, consumer_rate=tuning.recording_rate)
+        self._user_to_recording = StreamResampler(agent.input_audio.rate, tuning.recording_rate)
+        self._responses = ResponseTracker()
+        self.recorder = StereoRecorder(tuning.recording_rate)
+        self._listeners: list[Listener] = []
+        self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._early_audio: deque[str] = deque(
+            maxlen=max(1, tuning.ready_buffer_ms // tuning.append_chunk_ms)
+        )
+        self._dispatch_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._t0: float | None = None
+        self._user_audio_ms = 0.0
+        self.agent_audio_ms = 0.0
+        self.failure: VoxrayError | None = None
+        self.state = EngineState.NEW
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, send the one ``session.update``, and wait for ``session.updated``."""
+        if self.state is not EngineState.NEW:
+            raise RuntimeError(f"conversation is {self.state.value}; start() runs once")
+        self.state = EngineState.CONNECTING
+        try:
+            await self._transport.connect()
+            self._dispatch_task = asyncio.create_task(
+                self._dispatch_loop(), name=f"session-{self.session_id}-events"
+            )
+            self._transport.send_nowait(build_session_update(self.agent))
+            await asyncio.wait_for(self._ready.wait(), timeout=self._tuning.connect_timeout_s)
+        except TimeoutError:
+            await self._fail(
+                ConnectTimeoutError(
+                    f"no session.updated within {self._tuning.connect_timeout_s:g} s"
+                )
+            )
+            raise self.failure from None  # type: ignore[misc]
+        except VoxrayError as error:
+            await self._fail(error)
+            raise
+        if self.failure is not None:
+            raise self.failure
+
+    async def aclose(self) -> None:
+        """Cancel tools and tasks, close the socket and the HTTP session. Idempotent."""
+        if self.state in (EngineState.CLOSED, EngineState.FAILED) and self._closed.is_set():
+            return
+        if self.state is not EngineState.FAILED:
+            self.state = EngineState.CLOSED
+        self._closed.set()
+        await self._tools.aclose()
+        for task in [*self._background, self._dispatch_task]:
+            if task is not None and not task.done():
+                task.cancel()
+        for task in [*self._background, self._dispatch_task]:
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self._transport.aclose()
+
+    async def wait_closed(self) -> None:
+        """Wait until the conversation ended (closed by us, or failed)."""
+        await self._closed.wait()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Receive every :class:`ConversationEvent`, synchronously, in order."""
+        self._listeners.append(listener)
+
+    # --- clock ------------------------------------------------------------------------------
+
+    def now_ms(self) -> float:
+        """The audio timeline: ms since the session became ready, scaled by the pacing speed."""
+        if self._t0 is None:
+            return 0.0
+        return (self._clock() - self._t0) * 1000.0 * self._tuning.speed
+
+    @property
+    def user_audio_ms(self) -> float:
+        """How much microphone audio has been sent (its position on the timeline)."""
+        return self._user_audio_ms
+
+    @property
+    def playback_end_ms(self) -> float:
+        """When the agent audio scheduled so far finishes playing."""
+        return self._responses.playback.end_ms
+
+    @property
+    def idle(self) -> bool:
+        """No response active or requested, no tool call running or awaiting its follow-up."""
+        return self._responses.idle
+
+    @property
+    def responses_done(self) -> int:
+        """How many responses have ended so far."""
+        return self._responses.done_count
+
+    @property
+    def agent_chunk_ms(self) -> int:
+        """Audio per ``input_audio_buffer.append``."""
+        return self._tuning.append_chunk_ms
+
+    @property
+    def response_ids(self) -> list[str]:
+        """Every response seen so far, in the order they were created."""
+        return self._responses.order
+
+    def response_records(self) -> list[ResponseRecord]:
+        """What each response produced, in creation order."""
+        return [self._responses.records[r] for r in self._responses.order]
+
+    @property
+    def dropped_audio_chunks(self) -> int:
+        """Outbound audio chunks dropped because the send queue was full."""
+        return self._transport.statistics().dropped_audio
+
+    @property
+    def usage(self) -> tuple[int, int]:
+        """(input, output) tokens over all responses."""
+        return self._responses.input_tokens, self._responses.output_tokens
+
+    # --- input ------------------------------------------------------------------------------
+
+    def send_audio(self, samples: NDArray[np.int16], *, rate: int, channels: int) -> None:
+        """Send microphone audio. The caller states its rate and channel count."""
+        at_ms = self._user_audio_ms
+        wire = self._input.push(samples, rate=rate, channels=channels)
+        self._user_audio_ms += len(wire) * 1000 / self.agent.input_audio.rate
+        self.recorder.add_user(self._user_to_recording.process(wire), at_ms)
+        for payload in self._input.take_chunks():
+            if self._ready.is_set():
+                self._send(InputAudioBufferAppend(audio=payload))
+            else:
+                self._early_audio.append(payload)  # bounded: the oldest drops
+
+    def commit_audio(self) -> None:
+        """End a manual (push-to-talk) turn and ask for the answer. Manual mode only."""
+        if self.agent.turn_detection is not None:
+            raise VoxrayError("commit_audio() is for manual turns; server VAD commits itself")
+        for payload in self._input.take_chunks(final=True):
+            self._send(InputAudioBufferAppend(audio=payload))
+        self._send(InputAudioBufferCommit())
+        self._request_response()
+
+    def send_text(self, text: str) -> None:
+        """A typed user turn: the item, then a response. No commit, even in VAD mode."""
+        item = MessageItem(role="user", content=[InputText(text=text)])
+        self._send(ConversationItemCreate(item=item))
+        self._request_response()
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _send(self, event: ClientEvent) -> None:
+        self._transport.send_nowait(event)
+
+    def _emit(self, event: ConversationEvent) -> None:
+        for listener in self._listeners:
+            listener(event)
+
+    def _request_response(self) -> None:
+        if self._responses.want_response():
+            self._send(ResponseCreate())
+
+    async def _fail(self, error: VoxrayError) -> None:
+        if self.failure is None:
+            self.failure = error
+            self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=True))
+        self.state = EngineState.FAILED
+        self._closed.set()
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            inbound = await self._transport.receive()
+            if isinstance(inbound, SocketClosed):
+                if self.state is not EngineState.CLOSED:
+                    pending = self._responses.fatal_error
+                    await self._fail(
+                        pending
+                        or inbound.error
+                        or VoxrayError("the server closed the session", retryable=True)
+                    )
+                return
+            if isinstance(inbound, ProtocolError):
+                # A malformed frame is reported and skipped; the session goes on.
+                logger.warning("session %s: %s", self.session_id, inbound.message)
+                self._emit(ErrorOccurred(self.now_ms(), inbound.message, "malformed_frame", False))
+                continue
+            try:
+                self._handle(inbound)
+            except VoxrayError as error:
+                logger.warning("session %s: %s", self.session_id, error.message)
+                self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=False))
+
+    def _handle(self, event: ServerEvent) -> None:
+        now = self.now_ms()
+        match event:
+            case SessionUpdated():
+                if not self._ready.is_set():
+                    self._t0 = self._clock()
+                    self.state = EngineState.READY
+                    self._ready.set()
+                    while self._early_audio:
+                        self._send(InputAudioBufferAppend(audio=self._early_audio.popleft()))
+            case InputAudioBufferSpeechStarted(item_id=item_id):
+                self._emit(UserSpeechStarted(now, item_id or ""))
+                self._barge_in(now)
+            case InputAudioBufferSpeechStopped(item_id=item_id):
+                self._emit(UserSpeechEnded(now, item_id or ""))
+            case ConversationItemInputAudioTranscriptionUpdated(item_id=item_id, transcript=text):
+                self._emit(UserTranscript(now, item_id or "", text or "", final=False))
+            case ConversationItemInputAudioTranscriptionCompleted(item_id=item_id, transcript=text):
+                self._emit(UserTranscript(now, item_id or "", text or "", final=True))
+            case ResponseCreated(response=response):
+                self._responses.created(response.id or "")
+            case ResponseOutputItemAdded(item=item):
+                if item.type == "message" and item.id:
+                    self._responses.message_item(item.id)
+            case ResponseOutputAudioDelta(response_id=response_id, item_id=item_id, delta=delta):
+                self._on_audio(now, response_id or "", item_id or "", delta)
+            case ResponseOutputAudioTranscriptDelta(response_id=response_id, delta=delta):
+                self._responses.transcript_delta(response_id or "", delta or "")
+                self._emit(AgentTranscript(now, response_id or "", delta or "", final=False))
+            case ResponseOutputAudioTranscriptDone(response_id=response_id, transcript=text):
+                final = self._responses.transcript_done(response_id or "", text)
+                self._emit(AgentTranscript(now, response_id or "", final, final=True))
+            case ResponseFunctionCallArgumentsDone():
+                self._start_tool_call(now, event)
+            case ResponseDone(response=response):
+                self._on_response_done(
+                    now, response.id or "", response.status or "completed", response.usage
+                )
+            case ErrorEvent(error=detail):
+                self._on_error(now, detail.type or "", detail.code, detail.message or "")
+            case _:
+                # ping, item added/created/deleted/truncated, content parts, MCP events and
+                # unknown types carry nothing this engine acts on.
+                pass
+
+    def _on_audio(self, now: float, response_id: str, item_id: str, delta: str) -> None:
+        if self._responses.is_cancelled(response_id):
+            return  # audio of a response we cut off must never play
+        samples, wire_ms = self._output.decode(delta)
+        start = self._responses.playback.schedule(item_id, wire_ms, now)
+        self.agent_audio_ms += wire_ms
+        self.recorder.add_agent(samples, start)
+        if self._responses.audio_scheduled(response_id, start, wire_ms):
+            self._emit(AgentSpeechStarted(start, response_id))
+        self._emit(AgentAudio(start, response_id, samples, self._output.consumer_rate))
+
+    def _barge_in(self, now: float) -> None:
+        playback = self._responses.playback
+        active = self._responses.active_id
+        if not playback.is_playing(now) and active is None:
+            return
+        item_id = playback.playing_item(now) or self._responses.current_item
+        dropped = playback.clear(now)
+        self.recorder.cut_agent(now)
+        self._output.reset()
+        if active is not None:
+            self._send(ResponseCancel(response_id=active))
+            self._responses.cancelled(active)
+        played = playback.played_ms(item_id, now) if item_id else 0
+        if item_id:
+            if played > 0:
+                self._send(
+                    ConversationItemTruncate(item_id=item_id, content_index=0, audio_end_ms=played)
+                )
+            else:
+                self._send(ConversationItemDelete(item_id=item_id))
+        self._emit(Interrupted(now, active, played, dropped))
+
+    def _start_tool_call(self, now: float, event: ResponseFunctionCallArgumentsDone) -> None:
+        call_id = event.call_id or ""
+        name = event.name or ""
+        arguments = event.arguments or ""
+        self._emit(ToolCallStarted(now, call_id, name, arguments))
+        task = asyncio.create_task(
+            self._tools.run(name, call_id, arguments),
+            name=f"session-{self.session_id}-tool-{call_id}",
+        )
+        self._responses.tool_started(event.response_id or "", call_id, arguments, task)
+
+    def _on_response_done(self, now: float, response_id: str, status: str, usage: object) -> None:
+        calls = self._responses.finished(response_id, usage)
+        self._emit(AgentSpeechEnded(self._responses.playback.end_ms, response_id))
+        input_tokens, output_tokens = self._responses.last_usage
+        self._emit(ResponseFinished(now, response_id, status, input_tokens, output_tokens))
+        if calls:
+            task = asyncio.create_task(
+                self._send_tool_outputs(calls), name=f"session-{self.session_id}-tool-outputs"
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        elif self._responses.take_queued_request():
+            self._send(ResponseCreate())
+
+    async def _send_tool_outputs(
+        self, calls: list[tuple[str, str, asyncio.Task[ToolOutcome]]]
+    ) -> None:
+        # Every call gets an output (errors included), then ONE response.create — whether or
+        # not the model spoke before calling. Outputs keep the order the calls were made in.
+        for _call_id, arguments, task in calls:
+            outcome = await task
+            self._emit(ToolCallFinished(self.now_ms(), outcome, arguments))
+            item = FunctionCallOutputItem(call_id=outcome.call_id, output=outcome.output)
+            self._send(ConversationItemCreate(item=item))
+        self._responses.tool_outputs_sent()
+        self._request_response()
+
+    def _on_error(self, now: float, error_type: str, code: str | None, message: str) -> None:
+        lowered = message.lower()
+        if any(marker in lowered for marker in _BENIGN_ERROR_MARKERS):
+            logger.debug("session %s: benign race: %s", self.session_id, message)
+            if "already has an active response" in lowered:
+                self._responses.requeue_after_conflict()
+            return
+        fatal = error_type in _FATAL_ERROR_TYPES
+        if fatal:
+            self._responses.fatal_error = ProviderError(
+                f"the provider ended the session: {message}",
+                error_type=error_type,
+                code=code,
+                retryable=error_type == "max_duration",
+            )
+        logger.warning("session %s: provider error %s: %s", self.session_id, error_type, message)
+        self._emit(ErrorOccurred(now, message, code or error_type, fatal=fatal))

@@ -1,0 +1,159 @@
+"""The conversation's events for consumers: small frozen dataclasses, dispatched with ``match``.
+
+These are voxray's own vocabulary, decoupled from the wire: a consumer (the scenario player, a
+gateway, a Python caller iterating a session) never sees a raw server event. Times are ms on the
+session's audio timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from actors.tools.outcome import ToolOutcome
+
+__all__ = [
+    "AgentAudio",
+    "AgentSpeechEnded",
+    "AgentSpeechStarted",
+    "AgentTranscript",
+    "ConversationEvent",
+    "ErrorOccurred",
+    "Interrupted",
+    "ResponseFinished",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "UserSpeechEnded",
+    "UserSpeechStarted",
+    "UserTranscript",
+]
+
+
+@dataclass(frozen=True)
+class UserSpeechStarted:
+    """The server heard the user start speaking."""
+
+    t_ms: float
+    item_id: str
+
+
+@dataclass(frozen=True)
+class UserSpeechEnded:
+    """The server decided the user's turn ended."""
+
+    t_ms: float
+    item_id: str
+
+
+@dataclass(frozen=True)
+class UserTranscript:
+    """What the server understood the user said; ``final`` once transcription completed."""
+
+    t_ms: float
+    item_id: str
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class AgentSpeechStarted:
+    """The first audio of a response is scheduled to play at ``t_ms``."""
+
+    t_ms: float
+    response_id: str
+
+
+@dataclass(frozen=True)
+class AgentAudio:
+    """A chunk of agent audio at the consumer's rate, to play from ``t_ms``."""
+
+    t_ms: float
+    response_id: str
+    samples: NDArray[np.int16]
+    rate: int
+
+
+@dataclass(frozen=True)
+class AgentSpeechEnded:
+    """The last scheduled audio of a response finishes playing at ``t_ms``."""
+
+    t_ms: float
+    response_id: str
+
+
+@dataclass(frozen=True)
+class AgentTranscript:
+    """Text of the agent's speech: deltas while speaking, then ``final``."""
+
+    t_ms: float
+    response_id: str
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """The user barged in: playback was cleared and the response cancelled."""
+
+    t_ms: float
+    response_id: str | None
+    played_ms: int
+    dropped_ms: float
+
+
+@dataclass(frozen=True)
+class ToolCallStarted:
+    """The model called a function."""
+
+    t_ms: float
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolCallFinished:
+    """A function call ended (successfully or with an error output)."""
+
+    t_ms: float
+    outcome: ToolOutcome
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ResponseFinished:
+    """A response ended; ``status`` is completed, cancelled, incomplete or failed."""
+
+    t_ms: float
+    response_id: str
+    status: str
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True)
+class ErrorOccurred:
+    """Something went wrong; ``fatal`` errors end the session."""
+
+    t_ms: float
+    message: str
+    code: str | None
+    fatal: bool
+
+
+ConversationEvent = (
+    UserSpeechStarted
+    | UserSpeechEnded
+    | UserTranscript
+    | AgentSpeechStarted
+    | AgentAudio
+    | AgentSpeechEnded
+    | AgentTranscript
+    | Interrupted
+    | ToolCallStarted
+    | ToolCallFinished
+    | ResponseFinished
+    | ErrorOccurred
+)

@@ -1,0 +1,81 @@
+"""The agent's speaker, on the audio timeline.
+
+A realtime client plays the agent's audio as it arrives, back to back. voxray runs without a real
+speaker, so this models one: each chunk starts when it arrives or when the previous chunk ends,
+whichever is later. From it come what barge-in needs — how much of an item was actually heard,
+and what was still queued — and the first-audio time that response latency is measured to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PlaybackTimeline", "ScheduledAudio"]
+
+
+@dataclass
+class ScheduledAudio:
+    """One chunk of agent audio placed on the timeline."""
+
+    item_id: str
+    start_ms: float
+    end_ms: float
+
+
+class PlaybackTimeline:
+    """Where each chunk of agent audio plays; what was heard; what is still queued."""
+
+    def __init__(self) -> None:
+        self._chunks: list[ScheduledAudio] = []
+        self._end_ms = 0.0
+
+    @property
+    def end_ms(self) -> float:
+        """When the last scheduled chunk finishes playing."""
+        return self._end_ms
+
+    def schedule(self, item_id: str, duration_ms: float, now_ms: float) -> float:
+        """Place a chunk that arrived at ``now_ms``; returns where it starts playing."""
+        start = max(now_ms, self._end_ms)
+        end = start + duration_ms
+        self._chunks.append(ScheduledAudio(item_id, start, end))
+        self._end_ms = end
+        # Chunks that finished long ago only matter for played_ms of their item; keep the list
+        # short by merging history into per-item totals lazily (items are few per session).
+        return start
+
+    def is_playing(self, now_ms: float) -> bool:
+        """Whether agent audio is audible (or queued) at ``now_ms``."""
+        return now_ms < self._end_ms
+
+    def played_ms(self, item_id: str, now_ms: float) -> int:
+        """How many ms of ``item_id`` had been heard by ``now_ms``."""
+        heard = 0.0
+        for chunk in self._chunks:
+            if chunk.item_id == item_id and chunk.start_ms < now_ms:
+                heard += min(chunk.end_ms, now_ms) - chunk.start_ms
+        return int(heard)
+
+    def playing_item(self, now_ms: float) -> str | None:
+        """The item audible at ``now_ms``, else the last item scheduled after it."""
+        for chunk in reversed(self._chunks):
+            if chunk.start_ms <= now_ms < chunk.end_ms:
+                return chunk.item_id
+        queued = [c for c in self._chunks if c.start_ms >= now_ms]
+        return queued[0].item_id if queued else None
+
+    def clear(self, now_ms: float) -> float:
+        """Drop everything not yet heard at ``now_ms``; returns the ms of audio dropped."""
+        dropped = 0.0
+        kept: list[ScheduledAudio] = []
+        for chunk in self._chunks:
+            if chunk.start_ms >= now_ms:
+                dropped += chunk.end_ms - chunk.start_ms
+                continue
+            if chunk.end_ms > now_ms:
+                dropped += chunk.end_ms - now_ms
+                chunk.end_ms = now_ms
+            kept.append(chunk)
+        self._chunks = kept
+        self._end_ms = min(self._end_ms, now_ms)
+        return dropped

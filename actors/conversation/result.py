@@ -1,0 +1,103 @@
+"""What one conversation produced: transcripts, tool calls, a timeline, metrics and a recording.
+
+Times are milliseconds on the session's audio timeline: 0 is the first sample the user's
+microphone sent, and the timeline advances with the audio, whatever the simulator's speed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Recording",
+    "SessionResult",
+    "SessionStatus",
+    "TimelineEvent",
+    "ToolCallRecord",
+    "TurnMetrics",
+    "Usage",
+]
+
+SessionStatus = Literal["completed", "failed", "lost"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TimelineEvent(_Result):
+    """One thing that happened, placed on the audio timeline."""
+
+    t_ms: float
+    kind: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolCallRecord(_Result):
+    """One function call the model made and what it got back."""
+
+    call_id: str
+    name: str
+    arguments: str
+    output: str
+    ok: bool
+    error_type: str | None = None
+    latency_ms: float
+    t_ms: float
+
+
+class TurnMetrics(_Result):
+    """Figures for one user turn and the agent's answer to it."""
+
+    index: int
+    kind: str
+    user_speech_end_ms: float | None = None
+    first_agent_audio_ms: float | None = None
+    response_latency_ms: float | None = Field(
+        None, description="End of user speech to first agent audio, on the audio timeline."
+    )
+    agent_audio_ms: float = 0.0
+    user_transcript: str | None = None
+    agent_transcript: str = ""
+
+
+class Usage(_Result):
+    """Token usage summed over the session's responses."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Recording(_Result):
+    """A time-aligned stereo recording: user left, agent right, PCM16 interleaved."""
+
+    rate: int
+    pcm: bytes = Field(repr=False)
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the recording in seconds."""
+        return len(self.pcm) / 4 / self.rate
+
+
+class SessionResult(_Result):
+    """The outcome of one scripted conversation."""
+
+    status: SessionStatus
+    error: str | None = None
+    turns: tuple[TurnMetrics, ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    timeline: tuple[TimelineEvent, ...] = ()
+    usage: Usage = Field(default_factory=Usage)
+    audio_in_ms: float = 0.0
+    audio_out_ms: float = 0.0
+    duration_ms: float = 0.0
+    recording: Recording | None = Field(None, repr=False)
+
+    @property
+    def agent_transcript(self) -> str:
+        """Everything the agent said, turn after turn."""
+        return " ".join(t.agent_transcript for t in self.turns if t.agent_transcript).strip()

@@ -1,0 +1,55 @@
+"""What the simulated user does in a scenario: a list of turns, played in order.
+
+A session actor receives a :class:`ScenarioScript` and plays it against the agent. Audio paths
+are resolved (relative to the suite file) by the driver before the script is sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AudioTurn", "SayTurn", "ScenarioScript", "TextTurn", "UserTurn", "WaitTurn"]
+
+
+class _Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SayTurn(_Turn):
+    """Speak ``say`` with espeak-ng, then listen to the agent's reply."""
+
+    say: str = Field(min_length=1, description="Text the user speaks.")
+    voice: str = Field("en-us", description="espeak-ng voice of the user.")
+    words_per_minute: int = Field(175, ge=80, le=450, description="Speaking rate.")
+
+
+class AudioTurn(_Turn):
+    """Play a WAV file (any rate, any channel count), then listen to the agent's reply."""
+
+    audio: Path = Field(description="WAV file, resolved relative to the suite file.")
+
+
+class TextTurn(_Turn):
+    """Type a message (no audio), then listen to the agent's reply."""
+
+    text: str = Field(min_length=1)
+
+
+class WaitTurn(_Turn):
+    """Stay silent (the microphone keeps sending silence) for ``wait_ms``."""
+
+    wait_ms: int = Field(ge=0, le=600_000)
+
+
+UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn
+
+
+class ScenarioScript(_Turn):
+    """The user's side of one conversation."""
+
+    turns: tuple[UserTurn, ...] = Field(min_length=1)
+    reply_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for the agent to finish answering a turn."
+    )

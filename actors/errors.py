@@ -1,0 +1,199 @@
+"""The one exception tree of voxray.
+
+Every error voxray raises derives from :class:`VoxrayError` and says whether retrying the same
+operation may succeed (``retryable``). Third-party exceptions (aiohttp, Ray, pydantic) are mapped
+into this tree at exactly one boundary each, with ``raise ... from``.
+
+::
+
+    VoxrayError
+    ├── ConfigError                 invalid suite, agent, scenario or settings (never retryable)
+    │   └── ToolSpecError           a tool reference that cannot be imported or described
+    ├── AudioError                  a broken or unsupported audio file or buffer
+    ├── ProtocolError               a malformed frame from the realtime server
+    ├── ProviderConnectionError     the realtime websocket could not be used
+    │   ├── HandshakeError          the upgrade was refused (carries the HTTP status)
+    │   │   ├── AuthenticationError 401/403: fatal, retrying cannot help
+    │   │   └── RateLimitedError    429: retryable after backoff
+    │   ├── ConnectTimeoutError     no answer within the connect timeout (retryable)
+    │   └── ConnectionLostError     the socket dropped mid-session (retryable)
+    ├── ProviderError               an ``error`` event the session could not absorb
+    ├── SessionLostError            a session actor died or stopped answering
+    ├── CapacityError               a bounded queue or cap is full (carries the numbers)
+    └── ToolError                   a function call failed (sent back to the model as output)
+        ├── ToolNotFoundError
+        ├── ToolTimeoutError
+        └── ToolExecutionError
+
+Exceptions cross process boundaries inside Ray, so each one pickles with its fields intact.
+Messages never contain secrets: callers pass redacted text only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AudioError",
+    "AuthenticationError",
+    "CapacityError",
+    "ConfigError",
+    "ConnectTimeoutError",
+    "ConnectionLostError",
+    "HandshakeError",
+    "ProtocolError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimitedError",
+    "SessionLostError",
+    "ToolError",
+    "ToolExecutionError",
+    "ToolNotFoundError",
+    "ToolSpecError",
+    "ToolTimeoutError",
+    "VoxrayError",
+]
+
+
+def _rebuild(cls: type[VoxrayError], message: str, fields: dict[str, Any]) -> VoxrayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(fields)
+    return error
+
+
+class VoxrayError(Exception):
+    """Base of every voxray error.
+
+    Attributes:
+        message: a one-line, secret-free description naming the cause.
+        retryable: whether the same operation may succeed if tried again.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses add keyword-only fields; rebuilding from __dict__ keeps them all without
+        # every subclass re-implementing pickling.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(VoxrayError):
+    """A suite, agent, scenario or setting is invalid. ``location`` names where."""
+
+    def __init__(self, message: str, *, location: str | None = None) -> None:
+        super().__init__(f"{location}: {message}" if location else message, retryable=False)
+        self.location = location
+
+
+class ToolSpecError(ConfigError):
+    """A tool reference (``package.module:function``) cannot be imported or described."""
+
+
+class AudioError(VoxrayError):
+    """An audio file or buffer is broken or in an unsupported format."""
+
+
+class ProtocolError(VoxrayError):
+    """The realtime server sent a frame that cannot be understood."""
+
+
+class ProviderConnectionError(VoxrayError):
+    """The realtime websocket could not be opened or kept open."""
+
+    retryable = True
+
+
+class HandshakeError(ProviderConnectionError):
+    """The websocket upgrade was refused with an HTTP status."""
+
+    def __init__(self, message: str, *, status: int, retryable: bool | None = None) -> None:
+        super().__init__(message, retryable=retryable)
+        self.status = status
+
+
+class AuthenticationError(HandshakeError):
+    """The provider refused the credentials (401/403). Fatal: retrying cannot help."""
+
+    retryable = False
+
+
+class RateLimitedError(HandshakeError):
+    """The provider is at capacity for this key (429). Retry after backoff."""
+
+    retryable = True
+
+
+class ConnectTimeoutError(ProviderConnectionError):
+    """The provider did not complete the connection within the connect timeout."""
+
+
+class ConnectionLostError(ProviderConnectionError):
+    """The websocket dropped during a session."""
+
+
+class ProviderError(VoxrayError):
+    """An ``error`` event from the provider that ends the session (e.g. ``max_duration``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_type: str,
+        code: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable)
+        self.error_type = error_type
+        self.code = code
+
+
+class SessionLostError(VoxrayError):
+    """A session actor died or stopped answering; its conversation is lost."""
+
+    retryable = True
+
+
+class CapacityError(VoxrayError):
+    """A bounded queue or cap is full. Carries the numbers so callers can report them."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, limit: int, in_use: int, queued: int = 0) -> None:
+        super().__init__(f"{message} (limit {limit}, in use {in_use}, queued {queued})")
+        self.limit = limit
+        self.in_use = in_use
+        self.queued = queued
+
+
+class ToolError(VoxrayError):
+    """A function call failed. The model receives it as an error output; the call goes on."""
+
+    def __init__(self, message: str, *, tool: str, retryable: bool | None = None) -> None:
+        super().__init__(message, retryable=retryable)
+        self.tool = tool
+
+
+class ToolNotFoundError(ToolError):
+    """The model called a function the agent does not declare."""
+
+
+class ToolTimeoutError(ToolError):
+    """A function call ran past its timeout and was stopped."""
+
+
+class ToolExecutionError(ToolError):
+    """A function raised, or its runner died. ``error_type`` names the exception class."""
+
+    def __init__(self, message: str, *, tool: str, error_type: str) -> None:
+        super().__init__(message, tool=tool)
+        self.error_type = error_type

@@ -1,0 +1,225 @@
+"""The websocket to a realtime endpoint: connect, one reader, one writer.
+
+aiohttp's exceptions are mapped into voxray's tree here and nowhere else. The reader parses every
+frame once (``parse_server_event``) and hands the result to the inbound queue, which blocks when
+full so a slow consumer slows the socket rather than losing events. A malformed frame is passed
+on as a :class:`~actors.errors.ProtocolError` value: it is reported, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from enum import Enum
+
+import aiohttp
+
+from actors.conversation.endpoint import ProviderEndpoint
+from actors.errors import (
+    AuthenticationError,
+    ConnectionLostError,
+    ConnectTimeoutError,
+    HandshakeError,
+    ProtocolError,
+    ProviderConnectionError,
+    RateLimitedError,
+)
+from actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
+from actors.realtime.outbound import OutboundQueue, OutboundStatistics
+from actors.realtime.server_events import ServerEvent, parse_server_event
+
+__all__ = ["Inbound", "RealtimeTransport", "SocketClosed", "TransportState"]
+
+logger = logging.getLogger("voxray.transport")
+
+_HEARTBEAT_S = 20.0
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class TransportState(Enum):
+    """Where a transport is in its life."""
+
+    NEW = "new"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class SocketClosed:
+    """The socket is gone; ``error`` says why when it was not closed by us."""
+
+    error: ConnectionLostError | None
+
+
+Inbound = ServerEvent | ProtocolError | SocketClosed
+
+
+class RealtimeTransport:
+    """One websocket connection to a realtime endpoint.
+
+    Args:
+        endpoint: where to connect and the bearer key.
+        model: sent as ``?model=``.
+        name: prefix of the task names, e.g. ``session-<id>``.
+        connect_timeout_s: bound on the handshake.
+        max_queued_audio: outbound audio frames kept before the oldest is dropped.
+    """
+
+    def __init__(
+        self,
+        endpoint: ProviderEndpoint,
+        model: str,
+        *,
+        name: str,
+        connect_timeout_s: float,
+        max_queued_audio: int,
+        inbound_capacity: int = 1024,
+    ) -> None:
+        self._endpoint = endpoint
+        self._model = model
+        self._name = name
+        self._connect_timeout_s = connect_timeout_s
+        self._outbound = OutboundQueue(max_audio=max_queued_audio)
+        self._inbound: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=inbound_capacity)
+        self._http: aiohttp.ClientSession | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._io_task: asyncio.Task[None] | None = None
+        self.state = TransportState.NEW
+
+    async def connect(self) -> None:
+        """Open the websocket and start the reader and writer."""
+        if self.state is not TransportState.NEW:
+            raise RuntimeError(f"transport is {self.state.value}; connect() runs once")
+        self._http = aiohttp.ClientSession()
+        url = self._endpoint.connect_url(self._model)
+        headers = {"Authorization": f"Bearer {self._endpoint.api_key.get_secret_value()}"}
+        try:
+            self._ws = await asyncio.wait_for(
+                self._http.ws_connect(
+                    url, headers=headers, heartbeat=_HEARTBEAT_S, max_msg_size=_MAX_MESSAGE_BYTES
+                ),
+                timeout=self._connect_timeout_s,
+            )
+        except BaseException as error:
+            await self._http.close()
+            self.state = TransportState.CLOSED
+            raise _map_connect_error(error, self._connect_timeout_s) from error
+        self.state = TransportState.OPEN
+        self._io_task = asyncio.create_task(self._run_io(), name=f"{self._name}-io")
+
+    def send_nowait(self, event: ClientEvent) -> None:
+        """Queue an event for the writer. Audio may be dropped under backlog; control never is."""
+        if self.state is not TransportState.OPEN:
+            raise ConnectionLostError(f"cannot send {event.type}: the socket is closed")
+        self._outbound.put_nowait(
+            event.to_json(), is_audio=isinstance(event, InputAudioBufferAppend)
+        )
+
+    async def receive(self) -> Inbound:
+        """The next inbound item: an event, a malformed-frame error, or the close marker."""
+        return await self._inbound.get()
+
+    def statistics(self) -> OutboundStatistics:
+        """Outbound queue counters (dropped audio included)."""
+        return self._outbound.statistics()
+
+    def clear_queued_audio(self) -> int:
+        """Drop audio not yet sent; returns how many frames were dropped."""
+        return self._outbound.clear_audio()
+
+    async def aclose(self) -> None:
+        """Close the socket and the HTTP session. Idempotent."""
+        if self.state is TransportState.CLOSED and self._io_task is None:
+            return
+        self.state = TransportState.CLOSED
+        self._outbound.close()
+        if self._ws is not None and not self._ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), timeout=2.0)
+        if self._io_task is not None:
+            self._io_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._io_task
+            self._io_task = None
+        if self._http is not None:
+            await self._http.close()
+
+    async def _run_io(self) -> None:
+        # Reader and writer share one fate: when either ends, the connection is over.
+        lost: ConnectionLostError | None = None
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._read(), name=f"{self._name}-recv")
+                group.create_task(self._write(), name=f"{self._name}-send")
+        except* ConnectionLostError as errors:
+            first = errors.exceptions[0]
+            lost = first if isinstance(first, ConnectionLostError) else None
+        finally:
+            closed_by_us = self.state is TransportState.CLOSED
+            self.state = TransportState.CLOSED
+            self._outbound.close()
+            marker = SocketClosed(None if closed_by_us else lost)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._inbound.put_nowait(marker)
+
+    async def _read(self) -> None:
+        assert self._ws is not None
+        ws = self._ws
+        while True:
+            message = await ws.receive()
+            if message.type is aiohttp.WSMsgType.TEXT:
+                await self._inbound.put(_parse(message.data))
+            elif message.type is aiohttp.WSMsgType.BINARY:
+                # Binary output transport is not requested by this client; report, don't crash.
+                await self._inbound.put(ProtocolError("unexpected binary frame from the server"))
+            elif message.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                code = ws.close_code
+                raise ConnectionLostError(f"the server closed the socket (code {code})")
+            elif message.type is aiohttp.WSMsgType.ERROR:
+                raise ConnectionLostError(f"websocket error: {type(ws.exception()).__name__}")
+
+    async def _write(self) -> None:
+        assert self._ws is not None
+        while True:
+            payload = await self._outbound.get()
+            if payload is None:
+                return
+            try:
+                await self._ws.send_str(payload)
+            except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:
+                raise ConnectionLostError(f"send failed: {type(error).__name__}") from error
+
+
+def _parse(data: str) -> ServerEvent | ProtocolError:
+    try:
+        return parse_server_event(data)
+    except ProtocolError as error:
+        return error
+
+
+def _map_connect_error(error: BaseException, timeout_s: float) -> BaseException:
+    """The one place aiohttp's connect errors become voxray's."""
+    if isinstance(error, TimeoutError):
+        return ConnectTimeoutError(f"no websocket handshake within {timeout_s:g} s")
+    if isinstance(error, aiohttp.WSServerHandshakeError):
+        status = error.status
+        if status in (401, 403):
+            return AuthenticationError(
+                f"the endpoint refused the credentials (HTTP {status})", status=status
+            )
+        if status == 429:
+            return RateLimitedError("the endpoint is at capacity (HTTP 429)", status=status)
+        return HandshakeError(
+            f"websocket handshake refused (HTTP {status})",
+            status=status,
+            retryable=status >= 500,
+        )
+    if isinstance(error, aiohttp.ClientError | OSError):
+        return ProviderConnectionError(f"cannot connect: {type(error).__name__}: {error}")
+    return error

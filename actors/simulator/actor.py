@@ -1,0 +1,56 @@
+"""The Ray shell around :class:`~actors.simulator.server.Simulator`.
+
+Thin on purpose: the server is plain asyncio and tested without Ray; this class only gives it
+a home in the cluster. ``num_cpus=0`` because the simulator mostly waits on sockets and must
+never block scheduling of the sessions that talk to it.
+"""
+
+from __future__ import annotations
+
+import ray
+
+from actors.simulator.config import SimulatorConfig
+from actors.simulator.rules import BrainScript
+from actors.simulator.server import Simulator
+
+__all__ = ["SimulatorActor", "SimulatorActorImpl"]
+
+
+class SimulatorActorImpl:
+    """Async actor hosting one simulator. ``start()`` listens; ``stop()`` closes."""
+
+    def __init__(self) -> None:
+        self._simulator: Simulator | None = None
+
+    async def start(self, config: SimulatorConfig | None = None) -> str:
+        """Start the server (once); returns its websocket URL."""
+        if self._simulator is None:
+            self._simulator = Simulator(config)
+            return await self._simulator.start()
+        return self._simulator.url
+
+    def register(self, script: BrainScript) -> str:
+        """A bearer token bound to ``script`` (see :meth:`Simulator.register`)."""
+        return self._require().register(script)
+
+    def url(self) -> str:
+        """The websocket URL."""
+        return self._require().url
+
+    def statistics(self) -> dict[str, int]:
+        """Connection counters of the server."""
+        return self._require().statistics()
+
+    async def stop(self) -> None:
+        """Close every session and stop listening. Idempotent."""
+        if self._simulator is not None:
+            await self._simulator.aclose()
+
+    def _require(self) -> Simulator:
+        if self._simulator is None:
+            raise RuntimeError("SimulatorActor.start() was not called")
+        return self._simulator
+
+
+SimulatorActor = ray.remote(num_cpus=0, max_concurrency=1000)(SimulatorActorImpl)
+"""The remote class: ``SimulatorActor.remote()`` then ``await handle.start.remote(config)``."""

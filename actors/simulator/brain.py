@@ -1,0 +1,142 @@
+"""The scripted brain: maps what the simulator heard to a reply and/or function calls.
+
+Pure and deterministic: the same script, heard text and turn index always give the same
+decision, so eval scenarios are reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.simulator.rules import ECHO, BrainRule, BrainScript
+
+__all__ = ["Brain", "Decision", "PlannedCall", "render"]
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_COMPACT_LIMIT = 200
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders from ``values``; unknown names stay as written.
+
+    Not ``str.format``: scripts contain JSON and other braces that must pass through untouched.
+    """
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def _render_value(value: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return render(value, values)
+    if isinstance(value, dict):
+        return {key: _render_value(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render_value(item, values) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """A function call the brain decided to make, with everything needed to answer its output.
+
+    ``after_tool`` and ``groups`` travel with the call so that answering the outputs later needs
+    no state in the brain.
+    """
+
+    name: str
+    arguments: Mapping[str, Any]
+    after_tool: str | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as the JSON string sent on the wire."""
+        return json.dumps(self.arguments, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do for one user turn: speak ``reply``, or speak ``preamble`` then make ``calls``."""
+
+    reply: str | None = None
+    preamble: str | None = None
+    calls: tuple[PlannedCall, ...] = ()
+
+
+def _compact(output: str) -> str:
+    """A short one-line form of a tool output, re-serialised compactly when it is JSON."""
+    try:
+        text = json.dumps(json.loads(output), separators=(", ", ": "), ensure_ascii=False)
+    except ValueError:
+        text = " ".join(output.split())
+    return text if len(text) <= _COMPACT_LIMIT else text[: _COMPACT_LIMIT - 3] + "..."
+
+
+class Brain:
+    """Answers user turns from a :class:`BrainScript`; the first matching rule wins."""
+
+    def __init__(self, script: BrainScript) -> None:
+        self._script = script
+        self._rules: list[tuple[BrainRule, re.Pattern[str] | None]] = [
+            (rule, rule.pattern()) for rule in script.rules
+        ]
+
+    @property
+    def script(self) -> BrainScript:
+        """The script this brain follows."""
+        return self._script
+
+    def decide(self, heard: str, turn_index: int) -> Decision:
+        """Decide the response to the user turn ``turn_index`` (1-based) in which ``heard``
+        was heard."""
+        for rule, pattern in self._rules:
+            groups: dict[str, str]
+            if pattern is not None:
+                match = pattern.search(heard)
+                if match is None:
+                    continue
+                groups = {k: v for k, v in match.groupdict().items() if v is not None}
+            elif rule.turn == turn_index:
+                groups = {}
+            else:
+                continue
+            return self._from_rule(rule, groups)
+        return Decision(reply=self._default_reply(heard))
+
+    def after_tool(self, outputs: Sequence[tuple[PlannedCall, str]]) -> str:
+        """What to say once the outputs of ``calls`` came back (output strings as received)."""
+        joined = "; ".join(_compact(output) for _, output in outputs)
+        if not outputs:
+            return "I have no results yet."
+        call = outputs[0][0]
+        if call.after_tool is None:
+            return f"Here is the result: {joined}."
+        values = dict(call.groups)
+        values["output"] = outputs[0][1] if len(outputs) == 1 else joined
+        values["outputs"] = joined
+        return render(call.after_tool, values)
+
+    def _default_reply(self, heard: str) -> str:
+        if self._script.default_reply == ECHO:
+            return f"You said: {heard.strip().rstrip('.')}."
+        return self._script.default_reply
+
+    @staticmethod
+    def _from_rule(rule: BrainRule, groups: dict[str, str]) -> Decision:
+        if not rule.calls:
+            assert rule.reply is not None  # guaranteed by BrainRule validation
+            return Decision(reply=render(rule.reply, groups))
+        calls = tuple(
+            PlannedCall(
+                name=call.name,
+                arguments=_render_value(call.arguments, groups),
+                after_tool=rule.after_tool,
+                groups=groups,
+            )
+            for call in rule.calls
+        )
+        preamble = render(rule.preamble, groups) if rule.preamble is not None else None
+        return Decision(preamble=preamble, calls=calls)

@@ -1,0 +1,255 @@
+"""Scoring: does a conversation's result meet its scenario's expectations?
+
+Every expectation becomes one :class:`Check` that says, in words a person reads in a report, what
+was expected and what was got. A scenario passes when all of its checks pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
+from actors.conversation.script import WaitTurn
+from orchestrator.evals.suite import ScenarioSpec, ToolExpectation
+
+__all__ = ["Check", "ScenarioScore", "score"]
+
+_CLIP_CHARS = 100
+
+
+class Check(BaseModel):
+    """One pass condition and how the conversation fared against it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    passed: bool
+    expected: str
+    got: str
+
+
+class ScenarioScore(BaseModel):
+    """The verdict on one conversation: passed when every check passed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    passed: bool
+    checks: tuple[Check, ...]
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        """The checks that failed."""
+        return tuple(check for check in self.checks if not check.passed)
+
+
+def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
+    """Check ``result`` against every expectation of ``spec`` (and that each turn was answered).
+
+    A session that did not complete fails on a single ``session`` check naming its error: its
+    transcript and calls are partial, so judging them would only add noise.
+    """
+    if result.status != "completed":
+        failed = Check(
+            name="session",
+            passed=False,
+            expected="the conversation completes",
+            got=f"{result.status}: {result.error or 'no error message'}",
+        )
+        return ScenarioScore(passed=False, checks=(failed,))
+
+    expect = spec.expect
+    transcript = result.agent_transcript
+    checks = [
+        Check(name="session", passed=True, expected="the conversation completes", got="completed"),
+        _turns_answered(spec, result),
+    ]
+    if expect.max_latency_ms is not None:
+        checks.append(_latency(expect.max_latency_ms, result.turns))
+    checks += [_tool_called(wanted, result.tool_calls) for wanted in expect.tools_called]
+    checks += [_tool_not_called(name, result.tool_calls) for name in expect.tools_not_called]
+    checks += [_contains(text, transcript) for text in expect.transcript_contains]
+    checks += [_matches(pattern, transcript) for pattern in expect.transcript_matches]
+    checks += [_not_contains(text, transcript) for text in expect.transcript_not_contains]
+    return ScenarioScore(passed=all(check.passed for check in checks), checks=tuple(checks))
+
+
+def _is_wait(turn: TurnMetrics) -> bool:
+    # Silence is not a question: a wait turn needs no answer (and gets none unless the agent
+    # re-engages on idle).
+    return turn.kind.lower().startswith("wait")
+
+
+def _answered(turn: TurnMetrics, speaks: bool) -> bool:
+    if speaks:
+        return turn.agent_audio_ms > 0 or turn.first_agent_audio_ms is not None
+    return bool(turn.agent_transcript.strip())
+
+
+def _turns_answered(spec: ScenarioSpec, result: SessionResult) -> Check:
+    speaks = "audio" in spec.agent.modalities
+    what = "agent audio" if speaks else "an agent reply"
+    asked = sum(1 for turn in spec.turns if not isinstance(turn, WaitTurn))
+    played = [(number, turn) for number, turn in enumerate(result.turns, 1) if not _is_wait(turn)]
+    answered = [number for number, turn in played if _answered(turn, speaks)]
+    silent = [number for number, turn in played if not _answered(turn, speaks)]
+    wanted = spec.expect.min_turns_answered
+    if wanted is None:
+        expected = f"{what} for each of the {asked} turn{_s(asked)}"
+        passed = len(answered) >= asked and not silent
+    else:
+        expected = f"{what} for at least {wanted} turn{_s(wanted)}"
+        passed = len(answered) >= wanted
+    got = f"{len(answered)} of {asked} answered"
+    if silent:
+        got += f"; no {what} for turn {', '.join(map(str, silent))}"
+    if len(played) < asked:
+        got += f"; only {len(played)} turn{_s(len(played))} played"
+    return Check(name="turns answered", passed=passed, expected=expected, got=got)
+
+
+def _latency(budget_ms: float, turns: tuple[TurnMetrics, ...]) -> Check:
+    measured = [
+        (number, turn.response_latency_ms)
+        for number, turn in enumerate(turns, 1)
+        if turn.response_latency_ms is not None
+    ]
+    over = [(number, ms) for number, ms in measured if ms > budget_ms]
+    if over:
+        got = "; ".join(f"turn {number}: {ms:.0f} ms" for number, ms in over)
+    elif measured:
+        number, ms = max(measured, key=lambda item: item[1])
+        got = f"at most {ms:.0f} ms (turn {number})"
+    else:
+        got = "no turn had a measured latency"
+    return Check(
+        name="latency",
+        passed=not over,
+        expected=f"every response within {budget_ms:.0f} ms",
+        got=got,
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _describe_call(call: ToolCallRecord) -> str:
+    outcome = "ok" if call.ok else f"failed ({call.error_type or 'error'})"
+    return f"{call.name}({_clip(call.arguments, 80)}) {outcome}"
+
+
+def _call_problems(wanted: ToolExpectation, call: ToolCallRecord) -> list[str]:
+    """Why ``call`` does not satisfy ``wanted`` (empty when it does)."""
+    problems: list[str] = []
+    if wanted.arguments or wanted.arguments_match:
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict):
+            return ["its arguments are not a JSON object"]
+        for key, value in wanted.arguments.items():
+            if key not in arguments:
+                problems.append(f"no {key!r} argument")
+            elif arguments[key] != value:
+                problems.append(f"{key} is {_json(arguments[key])}")
+        for key, pattern in wanted.arguments_match.items():
+            if key not in arguments:
+                problems.append(f"no {key!r} argument")
+                continue
+            value = arguments[key]
+            text = value if isinstance(value, str) else _json(value)
+            if not re.search(pattern, text, re.IGNORECASE):
+                problems.append(f"{key} is {_json(value)}")
+    if wanted.ok is not None and call.ok != wanted.ok:
+        problems.append(
+            f"it failed ({call.error_type or 'error'})" if wanted.ok else "it succeeded"
+        )
+    return problems
+
+
+def _tool_called(wanted: ToolExpectation, calls: tuple[ToolCallRecord, ...]) -> Check:
+    conditions = [f"{key} = {_json(value)}" for key, value in wanted.arguments.items()]
+    conditions += [f"{key} ~ /{pattern}/" for key, pattern in wanted.arguments_match.items()]
+    expected = f"a call of {wanted.name}" + (f" with {', '.join(conditions)}" if conditions else "")
+    if wanted.ok is not None:
+        expected += " that succeeds" if wanted.ok else " that fails"
+    same_name = [call for call in calls if call.name == wanted.name]
+    if not same_name:
+        others = ", ".join(dict.fromkeys(call.name for call in calls))
+        got = f"no {wanted.name} call" + (f" (calls: {others})" if others else " (no tool calls)")
+        return Check(name=f"tool called: {wanted.name}", passed=False, expected=expected, got=got)
+    judged = [(call, _call_problems(wanted, call)) for call in same_name]
+    fitting = [call for call, problems in judged if not problems]
+    if fitting:
+        got = _describe_call(fitting[0])
+    else:
+        # The nearest miss says most about what went wrong.
+        call, problems = min(judged, key=lambda item: len(item[1]))
+        got = f"{_describe_call(call)}: {'; '.join(problems)}"
+        if len(same_name) > 1:
+            got += f" (best of {len(same_name)} calls)"
+    return Check(
+        name=f"tool called: {wanted.name}", passed=bool(fitting), expected=expected, got=got
+    )
+
+
+def _tool_not_called(name: str, calls: tuple[ToolCallRecord, ...]) -> Check:
+    count = sum(1 for call in calls if call.name == name)
+    return Check(
+        name=f"tool not called: {name}",
+        passed=count == 0,
+        expected=f"no {name} call",
+        got=f"{count} call{_s(count)}" if count else "not called",
+    )
+
+
+def _contains(text: str, transcript: str) -> Check:
+    return Check(
+        name=f"transcript contains {text!r}",
+        passed=text.lower() in transcript.lower(),
+        expected=f"the agent says {text!r}",
+        got=_quote(transcript),
+    )
+
+
+def _matches(pattern: str, transcript: str) -> Check:
+    match = re.search(pattern, transcript, re.IGNORECASE)
+    return Check(
+        name=f"transcript matches /{pattern}/",
+        passed=match is not None,
+        expected=f"the agent's words match /{pattern}/",
+        got=f"matched {match.group(0)!r}" if match else _quote(transcript),
+    )
+
+
+def _not_contains(text: str, transcript: str) -> Check:
+    at = transcript.lower().find(text.lower())
+    if at < 0:
+        got = "not said"
+    else:
+        start, end = max(0, at - 30), at + len(text) + 30
+        got = f"said …{transcript[start:end]}…"
+    return Check(
+        name=f"transcript does not contain {text!r}",
+        passed=at < 0,
+        expected=f"the agent never says {text!r}",
+        got=got,
+    )
+
+
+def _quote(transcript: str) -> str:
+    return f'"{_clip(transcript, _CLIP_CHARS)}"' if transcript.strip() else "an empty transcript"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"

@@ -1,0 +1,58 @@
+"""voxray's settings: one frozen object, read from the environment once, in the driver.
+
+Environment variables use the prefix ``VOXRAY_`` and ``__`` for nesting, e.g.
+``VOXRAY_ENGINE__CONNECT_TIMEOUT_S=5`` or ``VOXRAY_SUPERVISOR__MAX_SESSIONS=50``. The xAI key is
+read from ``XAI_API_KEY`` (or ``VOXRAY_XAI_API_KEY``) and held as a ``SecretStr``, so it is
+masked wherever the settings are printed, logged or shown by Ray.
+
+The driver passes the parts actors need (engine tuning, endpoints, pool sizes) to the actors; no
+module keeps a global instance.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from actors.errors import ConfigError
+from actors.supervisor import SupervisorSettings
+
+__all__ = ["SupervisorSettings", "VoxraySettings"]
+
+XAI_REALTIME_URL = "wss://api.x.ai/v1/realtime"
+
+
+class VoxraySettings(BaseSettings):
+    """Everything voxray reads from the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOXRAY_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="ignore",
+    )
+
+    xai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("XAI_API_KEY", "VOXRAY_XAI_API_KEY"),
+        description="The xAI API key; needed only for the real backend.",
+    )
+    xai_url: str = Field(XAI_REALTIME_URL, description="The xAI realtime websocket URL.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join ('auto' or host:port); None starts embedded Ray."
+    )
+    namespace: str = Field("voxray", description="Ray namespace of voxray's named actors.")
+    sim_speed: float = Field(
+        1.0, gt=0, description="Simulator audio pacing: 1 is real time, 4 is four times faster."
+    )
+    engine: EngineTuning = Field(default_factory=EngineTuning)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+
+    def xai_endpoint(self) -> ProviderEndpoint:
+        """The real xAI endpoint; a clear error when no key is configured."""
+        if self.xai_api_key is None or not self.xai_api_key.get_secret_value():
+            raise ConfigError(
+                "the xai backend needs an API key: set XAI_API_KEY (or use backend: sim)"
+            )
+        return ProviderEndpoint(url=self.xai_url, api_key=self.xai_api_key)
