@@ -17,12 +17,15 @@ import time
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from actors.errors import ConfigError, VoxrayError
+
+if TYPE_CHECKING:
+    from orchestrator.bench.registry import BenchResult
 from orchestrator.evals.outputs import RunDirectory, ScenarioRecord, summarize
 from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
 from orchestrator.evals.tables import results_table, summary_line
@@ -55,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--speed", type=float, help="simulator pacing (1 = real time)")
     run.add_argument("-v", "--verbose", action="store_true", help="show actor logs")
 
+    bench = commands.add_parser("bench", help="run benchmarks; print a table of figures")
+    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bench.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
+    bench.add_argument("--quick", action="store_true", help="fewer iterations (a smoke check)")
+
     sim = commands.add_parser("sim", help="serve the xAI-compatible simulator")
     sim.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     sim.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "eval":
             return _eval(args, console)
+        if args.command == "bench":
+            return _bench(args, console)
         return _sim(args, console)
     except ConfigError as error:
         console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
@@ -124,8 +134,11 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
         )
 
     started = time.monotonic()
-    connect_ray(args.address or settings.ray_address, namespace=settings.namespace,
-                log_to_driver=args.verbose)
+    owns_connection = connect_ray(
+        args.address or settings.ray_address,
+        namespace=settings.namespace,
+        log_to_driver=args.verbose,
+    )
     records: list[ScenarioRecord] = []
     try:
         with Progress(
@@ -147,7 +160,8 @@ def _eval(args: argparse.Namespace, console: Console) -> int:
                 _run_until_signal(run_suite(suite, jobs, settings, run_dir, on_record=finished))
             )
     finally:
-        disconnect_ray()
+        if owns_connection:
+            disconnect_ray()
     wall_s = time.monotonic() - started
     if records:
         console.print(results_table(records))
@@ -172,6 +186,27 @@ async def _run_until_signal(
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
     return await task
+
+
+def _bench(args: argparse.Namespace, console: Console) -> int:
+    from orchestrator.bench.registry import run_benchmarks, write_json
+
+    try:
+        results = run_benchmarks(
+            args.names, quick=args.quick, on_result=lambda result: _print_bench(console, result)
+        )
+    except KeyError as error:
+        raise ConfigError(str(error.args[0])) from error
+    if args.json_path is not None:
+        write_json(results, args.json_path)
+        console.print(f"figures written to {args.json_path}", highlight=False)
+    return EXIT_OK
+
+
+def _print_bench(console: Console, result: BenchResult) -> None:
+    console.print(result.table())
+    for note in result.notes:
+        console.print(f"  note: {note}", highlight=False)
 
 
 def _sim(args: argparse.Namespace, console: Console) -> int:

@@ -12,14 +12,16 @@ __all__ = ["connect_ray", "disconnect_ray"]
 logger = logging.getLogger("voxray.cluster")
 
 
-def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = False) -> None:
+def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = False) -> bool:
     """Join the cluster at ``address`` ("auto", host:port), or start an embedded one.
 
     The embedded cluster runs without the dashboard; workers' logs stay in Ray's log files
-    unless ``log_to_driver``. Does nothing when Ray is already initialised in this process.
+    unless ``log_to_driver``. Returns False, doing nothing, when this process is already
+    connected (e.g. voxray is used from inside a Ray program): the caller then must not
+    disconnect a cluster connection it does not own.
     """
     if ray.is_initialized():
-        return
+        return False
     options: dict[str, object] = {
         "namespace": namespace,
         "log_to_driver": log_to_driver,
@@ -34,6 +36,7 @@ def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = Fa
     else:
         options["address"] = address
     ray.init(**options)
+    return True
 
 
 def disconnect_ray() -> None:

@@ -52,7 +52,8 @@ def _rms(samples: np.ndarray) -> float:
 async def test_text_turn_is_answered_with_the_scripted_reply(simulator: Simulator) -> None:
     rules = BrainScript(rules=[BrainRule(heard="opening hours", reply="We open at nine.")])
     result = await _play(
-        simulator, ScenarioScript(turns=(TextTurn(text="What are your opening hours?"),)),
+        simulator,
+        ScenarioScript(turns=(TextTurn(text="What are your opening hours?"),)),
         rules=rules,
     )
     assert result.status == "completed", result.error
@@ -65,7 +66,9 @@ async def test_text_turn_is_answered_with_the_scripted_reply(simulator: Simulato
 
 
 async def test_spoken_turn_is_detected_by_vad_and_answered(simulator: Simulator) -> None:
-    result = await _play(simulator, ScenarioScript(turns=(SayTurn(say="Hello there, how are you?"),)))
+    result = await _play(
+        simulator, ScenarioScript(turns=(SayTurn(say="Hello there, how are you?"),))
+    )
     assert result.status == "completed", result.error
     (turn,) = result.turns
     assert turn.user_speech_end_ms is not None and turn.first_agent_audio_ms is not None
@@ -90,7 +93,9 @@ async def test_tool_call_round_trip_speaks_the_result(simulator: Simulator) -> N
     )
     agent = AgentConfig(tools=[WEATHER])  # type: ignore[list-item]
     result = await _play(
-        simulator, ScenarioScript(turns=(TextTurn(text="Weather in Paris?"),)), rules=rules,
+        simulator,
+        ScenarioScript(turns=(TextTurn(text="Weather in Paris?"),)),
+        rules=rules,
         agent=agent,
     )
     assert result.status == "completed", result.error
@@ -107,7 +112,8 @@ async def test_unknown_tool_gets_an_error_output_and_the_conversation_goes_on(
         rules=[BrainRule(turn=1, calls=[ScriptedCall(name="launch_rocket")], after_tool="Sorry.")]
     )
     result = await _play(
-        simulator, ScenarioScript(turns=(TextTurn(text="Launch it"), TextTurn(text="Hello"))),
+        simulator,
+        ScenarioScript(turns=(TextTurn(text="Launch it"), TextTurn(text="Hello"))),
         rules=rules,
     )
     assert result.status == "completed", result.error

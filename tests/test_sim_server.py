@@ -35,7 +35,13 @@ from actors.realtime.client_events import (
     SessionUpdate,
     encode_client_event,
 )
-from actors.realtime.items import FunctionCallOutputItem, InputText, MessageItem
+from actors.realtime.items import (
+    ForceMessageItem,
+    FunctionCallOutputItem,
+    InputText,
+    MessageItem,
+    OutputText,
+)
 from actors.realtime.server_events import (
     ConversationCreated,
     ConversationItemAdded,
@@ -501,6 +507,20 @@ async def test_function_call_round_trip_with_spoken_after_tool_reply(
     events, done = await client.until(ResponseDone)
     assert compress(events) == ["response.created", *SPOKEN_ITEM, "response.done"]
     assert transcript(events) == "It is sunny in Paris."
+
+
+async def test_force_message_is_spoken_without_response_create(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    client = await connect(http, sim)
+    force = ForceMessageItem(
+        interruptible=False, content=[OutputText(text="This call is recorded.")]
+    )
+    await client.send(ConversationItemCreate(item=force))
+    events, done = await client.until(ResponseDone)
+    assert compress(events) == ["response.created", *SPOKEN_ITEM, "response.done"]
+    assert transcript(events) == "This call is recorded."
+    assert done.response.metadata is None and done.response.status == "completed"
 
 
 async def test_response_create_while_active_is_an_error_and_the_session_goes_on(

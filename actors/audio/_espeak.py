@@ -187,7 +187,7 @@ def _word_marks(
 
 def _load() -> EspeakEngine:
     try:
-        import espeakng_loader  # noqa: PLC0415 - optional at runtime; absence means fallback
+        import espeakng_loader
 
         library_path = espeakng_loader.get_library_path()
         data_path = espeakng_loader.get_data_path()

@@ -14,7 +14,7 @@ import numpy as np
 import soxr
 from numpy.typing import NDArray
 
-from actors.audio.pcm import float_to_pcm16, pcm16_to_float
+from actors.audio.pcm import pcm16_to_float
 from actors.errors import AudioError
 
 __all__ = ["ResampleQuality", "StreamResampler"]
@@ -23,6 +23,17 @@ ResampleQuality = Literal["QQ", "LQ", "MQ", "HQ", "VHQ"]
 """soxr quality presets, from quick (no anti-alias filter) to very high."""
 
 _EMPTY = np.zeros(0, dtype=np.int16)
+
+
+def _saturate(y: NDArray[np.float32]) -> NDArray[np.int16]:
+    """float32 in [-1, 1] -> int16, saturating: the filter rings past full scale on loud input,
+    and a 1.05 peak must become 32767, never wrap to a negative peak. Unlike float_to_pcm16 it
+    skips the NaN scan (soxr cannot make NaN from int16 input): this runs on every frame."""
+    scaled = np.multiply(y, np.float32(32768.0))
+    np.fmax(scaled, -32768.0, out=scaled)
+    np.fmin(scaled, 32767.0, out=scaled)
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.int16)
 
 
 class StreamResampler:
@@ -100,9 +111,7 @@ class StreamResampler:
         if self.channels > 1:
             x = x.reshape(-1, self.channels)
         y: NDArray[np.float32] = self._stream.resample_chunk(x, last=last)
-        # The filter rings past full scale on loud input; float_to_pcm16 saturates instead
-        # of letting 1.05 wrap to a negative peak.
-        return float_to_pcm16(y.reshape(-1))
+        return _saturate(y.reshape(-1))
 
     def _check(self, samples: NDArray[np.int16]) -> None:
         if samples.dtype != np.int16 or samples.ndim != 1:

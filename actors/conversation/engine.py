@@ -53,7 +53,6 @@ from actors.realtime.client_events import (
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemTruncate,
-    InputAudioBufferAppend,
     InputAudioBufferCommit,
     ResponseCancel,
     ResponseCreate,
@@ -151,6 +150,7 @@ class Conversation:
         self._t0: float | None = None
         self._user_audio_ms = 0.0
         self.agent_audio_ms = 0.0
+        self._agent_recorded_until_ms = 0.0
         self.failure: VoxrayError | None = None
         self.state = EngineState.NEW
 
@@ -268,7 +268,7 @@ class Conversation:
         self.recorder.add_user(self._user_to_recording.process(wire), at_ms)
         for payload in self._input.take_chunks():
             if self._ready.is_set():
-                self._send(InputAudioBufferAppend(audio=payload))
+                self._transport.send_audio_nowait(payload)
             else:
                 self._early_audio.append(payload)  # bounded: the oldest drops
 
@@ -277,7 +277,7 @@ class Conversation:
         if self.agent.turn_detection is not None:
             raise VoxrayError("commit_audio() is for manual turns; server VAD commits itself")
         for payload in self._input.take_chunks(final=True):
-            self._send(InputAudioBufferAppend(audio=payload))
+            self._transport.send_audio_nowait(payload)
         self._send(InputAudioBufferCommit())
         self._request_response()
 
@@ -339,7 +339,7 @@ class Conversation:
                     self.state = EngineState.READY
                     self._ready.set()
                     while self._early_audio:
-                        self._send(InputAudioBufferAppend(audio=self._early_audio.popleft()))
+                        self._transport.send_audio_nowait(self._early_audio.popleft())
             case InputAudioBufferSpeechStarted(item_id=item_id):
                 self._emit(UserSpeechStarted(now, item_id or ""))
                 self._barge_in(now)
@@ -381,7 +381,11 @@ class Conversation:
         samples, wire_ms = self._output.decode(delta)
         start = self._responses.playback.schedule(item_id, wire_ms, now)
         self.agent_audio_ms += wire_ms
-        self.recorder.add_agent(samples, start)
+        # The resampler's output comes in bursts (a chunk may yield nothing, the next twice as
+        # much), so the recording lays its output end to end from where playback started.
+        at_ms = max(start, self._agent_recorded_until_ms)
+        self.recorder.add_agent(samples, at_ms)
+        self._agent_recorded_until_ms = at_ms + len(samples) * 1000 / self._output.consumer_rate
         if self._responses.audio_scheduled(response_id, start, wire_ms):
             self._emit(AgentSpeechStarted(start, response_id))
         self._emit(AgentAudio(start, response_id, samples, self._output.consumer_rate))
@@ -394,6 +398,7 @@ class Conversation:
         item_id = playback.playing_item(now) or self._responses.current_item
         dropped = playback.clear(now)
         self.recorder.cut_agent(now)
+        self._agent_recorded_until_ms = now
         self._output.reset()
         if active is not None:
             self._send(ResponseCancel(response_id=active))

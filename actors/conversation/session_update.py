@@ -69,16 +69,9 @@ def _tools(agent: AgentConfig) -> list[Tool]:
 def build_session_update(agent: AgentConfig) -> SessionUpdate:
     """The complete ``session.update`` for ``agent``."""
     vad = agent.turn_detection
+    # Only the fields that are set go on the wire (e.g. no idle_timeout_ms: null).
     turn_detection = (
-        TurnDetection(
-            type="server_vad",
-            threshold=vad.threshold,
-            prefix_padding_ms=vad.prefix_padding_ms,
-            silence_duration_ms=vad.silence_duration_ms,
-            idle_timeout_ms=vad.idle_timeout_ms,
-        )
-        if vad is not None
-        else None
+        TurnDetection.model_validate(vad.model_dump(exclude_none=True)) if vad is not None else None
     )
     audio_input = AudioInput(format=_wire_format(agent.input_audio))
     if agent.transcription is not None:

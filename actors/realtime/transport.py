@@ -30,11 +30,13 @@ from actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
 from actors.realtime.outbound import OutboundQueue, OutboundStatistics
 from actors.realtime.server_events import ServerEvent, parse_server_event
 
-__all__ = ["Inbound", "RealtimeTransport", "SocketClosed", "TransportState"]
+__all__ = ["Inbound", "RealtimeTransport", "SocketClosed", "TransportState", "encode_append"]
 
 logger = logging.getLogger("voxray.transport")
 
 _HEARTBEAT_S = 20.0
+_APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
+_APPEND_SUFFIX = '"}'
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -117,6 +119,17 @@ class RealtimeTransport:
             event.to_json(), is_audio=isinstance(event, InputAudioBufferAppend)
         )
 
+    def send_audio_nowait(self, audio_b64: str) -> None:
+        """Queue one ``input_audio_buffer.append`` (droppable under backlog).
+
+        The hot path of every session: base64 text needs no JSON escaping, so the frame is
+        formatted directly instead of building and serializing a model for every chunk. It is
+        byte-for-byte what ``InputAudioBufferAppend(audio=...).to_json()`` produces.
+        """
+        if self.state is not TransportState.OPEN:
+            raise ConnectionLostError("cannot send audio: the socket is closed")
+        self._outbound.put_nowait(encode_append(audio_b64), is_audio=True)
+
     async def receive(self) -> Inbound:
         """The next inbound item: an event, a malformed-frame error, or the close marker."""
         return await self._inbound.get()
@@ -194,6 +207,11 @@ class RealtimeTransport:
                 await self._ws.send_str(payload)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:
                 raise ConnectionLostError(f"send failed: {type(error).__name__}") from error
+
+
+def encode_append(audio_b64: str) -> str:
+    """The JSON text of ``input_audio_buffer.append`` for a base64 payload (no escaping needed)."""
+    return _APPEND_PREFIX + audio_b64 + _APPEND_SUFFIX
 
 
 def _parse(data: str) -> ServerEvent | ProtocolError:

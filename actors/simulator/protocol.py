@@ -1,8 +1,9 @@
 """What the simulated server does with each client event (no sockets here).
 
 :class:`SimProtocol` owns one session's state (configuration, conversation, input buffer, the
-active response) and turns parsed client frames into server events through an ``emit``
-callback. :mod:`actors.simulator.connection` pumps a websocket into it.
+active response) and turns client frames into server events through an ``emit`` callback.
+:mod:`actors.simulator.connection` pumps a websocket into it. Handlers refuse an event by
+raising :class:`~actors.simulator.refusal.Refusal`, which becomes one ``error`` event.
 """
 
 from __future__ import annotations
@@ -30,22 +31,12 @@ from actors.realtime.client_events import (
     SessionUpdate,
     parse_client_event,
 )
-from actors.realtime.items import (
-    ContentPart,
-    ForceMessageItem,
-    FunctionCallItem,
-    FunctionCallOutputItem,
-    InputAudio,
-    InputText,
-    MessageItem,
-)
+from actors.realtime.items import ForceMessageItem
 from actors.realtime.server_events import (
     ConversationCreated,
     ConversationInfo,
     ConversationItemAdded,
-    ConversationItemDeleted,
     ConversationItemInputAudioTranscriptionCompleted,
-    ConversationItemTruncated,
     ErrorDetail,
     ErrorEvent,
     InputAudioBufferCleared,
@@ -57,26 +48,23 @@ from actors.realtime.server_events import (
 )
 from actors.simulator.brain import Brain
 from actors.simulator.config import SimulatorConfig
-from actors.simulator.conversation import Conversation, UnknownItemError
+from actors.simulator.conversation import Conversation
 from actors.simulator.ids import new_id
 from actors.simulator.input_audio import InputAudioBuffer
+from actors.simulator.item_ops import ItemOps, heard_placeholder
+from actors.simulator.refusal import Refusal
 from actors.simulator.responses import Emit, ResponsePlan, ResponseRun, ResponseStreamer
 from actors.simulator.session import SessionUpdateRejected, SimSession
 from actors.simulator.vad import SpeechStarted, SpeechStopped
 from actors.simulator.voice import VoiceBank
-from actors.simulator.wire_items import from_client_item, user_audio_message
+from actors.simulator.wire_items import user_audio_message
 
-__all__ = ["GREETING", "SimProtocol", "heard_placeholder"]
+__all__ = ["GREETING", "SimProtocol"]
 
 logger = logging.getLogger("voxray.simulator")
 
 GREETING = "Hello! How can I help you today?"
 """What the simulator says when asked to respond with no user input to answer."""
-
-
-def heard_placeholder(speech_ms: float) -> str:
-    """What the simulator "heard" in user audio until real transcription exists."""
-    return f"[speech {speech_ms / 1000:.1f} s]"
 
 
 class SimProtocol:
@@ -98,6 +86,7 @@ class SimProtocol:
         self._name = name
         self._session = SimSession(model=model)
         self._conversation = Conversation(new_id("conv"))
+        self._items = ItemOps(self._conversation, emit, lambda: self._session.input_codec)
         self._input = InputAudioBuffer(self._session.input_codec, self._session.vad)
         self._streamer = ResponseStreamer(
             emit=emit, voices=voices, config=config, conversation=self._conversation, rng=rng
@@ -124,9 +113,8 @@ class SimProtocol:
         """
         self._tasks = tasks
         await self._emit(SessionCreated(session=self._session.state()))
-        await self._emit(
-            ConversationCreated(conversation=ConversationInfo(id=self._conversation.id))
-        )
+        conversation = ConversationInfo(id=self._conversation.id)
+        await self._emit(ConversationCreated(conversation=conversation))
 
     def abort(self) -> None:
         """The connection is going away: stop the active response without any event."""
@@ -140,28 +128,31 @@ class SimProtocol:
         try:
             event = parse_client_event(data)
         except ProtocolError as exc:
-            reason = getattr(exc, "reason", "json")
-            await self._error(
-                "invalid_event" if reason == "unknown_type" else "invalid_request_error",
-                "unknown_event" if reason == "unknown_type" else f"invalid_{reason}",
+            unknown = getattr(exc, "reason", None) == "unknown_type"
+            refusal = Refusal(
                 exc.message,
-                event_id=getattr(exc, "event_id", None),
+                code="unknown_event" if unknown else "invalid_event_payload",
+                error_type="invalid_event" if unknown else "invalid_request_error",
             )
+            await self._refuse(refusal, getattr(exc, "event_id", None))
             return
         try:
             await self._dispatch(event)
+        except Refusal as refusal:
+            await self._refuse(refusal, event.event_id)
         except Exception:  # a simulator bug must not end the client's session
             logger.exception("%s: failed to handle %s", self._name, event.type)
-            await self._error(
-                "internal_error",
-                "internal_error",
-                f"failed to handle {event.type}",
-                event_id=event.event_id,
+            failure = Refusal(
+                f"failed to handle {event.type}", code="internal_error", error_type="internal_error"
             )
+            await self._refuse(failure, event.event_id)
 
     async def on_binary(self, data: bytes) -> None:
         """A binary frame: raw input audio in the session's input format."""
-        await self._append_audio(data, event_id=None)
+        try:
+            await self._append_audio(data)
+        except Refusal as refusal:
+            await self._refuse(refusal, None)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -173,73 +164,66 @@ class SimProtocol:
                 try:
                     data = base64.b64decode(event.audio, validate=True)
                 except (binascii.Error, ValueError):
-                    await self._error(
-                        "invalid_request_error",
-                        "invalid_audio",
-                        "audio is not valid base64",
-                        param="audio",
-                        event_id=event.event_id,
-                    )
-                    return
-                await self._append_audio(data, event_id=event.event_id)
+                    raise Refusal(
+                        "audio is not valid base64", code="invalid_audio", param="audio"
+                    ) from None
+                await self._append_audio(data)
             case InputAudioBufferCommit():
-                await self._commit(event)
+                await self._commit()
             case InputAudioBufferClear():
                 self._input.clear()
                 self._speech_item_id = None
                 await self._emit(InputAudioBufferCleared())
-            case ConversationItemCreate():
-                await self._item_create(event)
+            case ConversationItemCreate(item=item):
+                if isinstance(item, ForceMessageItem):
+                    await self._force_message(item)
+                else:
+                    await self._items.create(event, item)
             case ConversationItemDelete():
-                await self._item_delete(event)
+                await self._items.delete(event)
             case ConversationItemTruncate():
-                await self._item_truncate(event)
+                await self._items.truncate(event)
             case ConversationItemRetrieve():
-                await self._error(
-                    "invalid_event",
-                    "unsupported_event",
+                raise Refusal(
                     "conversation.item.retrieve is not supported",
-                    event_id=event.event_id,
+                    code="unsupported_event",
+                    error_type="invalid_event",
                 )
             case ResponseCreate():
-                await self._response_create(event)
+                if self.active_response is not None:
+                    raise self._already_active()
+                metadata = event.response.metadata if event.response is not None else None
+                await self._respond(metadata=metadata)
             case ResponseCancel():
-                await self._response_cancel(event)
+                await self._cancel(event.response_id)
             case Pong():
                 pass
             case _:
                 assert_never(event)
 
+    async def _force_message(self, item: ForceMessageItem) -> None:
+        # xAI's scripted utterance: a full response lifecycle without response.create (§6.7).
+        if self.active_response is not None:
+            raise self._already_active()
+        text = " ".join(part.text for part in item.content)
+        await self._start(ResponsePlan(speech=text, metadata=None))
+
     async def _session_update(self, event: SessionUpdate) -> None:
         try:
             updated = self._session.apply(event.session)
         except SessionUpdateRejected as exc:
-            await self._error(
-                "invalid_request_error",
-                "invalid_session_config",
-                exc.message,
-                param=exc.param,
-                event_id=event.event_id,
-            )
-            return
+            raise Refusal(exc.message, code="invalid_session_config", param=exc.param) from None
         self._session = updated
         self._input.configure(updated.input_codec, updated.vad)
         await self._emit(SessionUpdated(session=updated.state()))
 
     # ------------------------------------------------------------------ input audio
 
-    async def _append_audio(self, data: bytes, *, event_id: str | None) -> None:
+    async def _append_audio(self, data: bytes) -> None:
         try:
             events = self._input.append(data)
         except AudioError as exc:
-            await self._error(
-                "invalid_request_error",
-                "invalid_audio",
-                exc.message,
-                param="audio",
-                event_id=event_id,
-            )
-            return
+            raise Refusal(exc.message, code="invalid_audio", param="audio") from None
         for vad_event in events:
             match vad_event:
                 case SpeechStarted(audio_start_ms=start_ms):
@@ -250,7 +234,7 @@ class SimProtocol:
                         )
                     )
                     active = self.active_response
-                    if active is not None:
+                    if active is not None:  # barge-in: the user talks over the response
                         await self._streamer.cancel(active, "turn_detected")
                 case SpeechStopped(audio_end_ms=end_ms, speech_ms=speech_ms):
                     item_id = self._speech_item_id or new_id("item")
@@ -262,24 +246,18 @@ class SimProtocol:
                     if self.active_response is None:
                         await self._respond(metadata=None)
 
-    async def _commit(self, event: InputAudioBufferCommit) -> None:
+    async def _commit(self) -> None:
         if self._session.vad is not None:
-            await self._error(
-                "invalid_request_error",
-                "invalid_request_error",
+            raise Refusal(
                 "input_audio_buffer.commit is only available when turn_detection is null",
-                event_id=event.event_id,
+                code="invalid_request_error",
             )
-            return
         buffered_ms = self._input.commit()
         if buffered_ms <= 0:
-            await self._error(
-                "invalid_request_error",
-                "input_audio_buffer_commit_empty",
+            raise Refusal(
                 "Error committing input audio buffer: the buffer is empty",
-                event_id=event.event_id,
+                code="input_audio_buffer_commit_empty",
             )
-            return
         await self._commit_user_audio(new_id("item"), heard_placeholder(buffered_ms))
 
     async def _commit_user_audio(self, item_id: str, heard: str) -> None:
@@ -295,150 +273,22 @@ class SimProtocol:
             )
         )
 
-    # ------------------------------------------------------------------ conversation items
-
-    async def _item_create(self, event: ConversationItemCreate) -> None:
-        item = event.item
-        if isinstance(item, ForceMessageItem):
-            await self._force_message(item, event.event_id)
-            return
-        item_id = item.id or new_id("item")
-        if item_id in self._conversation:
-            await self._error(
-                "invalid_request_error",
-                "item_id_duplicate",
-                f"an item with id {item_id!r} already exists",
-                param="item.id",
-                event_id=event.event_id,
-            )
-            return
-        heard = self._heard_in(item)
-        reported = from_client_item(item_id, item, heard)
-        try:
-            previous = self._conversation.add(reported, event.previous_item_id)
-        except UnknownItemError:
-            await self._error(
-                "invalid_request_error",
-                "item_not_found",
-                f"previous_item_id {event.previous_item_id!r} does not exist",
-                param="previous_item_id",
-                event_id=event.event_id,
-            )
-            return
-        match item:
-            case MessageItem(role="user"):
-                self._conversation.add_user_turn(heard or "")
-            case FunctionCallOutputItem(call_id=call_id, output=output):
-                self._conversation.add_output(call_id, output)
-            case MessageItem() | FunctionCallItem():
-                pass
-        await self._emit(ConversationItemAdded(previous_item_id=previous, item=reported))
-
-    def _heard_in(
-        self, item: MessageItem | FunctionCallItem | FunctionCallOutputItem
-    ) -> str | None:
-        if not isinstance(item, MessageItem):
-            return None
-        heard: list[str] = []
-        codec = self._session.input_codec
-        for part in item.content:
-            if isinstance(part, InputText):
-                heard.append(part.text)
-            elif isinstance(part, InputAudio):
-                try:
-                    n_bytes = len(base64.b64decode(part.audio))
-                except (binascii.Error, ValueError):
-                    n_bytes = 0
-                heard.append(heard_placeholder(codec.duration_ms(n_bytes)))
-        return " ".join(heard)
-
-    async def _force_message(self, item: ForceMessageItem, event_id: str | None) -> None:
-        if self.active_response is not None:
-            await self._active_error(event_id)
-            return
-        text = " ".join(part.text for part in item.content)
-        await self._start(ResponsePlan(speech=text, metadata=None))
-
-    async def _item_delete(self, event: ConversationItemDelete) -> None:
-        try:
-            self._conversation.delete(event.item_id)
-        except UnknownItemError:
-            await self._error(
-                "invalid_request_error",
-                "item_not_found",
-                f"item {event.item_id!r} does not exist",
-                param="item_id",
-                event_id=event.event_id,
-            )
-            return
-        await self._emit(ConversationItemDeleted(item_id=event.item_id))
-
-    async def _item_truncate(self, event: ConversationItemTruncate) -> None:
-        audio = self._conversation.audio(event.item_id)
-        if audio is None:
-            known = event.item_id in self._conversation
-            await self._error(
-                "invalid_request_error",
-                "invalid_value" if known else "item_not_found",
-                f"item {event.item_id!r} "
-                + ("has no assistant audio to truncate" if known else "does not exist"),
-                param="item_id",
-                event_id=event.event_id,
-            )
-            return
-        # One millisecond of slack: clients compute played time from byte counts and round.
-        if event.audio_end_ms > audio.sent_ms + 1:
-            await self._error(
-                "invalid_request_error",
-                "invalid_value",
-                f"audio_end_ms {event.audio_end_ms} is longer than the "
-                f"{audio.sent_ms:.0f} ms of audio sent for item {event.item_id!r}",
-                param="audio_end_ms",
-                event_id=event.event_id,
-            )
-            return
-        transcript = audio.utterance.transcript_until(event.audio_end_ms)
-        item = self._conversation.get(event.item_id)
-        self._conversation.replace(
-            item.model_copy(update={"content": [ContentPart(type="audio", transcript=transcript)]})
-        )
-        await self._emit(
-            ConversationItemTruncated(
-                item_id=event.item_id,
-                content_index=event.content_index,
-                audio_end_ms=event.audio_end_ms,
-                transcript=transcript,
-            )
-        )
-
     # ------------------------------------------------------------------ responses
 
-    async def _response_create(self, event: ResponseCreate) -> None:
-        if self.active_response is not None:
-            await self._active_error(event.event_id)
-            return
-        metadata = event.response.metadata if event.response is not None else None
-        await self._respond(metadata=metadata)
-
-    async def _response_cancel(self, event: ResponseCancel) -> None:
+    async def _cancel(self, response_id: str | None) -> None:
         active = self.active_response
-        if active is None or (event.response_id is not None and event.response_id != active.id):
-            await self._error(
-                "invalid_request_error",
-                "response_cancel_not_active",
-                "Cancellation failed: no active response found",
-                event_id=event.event_id,
+        if active is None or (response_id is not None and response_id != active.id):
+            raise Refusal(
+                "Cancellation failed: no active response found", code="response_cancel_not_active"
             )
-            return
         await self._streamer.cancel(active, "client_cancelled")
 
     async def _respond(self, *, metadata: dict[str, str] | None) -> None:
-        """Answer pending tool outputs or user input with the brain, as a new response."""
+        """Answer pending tool outputs, else pending user input, with a new response."""
         outputs = self._conversation.take_outputs()
         if outputs:
-            await self._start(
-                ResponsePlan(speech=self._brain.after_tool(outputs), metadata=metadata)
-            )
+            answer = self._brain.after_tool(outputs)
+            await self._start(ResponsePlan(speech=answer, metadata=metadata))
             return
         turn = self._conversation.take_user_turn()
         if turn is None:
@@ -458,31 +308,22 @@ class SimProtocol:
 
     # ------------------------------------------------------------------ errors
 
-    async def _active_error(self, event_id: str | None) -> None:
+    def _already_active(self) -> Refusal:
         active = self.active_response
-        await self._error(
-            "invalid_request_error",
-            "conversation_already_has_active_response",
-            "Conversation already has an active response"
-            + (f" in progress: {active.id}" if active else "")
-            + ". Wait until the response is finished before creating a new one.",
-            event_id=event_id,
+        in_progress = f" in progress: {active.id}" if active is not None else ""
+        return Refusal(
+            f"Conversation already has an active response{in_progress}. Wait until the "
+            "response is finished before creating a new one.",
+            code="conversation_already_has_active_response",
         )
 
-    async def _error(
-        self,
-        error_type: str,
-        code: str,
-        message: str,
-        *,
-        param: str | None = None,
-        event_id: str | None = None,
-    ) -> None:
-        logger.debug("%s: error %s/%s: %s", self._name, error_type, code, message)
-        await self._emit(
-            ErrorEvent(
-                error=ErrorDetail(
-                    type=error_type, code=code, message=message, param=param, event_id=event_id
-                )
-            )
+    async def _refuse(self, refusal: Refusal, event_id: str | None) -> None:
+        logger.debug("%s: error %s: %s", self._name, refusal.code, refusal.message)
+        detail = ErrorDetail(
+            type=refusal.error_type,
+            code=refusal.code,
+            message=refusal.message,
+            param=refusal.param,
+            event_id=event_id,
         )
+        await self._emit(ErrorEvent(error=detail))

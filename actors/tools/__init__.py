@@ -47,7 +47,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "ToolPool":
         # Deferred on purpose: importing Ray costs time and memory the engine does not need.
-        from actors.tools.pool import ToolPool  # noqa: PLC0415
+        from actors.tools.pool import ToolPool
 
         return ToolPool
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

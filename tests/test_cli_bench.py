@@ -1,0 +1,25 @@
+"""`voxray bench` prints a table and writes its figures; unknown names are an input error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli import main
+
+
+def test_audio_bench_writes_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "audio", "--quick", "--json", str(out)]) == 0
+    assert "voxray bench audio" in capsys.readouterr().out
+    figures = {f["name"]: f for f in json.loads(out.read_text())["audio"]["figures"]}
+    # Correctness, not speed: the stream resampler has no seams and a clean sine.
+    assert figures["soxr error at frame boundaries"]["value"] <= 2
+    assert figures["soxr SNR, 440 Hz sine"]["value"] >= 80
+
+
+def test_unknown_benchmark_is_an_input_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "no-such-bench"]) == 2
+    assert "no-such-bench" in capsys.readouterr().out
