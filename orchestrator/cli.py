@@ -1,41 +1,23 @@
-"""The ``voxray`` command: ``eval`` runs a suite, ``sim`` serves the simulator.
+"""The ``voxray`` command line: ``eval``, ``bench``, ``sim``; one module per command.
 
-Exit codes of ``voxray eval``: 0 when every scenario passed, 1 when any failed, 2 on invalid
-input (a malformed suite, a missing file, a bad option) — always with a one-line reason.
+Every command prints a one-line error and exits 2 on invalid input.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import secrets
-import signal
 import sys
-import time
-from collections.abc import Coroutine
-from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from actors.errors import ConfigError, VoxrayError
-
-if TYPE_CHECKING:
-    from orchestrator.bench.registry import BenchResult
-from orchestrator.evals.outputs import RunDirectory, ScenarioRecord, summarize
-from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
-from orchestrator.evals.tables import results_table, summary_line
-from orchestrator.settings import VoxraySettings
+from actors.errors import ConfigError
+from orchestrator.commands import EXIT_INVALID, bench, evaluate, sim
 
 __all__ = ["main"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
+# Each module registers its subparser and runs it; add a command by adding a module here.
+COMMANDS = {"eval": evaluate, "bench": bench, "sim": sim}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,205 +25,24 @@ def _parser() -> argparse.ArgumentParser:
         prog="voxray", description="Run many xAI Grok realtime voice conversations on Ray."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    run = commands.add_parser("eval", help="run an evaluation suite")
-    run.add_argument("suite", type=Path, help="suite YAML, e.g. configs/evals/smoke.yaml")
-    run.add_argument("--backend", choices=["sim", "xai"], help="override the suite's backend")
-    run.add_argument("--concurrency", type=int, help="scenarios run at once")
-    run.add_argument("--repeat", type=int, help="runs of each scenario")
-    run.add_argument("--filter", help="only scenarios whose name matches (glob or substring)")
-    run.add_argument(
-        "--out", type=Path, help="run directory (default: <output_dir>/<suite>-<time>)"
-    )
-    run.add_argument("--resume", action="store_true", help="skip runs already in --out")
-    run.add_argument("--address", help="Ray cluster to join, e.g. 'auto'; default: embedded Ray")
-    run.add_argument("--speed", type=float, help="simulator pacing (1 = real time)")
-    run.add_argument("-v", "--verbose", action="store_true", help="show actor logs")
-
-    bench = commands.add_parser("bench", help="run benchmarks; print a table of figures")
-    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
-    bench.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
-    bench.add_argument("--quick", action="store_true", help="fewer iterations (a smoke check)")
-
-    sim = commands.add_parser("sim", help="serve the xAI-compatible simulator")
-    sim.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
-    sim.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
-    sim.add_argument("--token", help="bearer token to accept (default: a random one, printed)")
-    sim.add_argument("--speed", type=float, default=1.0, help="audio pacing factor")
+    for module in COMMANDS.values():
+        module.add_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``voxray`` console script."""
     args = _parser().parse_args(argv)
-    console = Console(stderr=False)
+    console = Console()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.command == "eval":
-            return _eval(args, console)
-        if args.command == "bench":
-            return _bench(args, console)
-        return _sim(args, console)
+        return int(COMMANDS[args.command].run(args, console))
     except ConfigError as error:
         console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
         return EXIT_INVALID
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]")
         return 130
-
-
-def _run_dir(suite: Suite, out: Path | None, resume: bool) -> Path:
-    if out is not None:
-        return out
-    if resume:
-        raise ConfigError("--resume needs --out <run directory> to resume")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return suite.output_dir / f"{suite.name}-{stamp}"
-
-
-def _eval(args: argparse.Namespace, console: Console) -> int:
-    from orchestrator.cluster import connect_ray, disconnect_ray
-    from orchestrator.evals.runner import plan_jobs, run_suite
-
-    settings = VoxraySettings()
-    if args.speed is not None:
-        if args.speed <= 0:
-            raise ConfigError("--speed must be > 0")
-        settings = settings.model_copy(update={"sim_speed": args.speed})
-    suite = with_overrides(
-        load_suite(args.suite),
-        backend=args.backend,
-        concurrency=args.concurrency,
-        repeat=args.repeat,
-    )
-    specs = select(suite, args.filter)
-    if not specs:
-        raise ConfigError(f"no scenario of {args.suite} matches --filter {args.filter!r}")
-    run_dir = RunDirectory(_run_dir(suite, args.out, args.resume))
-    done = run_dir.completed_keys() if args.resume else set()
-    jobs = plan_jobs(suite, specs, done)
-    where = args.address or "embedded Ray"
-    console.print(
-        f"voxray eval: [bold]{suite.name}[/bold] — {len(jobs)} run(s) of {len(specs)} "
-        f"scenario(s), backend {suite.backend}, concurrency {suite.concurrency}, on {where}",
-        highlight=False,
-    )
-    if done:
-        console.print(f"resuming: {len(done)} run(s) already in {run_dir.path}", highlight=False)
-    if suite.backend == "xai":
-        console.print(
-            "cost estimate: up to $0.05 per audio minute (sent + received)", highlight=False
-        )
-
-    started = time.monotonic()
-    owns_connection = connect_ray(
-        args.address or settings.ray_address,
-        namespace=settings.namespace,
-        log_to_driver=args.verbose,
-    )
-    records: list[ScenarioRecord] = []
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("running scenarios", total=len(jobs))
-
-            def finished(record: ScenarioRecord) -> None:
-                mark = "[green]PASS[/green]" if record.passed else "[red]FAIL[/red]"
-                progress.console.print(f"{mark} {record.key}", highlight=False)
-                progress.advance(task)
-
-            records = asyncio.run(
-                _run_until_signal(run_suite(suite, jobs, settings, run_dir, on_record=finished))
-            )
-    finally:
-        if owns_connection:
-            disconnect_ray()
-    wall_s = time.monotonic() - started
-    if records:
-        console.print(results_table(records))
-    all_records = run_dir.load_records() if args.resume else records
-    threshold = suite.pass_threshold
-    run_dir.write_summary(all_records, pass_threshold=threshold, wall_s=wall_s)
-    run_dir.write_junit(suite.name, all_records)
-    console.print(
-        summary_line(all_records, wall_s, run_dir.path, pass_threshold=threshold),
-        highlight=False,
-    )
-    passed = summarize(all_records, pass_threshold=threshold).all_passed
-    return EXIT_OK if passed and all_records else EXIT_FAILED
-
-
-async def _run_until_signal(
-    work: Coroutine[Any, Any, list[ScenarioRecord]],
-) -> list[ScenarioRecord]:
-    """Run the suite; SIGTERM cancels it cleanly (results already written are kept)."""
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    return await task
-
-
-def _bench(args: argparse.Namespace, console: Console) -> int:
-    from orchestrator.bench.registry import run_benchmarks, write_json
-
-    try:
-        results = run_benchmarks(
-            args.names, quick=args.quick, on_result=lambda result: _print_bench(console, result)
-        )
-    except KeyError as error:
-        raise ConfigError(str(error.args[0])) from error
-    if args.json_path is not None:
-        write_json(results, args.json_path)
-        console.print(f"figures written to {args.json_path}", highlight=False)
-    return EXIT_OK
-
-
-def _print_bench(console: Console, result: BenchResult) -> None:
-    console.print(result.table())
-    for note in result.notes:
-        console.print(f"  note: {note}", highlight=False)
-
-
-def _sim(args: argparse.Namespace, console: Console) -> int:
-    from actors.simulator.config import SimulatorConfig
-    from actors.simulator.server import Simulator
-
-    token = args.token or secrets.token_urlsafe(24)
-    if args.speed <= 0:
-        raise ConfigError("--speed must be > 0")
-    config = SimulatorConfig(
-        host=args.host, port=args.port, speed=args.speed, api_keys=frozenset({token})
-    )
-
-    async def serve() -> None:
-        simulator = Simulator(config)
-        url = await simulator.start()
-        console.print(f"voxray simulator listening on {url}", highlight=False)
-        if args.token is None:
-            console.print(f"bearer token: {token}", highlight=False)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(signum, stop.set)
-        try:
-            await stop.wait()
-        finally:
-            await simulator.aclose()
-
-    try:
-        asyncio.run(serve())
-    except VoxrayError as error:
-        console.print(f"[red]error:[/red] {error.message}", highlight=False)
-        return EXIT_INVALID
-    return EXIT_OK
 
 
 if __name__ == "__main__":
