@@ -19,6 +19,7 @@ into this tree at exactly one boundary each, with ``raise ... from``.
     │   └── ConnectionLostError     the socket dropped mid-session (retryable)
     ├── ProviderError               an ``error`` event the session could not absorb
     ├── SessionLostError            a session actor died or stopped answering
+    ├── SessionBusyError            a live-session call on an actor in the wrong state
     ├── CapacityError               a bounded queue or cap is full (carries the numbers)
     └── ToolError                   a function call failed (sent back to the model as output)
         ├── ToolNotFoundError
@@ -45,6 +46,7 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "RateLimitedError",
+    "SessionBusyError",
     "SessionLostError",
     "ToolError",
     "ToolExecutionError",
@@ -161,6 +163,10 @@ class SessionLostError(VoxrayError):
     """A session actor died or stopped answering; its conversation is lost."""
 
     retryable = True
+
+
+class SessionBusyError(VoxrayError):
+    """A live-session call reached an actor in the wrong state (none open, or one already)."""
 
 
 class CapacityError(VoxrayError):

@@ -6,6 +6,7 @@ Tool calls have side effects, so the actor never restarts and its calls are neve
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
@@ -14,12 +15,16 @@ from pydantic import BaseModel, ConfigDict
 from actors.conversation.agent import AgentConfig
 from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from actors.conversation.engine import Conversation
+from actors.conversation.events import ConversationEvent
+from actors.conversation.live import LiveConversation, LiveSessionRequest
 from actors.conversation.player import ScenarioPlayer
 from actors.conversation.result import SessionResult
 from actors.conversation.script import ScenarioScript
+from actors.errors import SessionBusyError
+from actors.ray_typing import ray_method
 from actors.tools.executor import ToolBackend, ToolExecutor
 
-__all__ = ["SessionActor", "SessionRequest"]
+__all__ = ["LiveSessionRequest", "SessionActor", "SessionRequest"]
 
 
 class SessionRequest(BaseModel):
@@ -47,15 +52,64 @@ async def play_scenario(request: SessionRequest, tools: ToolBackend) -> SessionR
 
 
 class _Session:
-    """Hosts one conversation. Constructed idle; ``run_scenario`` does the work."""
+    """Hosts one conversation at a time: a scripted scenario, or a live session.
+
+    Constructed idle (constructors start nothing), so warm actors can wait in a pool.
+    """
+
+    def __init__(self) -> None:
+        self._live: LiveConversation | None = None
 
     async def run_scenario(self, request: SessionRequest, tools: ToolBackend) -> SessionResult:
         """Play ``request.script`` against the endpoint and return what happened."""
         return await play_scenario(request, tools)
 
+    async def open(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
+        """Connect a live session; returns once ``session.updated`` arrived."""
+        if self._live is not None:
+            raise SessionBusyError("this session actor already hosts a live session")
+        self._live = LiveConversation(request, tools)
+        try:
+            await self._live.start()
+        except BaseException:
+            await self._live.aclose()
+            self._live = None
+            raise
+
+    @ray_method(enable_task_events=False)
+    def send_audio(self, pcm: bytes, rate: int, channels: int) -> None:
+        """Caller audio, PCM16. Send 100 ms or more per call: a Ray call costs ~1 ms."""
+        self._require().send_audio(pcm, rate=rate, channels=channels)
+
+    def send_text(self, text: str) -> None:
+        """A typed user message."""
+        self._require().send_text(text)
+
+    def say(self, text: str, interruptible: bool = True) -> None:
+        """Make the agent say ``text`` verbatim."""
+        self._require().say(text, interruptible=interruptible)
+
+    @ray_method(num_returns="streaming")
+    async def events(self) -> AsyncIterator[ConversationEvent]:
+        """The live session's events, as a Ray streaming generator, until it closes."""
+        async for event in self._require().events():
+            yield event
+
+    async def close(self) -> SessionResult:
+        """End the live session and return what it did (idempotent while it is held)."""
+        live = self._require()
+        result = await live.aclose()
+        self._live = None
+        return result
+
     def ping(self) -> str:
         """Liveness probe."""
         return "ok"
+
+    def _require(self) -> LiveConversation:
+        if self._live is None:
+            raise SessionBusyError("no live session is open on this actor")
+        return self._live
 
 
 SessionActor: Any = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(_Session)

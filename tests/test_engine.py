@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from actors.conversation.agent import AgentConfig
 from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from actors.conversation.result import SessionResult
-from actors.conversation.script import SayTurn, ScenarioScript, TextTurn
+from actors.conversation.script import BargeInTurn, SayTurn, ScenarioScript, TextTurn
 from actors.session import SessionRequest, play_scenario
 from actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from actors.simulator.server import Simulator
@@ -130,3 +130,43 @@ async def test_refused_credentials_fail_with_a_clear_error(simulator: Simulator)
     assert result.status == "failed"
     assert result.error is not None and "AuthenticationError" in result.error
     assert "not-a-valid-token" not in result.error
+
+
+async def test_barge_in_stops_the_agent_and_cuts_the_recording(simulator: Simulator) -> None:
+    long_reply = (
+        "Our store opens at nine in the morning and closes at six in the evening, "
+        "every day of the week except Sunday, when we open at ten."
+    )
+    rules = BrainScript(
+        rules=[
+            BrainRule(turn=1, reply=long_reply),
+            BrainRule(turn=2, reply="Sure, what else?"),
+        ]
+    )
+    script = ScenarioScript(
+        turns=(
+            SayTurn(say="When are you open?"),
+            BargeInTurn(barge_in="Wait, stop please.", after_ms=800),
+        )
+    )
+    result = await _play(simulator, script, rules=rules)
+    assert result.status == "completed", result.error
+    first, second = result.turns
+    assert not first.interrupted_agent
+    assert second.interrupted_agent and second.barge_in_stop_ms is not None
+    assert 0 <= second.barge_in_stop_ms < 1000
+    assert "what else" in second.agent_transcript.lower()
+    # The first answer was cut: far less of it played than its full length.
+    assert first.agent_audio_ms > 0
+    interrupted = next(e for e in result.timeline if e.kind == "interrupted")
+    assert interrupted.detail["played_ms"] >= 500
+    # The recording holds what a listener heard: silence on the agent channel right after the
+    # cut, until the user's barge-in speech ends and the new answer starts.
+    assert result.recording is not None
+    _, agent = _channels(result)
+    rate = result.recording.rate
+    cut = int(interrupted.t_ms * rate / 1000)
+    assert second.first_agent_audio_ms is not None
+    resume = int(second.first_agent_audio_ms * rate / 1000)
+    assert resume > cut + rate // 10
+    assert _rms(agent[cut + rate // 100 : resume]) < 50

@@ -33,6 +33,7 @@ EXAMPLES: list[VoxrayError] = [
     errors.ConnectionLostError("closed (code 1006)"),
     ProviderError("ended", error_type="max_duration", code="max_duration", retryable=True),
     errors.SessionLostError("actor died"),
+    errors.SessionBusyError("no live session is open"),
     CapacityError("queue full", limit=100, in_use=100, queued=50),
     ToolError("failed", tool="get_weather"),
     errors.ToolNotFoundError("no such tool", tool="launch"),

@@ -57,7 +57,13 @@ from actors.realtime.client_events import (
     ResponseCancel,
     ResponseCreate,
 )
-from actors.realtime.items import FunctionCallOutputItem, InputText, MessageItem
+from actors.realtime.items import (
+    ForceMessageItem,
+    FunctionCallOutputItem,
+    InputText,
+    MessageItem,
+    OutputText,
+)
 from actors.realtime.server_events import (
     ConversationItemInputAudioTranscriptionCompleted,
     ConversationItemInputAudioTranscriptionUpdated,
@@ -152,6 +158,7 @@ class Conversation:
         self.agent_audio_ms = 0.0
         self._agent_recorded_until_ms = 0.0
         self.failure: VoxrayError | None = None
+        self.reconnects = 0
         self.state = EngineState.NEW
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -287,6 +294,15 @@ class Conversation:
         self._send(ConversationItemCreate(item=item))
         self._request_response()
 
+    def say(self, text: str, *, interruptible: bool = True) -> None:
+        """Speak ``text`` verbatim (xAI ``force_message``); the server starts the response.
+
+        No ``response.create`` follows: the server runs the response lifecycle itself. With
+        ``interruptible=False`` the caller's audio is ignored until the utterance ends.
+        """
+        item = ForceMessageItem(interruptible=interruptible, content=[OutputText(text=text)])
+        self._send(ConversationItemCreate(item=item))
+
     # --- internals -------------------------------------------------------------------------
 
     def _send(self, event: ClientEvent) -> None:
@@ -350,14 +366,14 @@ class Conversation:
             case ConversationItemInputAudioTranscriptionCompleted(item_id=item_id, transcript=text):
                 self._emit(UserTranscript(now, item_id or "", text or "", final=True))
             case ResponseCreated(response=response):
-                self._responses.created(response.id or "")
+                self._responses.created(response.id or "", now)
             case ResponseOutputItemAdded(item=item):
                 if item.type == "message" and item.id:
                     self._responses.message_item(item.id)
             case ResponseOutputAudioDelta(response_id=response_id, item_id=item_id, delta=delta):
                 self._on_audio(now, response_id or "", item_id or "", delta)
             case ResponseOutputAudioTranscriptDelta(response_id=response_id, delta=delta):
-                self._responses.transcript_delta(response_id or "", delta or "")
+                self._responses.transcript_delta(response_id or "", delta or "", now)
                 self._emit(AgentTranscript(now, response_id or "", delta or "", final=False))
             case ResponseOutputAudioTranscriptDone(response_id=response_id, transcript=text):
                 final = self._responses.transcript_done(response_id or "", text)
@@ -425,7 +441,7 @@ class Conversation:
         self._responses.tool_started(event.response_id or "", call_id, arguments, task)
 
     def _on_response_done(self, now: float, response_id: str, status: str, usage: object) -> None:
-        calls = self._responses.finished(response_id, usage)
+        calls = self._responses.finished(response_id, usage, now, status)
         self._emit(AgentSpeechEnded(self._responses.playback.end_ms, response_id))
         input_tokens, output_tokens = self._responses.last_usage
         self._emit(ResponseFinished(now, response_id, status, input_tokens, output_tokens))

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,27 +22,21 @@ from actors.audio.pcm import downmix_to_mono
 from actors.audio.resample import StreamResampler
 from actors.audio.speech import SpeechSynthesizer
 from actors.audio.wav import read_wav
+from actors.conversation.collector import SessionCollector
 from actors.conversation.engine import Conversation
 from actors.conversation.events import (
-    AgentAudio,
-    AgentTranscript,
     ConversationEvent,
-    ErrorOccurred,
-    ResponseFinished,
-    ToolCallFinished,
+    Interrupted,
     UserTranscript,
 )
 from actors.conversation.microphone import Microphone
 from actors.conversation.result import (
-    Recording,
     SessionResult,
-    TimelineEvent,
-    ToolCallRecord,
     TurnMetrics,
-    Usage,
 )
 from actors.conversation.script import (
     AudioTurn,
+    BargeInTurn,
     SayTurn,
     ScenarioScript,
     TextTurn,
@@ -60,15 +55,11 @@ class _TurnProgress:
     index: int
     kind: str
     first_response: int
+    speech_start_ms: float | None = None
     speech_end_ms: float | None = None
     user_transcript: str | None = None
     answered: bool = False
-
-
-@dataclass
-class _Collected:
-    timeline: list[TimelineEvent] = field(default_factory=list)
-    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    interrupted_at_ms: float | None = None
 
 
 def _to_mono_at(
@@ -89,7 +80,7 @@ class ScenarioPlayer:
         self._script = script
         self._speed = speed
         self._rate = conversation.agent.input_audio.rate
-        self._collected = _Collected()
+        self._collector = SessionCollector(conversation)
         self._turns: list[_TurnProgress] = []
         self._progress = asyncio.Event()
         self._voices: dict[tuple[str, int], SpeechSynthesizer] = {}
@@ -113,8 +104,10 @@ class ScenarioPlayer:
             mic_task = asyncio.create_task(
                 microphone.run(), name=f"session-{conversation.session_id}-mic"
             )
-            for index, turn in enumerate(self._script.turns):
-                await self._play(index, turn, microphone)
+            turns = self._script.turns
+            for index, turn in enumerate(turns):
+                following = turns[index + 1] if index + 1 < len(turns) else None
+                await self._play(index, turn, microphone, following)
         except VoxrayError as failure:
             error = failure
         finally:
@@ -128,95 +121,115 @@ class ScenarioPlayer:
 
     # --- turns -----------------------------------------------------------------------------
 
-    async def _play(self, index: int, turn: UserTurn, microphone: Microphone) -> None:
+    async def _play(
+        self, index: int, turn: UserTurn, microphone: Microphone, following: UserTurn | None
+    ) -> None:
         conversation = self._conversation
         progress = _TurnProgress(index, _kind(turn), len(conversation.response_ids))
         self._turns.append(progress)
         match turn:
-            case SayTurn():
+            case SayTurn() | BargeInTurn():
                 speech = await self._synthesize(turn)
-                progress.speech_end_ms = await self._speak(microphone, speech)
+                await self._speak(microphone, speech, progress)
             case AudioTurn():
                 wav = await asyncio.to_thread(read_wav, turn.audio)
                 audio = _to_mono_at(wav.samples, wav.rate, wav.channels, self._rate)
-                progress.speech_end_ms = await self._speak(microphone, audio)
+                await self._speak(microphone, audio, progress)
             case TextTurn():
-                progress.speech_end_ms = conversation.now_ms()
+                progress.speech_start_ms = progress.speech_end_ms = conversation.now_ms()
                 conversation.send_text(turn.text)
             case WaitTurn():
                 await asyncio.sleep(turn.wait_ms / 1000 / self._speed)
                 return
-        progress.answered = await self._await_answer(progress.first_response)
+        if isinstance(following, BargeInTurn):
+            # The next turn talks over this answer: listen only until it has played for a while.
+            progress.answered = await self._await_reply_audio(
+                progress.first_response, following.after_ms
+            )
+        else:
+            progress.answered = await self._await_answer(progress.first_response)
 
-    async def _speak(self, microphone: Microphone, audio: NDArray[np.int16]) -> float:
-        end_ms = await microphone.speak(audio)
+    async def _speak(
+        self, microphone: Microphone, audio: NDArray[np.int16], progress: _TurnProgress
+    ) -> None:
+        progress.speech_start_ms = microphone.position_ms
+        progress.speech_end_ms = await microphone.speak(audio)
         if self._conversation.agent.turn_detection is None:
             self._conversation.commit_audio()
-        return end_ms
 
-    async def _synthesize(self, turn: SayTurn) -> NDArray[np.int16]:
+    async def _synthesize(self, turn: SayTurn | BargeInTurn) -> NDArray[np.int16]:
         key = (turn.voice, turn.words_per_minute)
         synthesizer = self._voices.get(key)
         if synthesizer is None:
             synthesizer = self._voices[key] = SpeechSynthesizer(
                 voice=turn.voice, words_per_minute=turn.words_per_minute
             )
-        speech = await asyncio.to_thread(synthesizer.synthesize, turn.say)
+        text = turn.say if isinstance(turn, SayTurn) else turn.barge_in
+        speech = await asyncio.to_thread(synthesizer.synthesize, text)
         return _to_mono_at(speech.samples, speech.rate, 1, self._rate)
 
-    async def _await_answer(self, responses_before: int) -> bool:
-        """Wait until a response of this turn ended and nothing is pending; then let it play."""
+    async def _wait_until(self, condition: Callable[[], bool]) -> bool:
+        """Wait (woken by conversation events) until ``condition``; False on reply timeout."""
         conversation = self._conversation
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._script.reply_timeout_s
-        while not (len(conversation.response_ids) > responses_before and conversation.idle):
+        while not condition():
             if conversation.failure is not None:
                 raise conversation.failure
             remaining = deadline - loop.time()
             if remaining <= 0:
-                self._note("turn_timeout", {"after_s": self._script.reply_timeout_s})
+                self._collector.note("turn_timeout", {"after_s": self._script.reply_timeout_s})
                 return False
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), timeout=remaining)
-        # The answer is scheduled on the playback timeline; the user listens until it ends.
-        remaining_ms = conversation.playback_end_ms - conversation.now_ms()
+        return True
+
+    async def _sleep_timeline(self, until_ms: float) -> None:
+        """Let the audio timeline reach ``until_ms`` (pacing, scaled by the speed factor)."""
+        remaining_ms = until_ms - self._conversation.now_ms()
         if remaining_ms > 0:
             await asyncio.sleep(remaining_ms / 1000 / self._speed)
+
+    async def _await_answer(self, responses_before: int) -> bool:
+        """Wait until a response of this turn ended and nothing is pending; then let it play."""
+        conversation = self._conversation
+        answered = await self._wait_until(
+            lambda: len(conversation.response_ids) > responses_before and conversation.idle
+        )
+        if answered:
+            # The answer is scheduled on the playback timeline; the user listens until it ends.
+            await self._sleep_timeline(conversation.playback_end_ms)
+        return answered
+
+    async def _await_reply_audio(self, responses_before: int, after_ms: int) -> bool:
+        """Wait until the answer's audio has played for ``after_ms`` (to barge in there)."""
+        conversation = self._conversation
+
+        def first_audio() -> float | None:
+            records = conversation.response_records()[responses_before:]
+            return next((r.first_audio_ms for r in records if r.first_audio_ms is not None), None)
+
+        if not await self._wait_until(lambda: first_audio() is not None):
+            return False
+        start = first_audio()
+        assert start is not None
+        await self._sleep_timeline(start + after_ms)
         return True
 
     # --- events ----------------------------------------------------------------------------
 
-    def _note(self, kind: str, detail: dict[str, object]) -> None:
-        self._collected.timeline.append(
-            TimelineEvent(t_ms=round(self._conversation.now_ms(), 1), kind=kind, detail=detail)
-        )
-
     def _on_event(self, event: ConversationEvent) -> None:
         self._progress.set()
         match event:
-            case AgentAudio():
-                return  # too frequent for the timeline; the recording holds it
-            case AgentTranscript(final=False):
-                return
             case UserTranscript(final=True, text=text) if self._turns:
                 self._turns[-1].user_transcript = text
-            case ToolCallFinished(outcome=outcome, arguments=arguments):
-                self._collected.tool_calls.append(
-                    ToolCallRecord(
-                        call_id=outcome.call_id,
-                        name=outcome.name,
-                        arguments=arguments,
-                        output=outcome.output,
-                        ok=outcome.ok,
-                        error_type=outcome.error_type,
-                        latency_ms=round(outcome.latency_ms, 2),
-                        t_ms=round(event.t_ms, 1),
-                    )
-                )
-            case ErrorOccurred() | ResponseFinished():
+            case Interrupted(t_ms=t_ms) if self._turns:
+                current = self._turns[-1]
+                if current.interrupted_at_ms is None:
+                    current.interrupted_at_ms = t_ms
+            case _:
                 pass
-        self._collected.timeline.append(_timeline_entry(event))
 
     # --- result ----------------------------------------------------------------------------
 
@@ -249,30 +262,25 @@ class ScenarioPlayer:
                     agent_audio_ms=round(sum(r.audio_ms for r in answer), 1),
                     user_transcript=progress.user_transcript,
                     agent_transcript=" ".join(r.transcript for r in answer if r.transcript),
+                    user_speech_start_ms=_round(progress.speech_start_ms),
+                    interrupted_agent=progress.interrupted_at_ms is not None,
+                    barge_in_stop_ms=_barge_in_stop(progress),
                 )
             )
-        input_tokens, output_tokens = conversation.usage
-        recording: Recording = conversation.recorder.to_recording()
-        return SessionResult(
-            status="completed" if error is None else "failed",
-            error=None if error is None else f"{type(error).__name__}: {error.message}",
-            turns=tuple(turns),
-            tool_calls=tuple(self._collected.tool_calls),
-            timeline=tuple(self._collected.timeline),
-            usage=Usage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                total_tokens=input_tokens + output_tokens,
-            ),
-            audio_in_ms=round(conversation.user_audio_ms, 1),
-            audio_out_ms=round(conversation.agent_audio_ms, 1),
-            duration_ms=round(conversation.now_ms(), 1),
-            recording=recording,
-        )
+        return self._collector.result(error, turns=turns)
+
+
+def _barge_in_stop(progress: _TurnProgress) -> float | None:
+    """User speech start to agent audio stopping, for turns that interrupted the agent."""
+    if progress.interrupted_at_ms is None or progress.speech_start_ms is None:
+        return None
+    return round(progress.interrupted_at_ms - progress.speech_start_ms, 1)
 
 
 def _kind(turn: UserTurn) -> str:
     match turn:
+        case BargeInTurn():
+            return "barge_in"
         case SayTurn():
             return "say"
         case AudioTurn():
@@ -285,20 +293,3 @@ def _kind(turn: UserTurn) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
-
-
-def _timeline_entry(event: ConversationEvent) -> TimelineEvent:
-    fields = {
-        key: value
-        for key, value in vars(event).items()
-        if key not in ("t_ms", "samples", "outcome") and isinstance(value, str | int | float | bool)
-    }
-    if isinstance(event, ToolCallFinished):
-        fields |= {
-            "name": event.outcome.name,
-            "ok": event.outcome.ok,
-            "call_id": event.outcome.call_id,
-        }
-    name = type(event).__name__
-    kind = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return TimelineEvent(t_ms=round(event.t_ms, 1), kind=kind, detail=fields)

@@ -25,7 +25,10 @@ class ResponseRecord:
     """What one response produced."""
 
     response_id: str
+    created_ms: float | None = None
+    done_ms: float | None = None
     first_audio_ms: float | None = None
+    first_transcript_ms: float | None = None
     audio_ms: float = 0.0
     transcript: str = ""
     status: str = "in_progress"
@@ -83,11 +86,11 @@ class ResponseTracker:
             self._requested = False
             self._queued = True
 
-    def created(self, response_id: str) -> None:
+    def created(self, response_id: str, now_ms: float) -> None:
         """``response.created``: ours, or one the server started (VAD, force_message)."""
         self._requested = False
         self.active_id = response_id
-        self.records[response_id] = ResponseRecord(response_id)
+        self.records[response_id] = ResponseRecord(response_id, created_ms=now_ms)
         self.order.append(response_id)
 
     def message_item(self, item_id: str) -> None:
@@ -110,9 +113,12 @@ class ResponseTracker:
             return True
         return False
 
-    def transcript_delta(self, response_id: str, delta: str) -> None:
+    def transcript_delta(self, response_id: str, delta: str, now_ms: float) -> None:
         """Accumulate the agent's transcript."""
-        self._record(response_id).transcript += delta
+        record = self._record(response_id)
+        if record.first_transcript_ms is None:
+            record.first_transcript_ms = now_ms
+        record.transcript += delta
 
     def transcript_done(self, response_id: str, transcript: str | None) -> str:
         """The final transcript (the server's, when it sent one); returns it."""
@@ -136,10 +142,12 @@ class ResponseTracker:
         self._record(response_id).calls.append((call_id, arguments, task))
 
     def finished(
-        self, response_id: str, usage: object
+        self, response_id: str, usage: object, now_ms: float, status: str
     ) -> list[tuple[str, str, asyncio.Task[ToolOutcome]]]:
         """``response.done``: returns the calls whose outputs must now be sent."""
         record = self._record(response_id)
+        record.done_ms = now_ms
+        record.status = status
         if self.active_id == response_id or self.active_id is None:
             self.active_id = None
         self._requested = False

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Recording",
+    "SessionMetrics",
     "SessionResult",
     "SessionStatus",
     "TimelineEvent",
@@ -61,6 +62,43 @@ class TurnMetrics(_Result):
     agent_audio_ms: float = 0.0
     user_transcript: str | None = None
     agent_transcript: str = ""
+    user_speech_start_ms: float | None = Field(
+        None, description="Where the user's speech of this turn began on the timeline."
+    )
+    interrupted_agent: bool = Field(False, description="This turn cut the agent off.")
+    barge_in_stop_ms: float | None = Field(
+        None, description="User speech start to agent audio stopping (barge-in turns only)."
+    )
+
+
+class SessionMetrics(_Result):
+    """Figures of one session, kept per session (never process-global)."""
+
+    responses: int = 0
+    responses_cancelled: int = 0
+    first_audio_p50_ms: float | None = Field(
+        None, description="response.created to first agent audio, median over responses."
+    )
+    first_transcript_p50_ms: float | None = Field(
+        None, description="response.created to first agent transcript text, median."
+    )
+    response_duration_p50_ms: float | None = Field(
+        None, description="response.created to response.done, median."
+    )
+    interruptions: int = 0
+    false_interruptions: int = Field(
+        0, description="Interruptions by user 'speech' shorter than 250 ms (a cough, a click)."
+    )
+    tool_calls: int = 0
+    tool_errors: int = 0
+    tool_latency_p50_ms: float | None = None
+    malformed_frames: int = 0
+    provider_errors: int = 0
+    reconnects: int = 0
+    dropped_audio_chunks: int = 0
+    audio_in_min: float = 0.0
+    audio_out_min: float = 0.0
+    cost_estimate_usd: float = Field(0.0, description="Audio minutes in + out at $0.05/min.")
 
 
 class Usage(_Result):
@@ -95,6 +133,7 @@ class SessionResult(_Result):
     audio_in_ms: float = 0.0
     audio_out_ms: float = 0.0
     duration_ms: float = 0.0
+    metrics: SessionMetrics = Field(default_factory=SessionMetrics)
     recording: Recording | None = Field(None, repr=False)
 
     @property

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AudioTurn", "SayTurn", "ScenarioScript", "TextTurn", "UserTurn", "WaitTurn"]
+__all__ = [
+    "AudioTurn",
+    "BargeInTurn",
+    "SayTurn",
+    "ScenarioScript",
+    "TextTurn",
+    "UserTurn",
+    "WaitTurn",
+]
 
 
 class _Turn(BaseModel):
@@ -37,13 +45,23 @@ class TextTurn(_Turn):
     text: str = Field(min_length=1)
 
 
+class BargeInTurn(_Turn):
+    """Interrupt the agent: speak ``barge_in`` once the agent's reply to the previous turn has
+    been playing for ``after_ms``. The agent should stop talking and answer this instead."""
+
+    barge_in: str = Field(min_length=1, description="Text the user speaks over the agent.")
+    after_ms: int = Field(500, ge=0, le=60_000, description="Offset into the agent's reply.")
+    voice: str = Field("en-us", description="espeak-ng voice of the user.")
+    words_per_minute: int = Field(175, ge=80, le=450, description="Speaking rate.")
+
+
 class WaitTurn(_Turn):
     """Stay silent (the microphone keeps sending silence) for ``wait_ms``."""
 
     wait_ms: int = Field(ge=0, le=600_000)
 
 
-UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn
+UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn | BargeInTurn
 
 
 class ScenarioScript(_Turn):

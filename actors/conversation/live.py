@@ -1,0 +1,133 @@
+"""A live conversation: audio and text in from a caller, a typed event stream out.
+
+What a gateway or a Python caller drives (``Fleet.open_session``), as opposed to a scripted
+scenario. Events go through a bounded buffer; when the consumer falls behind, the oldest events
+are dropped and counted (``statistics().dropped_events``) rather than growing without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.audio.pcm import pcm16_from_bytes
+from actors.conversation.agent import AgentConfig
+from actors.conversation.collector import SessionCollector
+from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from actors.conversation.engine import Conversation
+from actors.conversation.events import ConversationEvent
+from actors.conversation.result import SessionResult
+from actors.tools.executor import ToolBackend, ToolExecutor
+
+__all__ = ["LiveConversation", "LiveSessionRequest", "LiveStatistics"]
+
+
+class LiveSessionRequest(BaseModel):
+    """Everything needed to open a live session."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    agent: AgentConfig
+    endpoint: ProviderEndpoint
+    tuning: EngineTuning = Field(default_factory=EngineTuning)
+    record: bool = Field(False, description="Keep a stereo recording (memory grows with time).")
+    event_buffer: int = Field(4096, ge=16, description="Events kept for a slow consumer.")
+
+
+@dataclass(frozen=True)
+class LiveStatistics:
+    """Counters of a live session."""
+
+    buffered_events: int
+    dropped_events: int
+    dropped_audio_chunks: int
+
+
+class LiveConversation:
+    """One live conversation and its event stream."""
+
+    def __init__(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
+        self.request = request
+        self.conversation = Conversation(
+            request.agent,
+            request.endpoint,
+            request.tuning,
+            ToolExecutor(request.agent.tools, tools),
+            session_id=request.session_id,
+        )
+        self._collector = SessionCollector(self.conversation)
+        self._buffer: deque[ConversationEvent] = deque()
+        self._capacity = request.event_buffer
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._closed = False
+        self._result: SessionResult | None = None
+        self.conversation.add_listener(self._on_event)
+
+    async def start(self) -> None:
+        """Connect and wait until the session is configured."""
+        await self.conversation.start()
+
+    def send_audio(self, pcm: bytes | NDArray[np.int16], *, rate: int, channels: int) -> None:
+        """Caller audio (PCM16, any rate, ``channels`` stated explicitly)."""
+        samples = pcm16_from_bytes(pcm) if isinstance(pcm, bytes | bytearray) else pcm
+        self.conversation.send_audio(samples, rate=rate, channels=channels)
+
+    def send_text(self, text: str) -> None:
+        """A typed user message, answered by voice."""
+        self.conversation.send_text(text)
+
+    def say(self, text: str, *, interruptible: bool = True) -> None:
+        """Make the agent say ``text`` verbatim."""
+        self.conversation.say(text, interruptible=interruptible)
+
+    async def events(self) -> AsyncIterator[ConversationEvent]:
+        """Every event, in order, until the session closes or fails."""
+        while True:
+            while self._buffer:
+                yield self._buffer.popleft()
+            if self._closed or self.conversation.failure is not None:
+                return
+            self._wake.clear()
+            closed = asyncio.ensure_future(self.conversation.wait_closed())
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closed.cancel()
+                woken.cancel()
+            if self.conversation.failure is not None:
+                self._closed = True
+
+    def statistics(self) -> LiveStatistics:
+        """Buffered and dropped events, dropped outbound audio."""
+        return LiveStatistics(
+            buffered_events=len(self._buffer),
+            dropped_events=self._dropped,
+            dropped_audio_chunks=self.conversation.dropped_audio_chunks,
+        )
+
+    async def aclose(self) -> SessionResult:
+        """End the session (idempotent) and return what it did."""
+        if self._result is None:
+            await self.conversation.aclose()
+            self._closed = True
+            self._wake.set()
+            self._result = self._collector.result(
+                self.conversation.failure, record=self.request.record
+            )
+        return self._result
+
+    def _on_event(self, event: ConversationEvent) -> None:
+        if len(self._buffer) >= self._capacity:
+            self._buffer.popleft()
+            self._dropped += 1
+        self._buffer.append(event)
+        self._wake.set()
