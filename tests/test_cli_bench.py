@@ -23,3 +23,10 @@ def test_audio_bench_writes_figures(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_unknown_benchmark_is_an_input_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "no-such-bench"]) == 2
     assert "no-such-bench" in capsys.readouterr().out
+
+
+def test_barge_in_bench_measures_every_round(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "barge-in", "--quick", "--json", str(out)]) == 0
+    figures = {f["name"]: f["value"] for f in json.loads(out.read_text())["barge-in"]["figures"]}
+    assert 0 < figures["response.cancel received, p50"] <= figures["response.cancel received, p99"]

@@ -10,6 +10,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from actors.conversation.backoff import ReconnectPolicy
+
 __all__ = ["EngineTuning", "ProviderEndpoint"]
 
 
@@ -46,3 +48,11 @@ class EngineTuning(BaseModel):
         1.0, gt=0, description="Pacing factor of scripted audio (the simulator's speed)."
     )
     recording_rate: int = Field(24_000, description="Sample rate of the stereo recording.")
+    reconnect: ReconnectPolicy = Field(default_factory=ReconnectPolicy)
+    rollover_after_s: float | None = Field(
+        25 * 60.0,
+        gt=0,
+        description="Move to a fresh connection between turns after this long; xAI ends "
+        "sessions at its maximum duration (30 to 120 min, sources differ). None: never.",
+    )
+    history_items: int = Field(200, ge=0, description="Items kept to re-seed a reconnect.")

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from actors.audio.resample import StreamResampler
 from actors.conversation.agent import AgentConfig
-from actors.conversation.audio_paths import InputAudioPath, OutputAudioPath
+from actors.conversation.audio_paths import InputAudioPath
 from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from actors.conversation.events import (
     AgentAudio,
@@ -44,10 +44,19 @@ from actors.conversation.events import (
     UserSpeechStarted,
     UserTranscript,
 )
+from actors.conversation.history import ConversationHistory
+from actors.conversation.reconnect import Reconnector
 from actors.conversation.recorder import StereoRecorder
 from actors.conversation.responses import ResponseRecord, ResponseTracker
 from actors.conversation.session_update import build_session_update
-from actors.errors import ConnectTimeoutError, ProtocolError, ProviderError, VoxrayError
+from actors.conversation.speaker import Speaker
+from actors.errors import (
+    ConnectionLostError,
+    ConnectTimeoutError,
+    ProtocolError,
+    ProviderError,
+    VoxrayError,
+)
 from actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
@@ -65,8 +74,12 @@ from actors.realtime.items import (
     OutputText,
 )
 from actors.realtime.server_events import (
+    ConversationItemAdded,
+    ConversationItemCreated,
+    ConversationItemDeleted,
     ConversationItemInputAudioTranscriptionCompleted,
     ConversationItemInputAudioTranscriptionUpdated,
+    ConversationItemTruncated,
     ErrorEvent,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
@@ -102,6 +115,7 @@ class EngineState(Enum):
     NEW = "new"
     CONNECTING = "connecting"
     READY = "ready"
+    RECONNECTING = "reconnecting"
     CLOSED = "closed"
     FAILED = "failed"
 
@@ -133,18 +147,23 @@ class Conversation:
         self._tuning = tuning
         self._tools = tools
         self._clock = clock
-        self._transport = RealtimeTransport(
-            endpoint,
-            agent.model,
-            name=f"session-{session_id}",
-            connect_timeout_s=tuning.connect_timeout_s,
-            max_queued_audio=tuning.input_queue_frames,
+        self._endpoint = endpoint
+        self._transport = self._new_transport()
+        self._history = ConversationHistory(max_items=tuning.history_items)
+        self._reconnector = Reconnector(
+            agent, tuning, self._history, self._new_transport, clock=clock
         )
+        self._deferred: list[ClientEvent] = []
+        self._resume_response = False
+        self._rollover_requested = False
         self._input = InputAudioPath(agent.input_audio, chunk_ms=tuning.append_chunk_ms)
-        self._output = OutputAudioPath(agent.output_audio, consumer_rate=tuning.recording_rate)
+
         self._user_to_recording = StreamResampler(agent.input_audio.rate, tuning.recording_rate)
         self._responses = ResponseTracker()
         self.recorder = StereoRecorder(tuning.recording_rate)
+        self._speaker = Speaker(
+            agent.output_audio, consumer_rate=tuning.recording_rate, recorder=self.recorder
+        )
         self._listeners: list[Listener] = []
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
@@ -155,13 +174,19 @@ class Conversation:
         self._background: set[asyncio.Task[None]] = set()
         self._t0: float | None = None
         self._user_audio_ms = 0.0
-        self.agent_audio_ms = 0.0
-        self._agent_recorded_until_ms = 0.0
         self.failure: VoxrayError | None = None
-        self.reconnects = 0
         self.state = EngineState.NEW
 
     # --- lifecycle -----------------------------------------------------------------------
+
+    def _new_transport(self) -> RealtimeTransport:
+        return RealtimeTransport(
+            self._endpoint,
+            self.agent.model,
+            name=f"session-{self.session_id}",
+            connect_timeout_s=self._tuning.connect_timeout_s,
+            max_queued_audio=self._tuning.input_queue_frames,
+        )
 
     async def start(self) -> None:
         """Connect, send the one ``session.update``, and wait for ``session.updated``."""
@@ -170,6 +195,7 @@ class Conversation:
         self.state = EngineState.CONNECTING
         try:
             await self._transport.connect()
+            self._reconnector.connected()
             self._dispatch_task = asyncio.create_task(
                 self._dispatch_loop(), name=f"session-{self.session_id}-events"
             )
@@ -229,7 +255,12 @@ class Conversation:
     @property
     def playback_end_ms(self) -> float:
         """When the agent audio scheduled so far finishes playing."""
-        return self._responses.playback.end_ms
+        return self._speaker.playback.end_ms
+
+    @property
+    def agent_audio_ms(self) -> float:
+        """How much agent audio has arrived."""
+        return self._speaker.audio_ms
 
     @property
     def idle(self) -> bool:
@@ -259,6 +290,11 @@ class Conversation:
     def dropped_audio_chunks(self) -> int:
         """Outbound audio chunks dropped because the send queue was full."""
         return self._transport.statistics().dropped_audio
+
+    @property
+    def reconnects(self) -> int:
+        """Replacement connections opened so far (drops and rollovers)."""
+        return self._reconnector.count
 
     @property
     def usage(self) -> tuple[int, int]:
@@ -306,7 +342,10 @@ class Conversation:
     # --- internals -------------------------------------------------------------------------
 
     def _send(self, event: ClientEvent) -> None:
-        self._transport.send_nowait(event)
+        if self.state is EngineState.RECONNECTING:
+            self._deferred.append(event)  # sent, in order, once the new connection is ready
+        else:
+            self._transport.send_nowait(event)
 
     def _emit(self, event: ConversationEvent) -> None:
         for listener in self._listeners:
@@ -327,14 +366,18 @@ class Conversation:
         while True:
             inbound = await self._transport.receive()
             if isinstance(inbound, SocketClosed):
-                if self.state is not EngineState.CLOSED:
-                    pending = self._responses.fatal_error
-                    await self._fail(
-                        pending
-                        or inbound.error
-                        or VoxrayError("the server closed the session", retryable=True)
-                    )
-                return
+                if self.state is EngineState.CLOSED:
+                    return
+                cause: VoxrayError = (
+                    self._responses.fatal_error
+                    or inbound.error
+                    or ConnectionLostError("the server closed the session")
+                )
+                self._responses.fatal_error = None
+                planned, self._rollover_requested = self._rollover_requested, False
+                if not await self._recover(cause, planned=planned):
+                    return
+                continue
             if isinstance(inbound, ProtocolError):
                 # A malformed frame is reported and skipped; the session goes on.
                 logger.warning("session %s: %s", self.session_id, inbound.message)
@@ -351,11 +394,18 @@ class Conversation:
         match event:
             case SessionUpdated():
                 if not self._ready.is_set():
-                    self._t0 = self._clock()
+                    if self._t0 is None:
+                        self._t0 = self._clock()
                     self.state = EngineState.READY
                     self._ready.set()
+                    deferred, self._deferred = self._deferred, []
+                    for pending in deferred:
+                        self._transport.send_nowait(pending)
                     while self._early_audio:
                         self._transport.send_audio_nowait(self._early_audio.popleft())
+                    if self._resume_response:
+                        self._resume_response = False
+                        self._request_response()
             case InputAudioBufferSpeechStarted(item_id=item_id):
                 self._emit(UserSpeechStarted(now, item_id or ""))
                 self._barge_in(now)
@@ -364,19 +414,29 @@ class Conversation:
             case ConversationItemInputAudioTranscriptionUpdated(item_id=item_id, transcript=text):
                 self._emit(UserTranscript(now, item_id or "", text or "", final=False))
             case ConversationItemInputAudioTranscriptionCompleted(item_id=item_id, transcript=text):
+                self._history.set_text(item_id or "", text or "")
                 self._emit(UserTranscript(now, item_id or "", text or "", final=True))
             case ResponseCreated(response=response):
                 self._responses.created(response.id or "", now)
             case ResponseOutputItemAdded(item=item):
                 if item.type == "message" and item.id:
                     self._responses.message_item(item.id)
+            case ConversationItemAdded(item=item) | ConversationItemCreated(item=item):
+                self._history.added(item)
+            case ConversationItemTruncated(item_id=item_id, transcript=text):
+                self._history.set_text(item_id or "", text or "")
+            case ConversationItemDeleted(item_id=item_id):
+                self._history.deleted(item_id or "")
             case ResponseOutputAudioDelta(response_id=response_id, item_id=item_id, delta=delta):
                 self._on_audio(now, response_id or "", item_id or "", delta)
             case ResponseOutputAudioTranscriptDelta(response_id=response_id, delta=delta):
                 self._responses.transcript_delta(response_id or "", delta or "", now)
                 self._emit(AgentTranscript(now, response_id or "", delta or "", final=False))
-            case ResponseOutputAudioTranscriptDone(response_id=response_id, transcript=text):
+            case ResponseOutputAudioTranscriptDone(
+                response_id=response_id, item_id=item_id, transcript=text
+            ):
                 final = self._responses.transcript_done(response_id or "", text)
+                self._history.set_text(item_id or "", final)
                 self._emit(AgentTranscript(now, response_id or "", final, final=True))
             case ResponseFunctionCallArgumentsDone():
                 self._start_tool_call(now, event)
@@ -394,45 +454,37 @@ class Conversation:
     def _on_audio(self, now: float, response_id: str, item_id: str, delta: str) -> None:
         if self._responses.is_cancelled(response_id):
             return  # audio of a response we cut off must never play
-        samples, wire_ms = self._output.decode(delta)
-        start = self._responses.playback.schedule(item_id, wire_ms, now)
-        self.agent_audio_ms += wire_ms
-        # The resampler's output comes in bursts (a chunk may yield nothing, the next twice as
-        # much), so the recording lays its output end to end from where playback started.
-        at_ms = max(start, self._agent_recorded_until_ms)
-        self.recorder.add_agent(samples, at_ms)
-        self._agent_recorded_until_ms = at_ms + len(samples) * 1000 / self._output.consumer_rate
-        if self._responses.audio_scheduled(response_id, start, wire_ms):
-            self._emit(AgentSpeechStarted(start, response_id))
-        self._emit(AgentAudio(start, response_id, samples, self._output.consumer_rate))
+        scheduled = self._speaker.play(item_id, delta, now)
+        if self._responses.audio_scheduled(response_id, scheduled.start_ms, scheduled.wire_ms):
+            self._emit(AgentSpeechStarted(scheduled.start_ms, response_id))
+        self._emit(
+            AgentAudio(scheduled.start_ms, response_id, scheduled.samples, self._speaker.rate)
+        )
 
     def _barge_in(self, now: float) -> None:
-        playback = self._responses.playback
         active = self._responses.active_id
-        if not playback.is_playing(now) and active is None:
+        if not self._speaker.is_playing(now) and active is None:
             return
-        item_id = playback.playing_item(now) or self._responses.current_item
-        dropped = playback.clear(now)
-        self.recorder.cut_agent(now)
-        self._agent_recorded_until_ms = now
-        self._output.reset()
+        cut = self._speaker.interrupt(now, fallback_item=self._responses.current_item)
         if active is not None:
             self._send(ResponseCancel(response_id=active))
             self._responses.cancelled(active)
-        played = playback.played_ms(item_id, now) if item_id else 0
-        if item_id:
-            if played > 0:
+        if cut.item_id:
+            if cut.played_ms > 0:
                 self._send(
-                    ConversationItemTruncate(item_id=item_id, content_index=0, audio_end_ms=played)
+                    ConversationItemTruncate(
+                        item_id=cut.item_id, content_index=0, audio_end_ms=cut.played_ms
+                    )
                 )
             else:
-                self._send(ConversationItemDelete(item_id=item_id))
-        self._emit(Interrupted(now, active, played, dropped))
+                self._send(ConversationItemDelete(item_id=cut.item_id))
+        self._emit(Interrupted(now, active, cut.played_ms, cut.dropped_ms))
 
     def _start_tool_call(self, now: float, event: ResponseFunctionCallArgumentsDone) -> None:
         call_id = event.call_id or ""
         name = event.name or ""
         arguments = event.arguments or ""
+        self._history.set_arguments(event.item_id or call_id, call_id, name, arguments)
         self._emit(ToolCallStarted(now, call_id, name, arguments))
         task = asyncio.create_task(
             self._tools.run(name, call_id, arguments),
@@ -442,7 +494,7 @@ class Conversation:
 
     def _on_response_done(self, now: float, response_id: str, status: str, usage: object) -> None:
         calls = self._responses.finished(response_id, usage, now, status)
-        self._emit(AgentSpeechEnded(self._responses.playback.end_ms, response_id))
+        self._emit(AgentSpeechEnded(self._speaker.playback.end_ms, response_id))
         input_tokens, output_tokens = self._responses.last_usage
         self._emit(ResponseFinished(now, response_id, status, input_tokens, output_tokens))
         if calls:
@@ -453,6 +505,8 @@ class Conversation:
             task.add_done_callback(self._background.discard)
         elif self._responses.take_queued_request():
             self._send(ResponseCreate())
+        elif self.idle and self._reconnector.rollover_due():
+            self._roll_over()
 
     async def _send_tool_outputs(
         self, calls: list[tuple[str, str, asyncio.Task[ToolOutcome]]]
@@ -466,6 +520,41 @@ class Conversation:
             self._send(ConversationItemCreate(item=item))
         self._responses.tool_outputs_sent()
         self._request_response()
+
+    # --- resilience ------------------------------------------------------------------------
+
+    def _roll_over(self) -> None:
+        """Between turns, before the provider's maximum duration: move to a fresh connection."""
+        self._rollover_requested = True
+        task = asyncio.create_task(
+            self._transport.aclose(), name=f"session-{self.session_id}-rollover"
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _recover(self, cause: VoxrayError, *, planned: bool) -> bool:
+        """Reconnect after a drop (or a planned rollover); False when the session had to end.
+
+        Until the new connection is configured, events wait and go out in order; a response
+        that was in flight is asked for again once the history has been re-seeded.
+        """
+        now = self.now_ms()
+        try:
+            if not planned:
+                self._reconnector.check_retry(cause)
+                self._emit(
+                    ErrorOccurred(now, f"{cause.message}; reconnecting", "reconnecting", False)
+                )
+            self.state = EngineState.RECONNECTING
+            self._ready.clear()
+            self._resume_response = self._responses.abandon(now) or self._resume_response
+            transport = await self._reconnector.reconnect(cause, planned=planned)
+        except VoxrayError as error:
+            await self._fail(error)
+            return False
+        old, self._transport = self._transport, transport
+        await old.aclose()
+        return True  # the dispatch loop resumes; session.updated flushes what waited
 
     def _on_error(self, now: float, error_type: str, code: str | None, message: str) -> None:
         lowered = message.lower()

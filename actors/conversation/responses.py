@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from actors.conversation.playback import PlaybackTimeline
 from actors.errors import ProviderError
 from actors.tools.outcome import ToolOutcome
 
@@ -36,10 +35,9 @@ class ResponseRecord:
 
 
 class ResponseTracker:
-    """Active/queued responses, per-response records, playback and usage of a conversation."""
+    """Active/queued responses, per-response records and usage of a conversation."""
 
     def __init__(self) -> None:
-        self.playback = PlaybackTimeline()
         self.records: dict[str, ResponseRecord] = {}
         self.order: list[str] = []
         self.active_id: str | None = None
@@ -162,6 +160,18 @@ class ResponseTracker:
         if calls:
             self._awaiting_tool_outputs += 1
         return calls
+
+    def abandon(self, now_ms: float) -> bool:
+        """The connection dropped: the response in flight is gone. True if one was wanted."""
+        wanted = self.active_id is not None or self._requested or self._queued
+        if self.active_id is not None:
+            record = self._record(self.active_id)
+            record.done_ms, record.status = now_ms, "interrupted"
+            record.calls = []  # the server never finished them; the model will ask again
+            self.done_count += 1
+        self.active_id = None
+        self._requested = self._queued = False
+        return wanted
 
     def tool_outputs_sent(self) -> None:
         """The outputs of one response's calls went out; the follow-up is being requested."""

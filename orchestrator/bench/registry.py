@@ -22,7 +22,10 @@ __all__ = [
 ]
 
 # Modules that define benchmarks; imported lazily so `voxray eval` never pays for them.
-_MODULES = ("orchestrator.bench.audio_path",)
+_MODULES = (
+    "orchestrator.bench.audio_path",
+    "orchestrator.bench.barge_in",
+)
 
 
 class Figure(BaseModel):
