@@ -167,6 +167,7 @@ class Conversation:
         self._listeners: list[Listener] = []
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
+        self._released = False
         self._early_audio: deque[str] = deque(
             maxlen=max(1, tuning.ready_buffer_ms // tuning.append_chunk_ms)
         )
@@ -215,9 +216,14 @@ class Conversation:
             raise self.failure
 
     async def aclose(self) -> None:
-        """Cancel tools and tasks, close the socket and the HTTP session. Idempotent."""
-        if self.state in (EngineState.CLOSED, EngineState.FAILED) and self._closed.is_set():
+        """Cancel tools and tasks, close the socket and the HTTP session. Idempotent.
+
+        Runs its cleanup once, whatever state the conversation ended in: a failed session
+        still has a socket, an HTTP session and tasks to release.
+        """
+        if self._released:
             return
+        self._released = True
         if self.state is not EngineState.FAILED:
             self.state = EngineState.CLOSED
         self._closed.set()
