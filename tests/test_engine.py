@@ -79,6 +79,11 @@ async def test_spoken_turn_is_detected_by_vad_and_answered(simulator: Simulator)
     assert kinds.index("user_speech_ended") < kinds.index("agent_speech_started")
     user, agent = _channels(result)
     assert _rms(user) > 300 and _rms(agent) > 300, "both sides should be audible"
+    metrics = result.metrics
+    assert metrics.frames_sent >= result.audio_in_ms // 100 - 1
+    assert metrics.frame_lateness_p99_ms is not None and metrics.frame_lateness_max_ms is not None
+    assert metrics.frame_lateness_p99_ms <= metrics.frame_lateness_max_ms
+    assert metrics.dropped_audio_chunks == 0
 
 
 async def test_tool_call_round_trip_speaks_the_result(simulator: Simulator) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+import numpy as np
+
 from actors.conversation.engine import Conversation
 from actors.conversation.events import (
     AgentAudio,
@@ -40,6 +42,13 @@ _FALSE_INTERRUPTION_MS = 250.0
 
 def _median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
+
+
+def _quantile(values: Sequence[float], fraction: float) -> float | None:
+    """Interpolated quantile (numpy's default method) of ``values``."""
+    if not values:
+        return None
+    return round(float(np.quantile(np.asarray(values), fraction)), 2)
 
 
 class SessionCollector:
@@ -100,8 +109,8 @@ class SessionCollector:
                 )
         self.timeline.append(_timeline_entry(event))
 
-    def metrics(self) -> SessionMetrics:
-        """The session's figures so far."""
+    def metrics(self, *, frame_lateness_ms: Sequence[float] = ()) -> SessionMetrics:
+        """The session's figures so far (``frame_lateness_ms``: the microphone's, if any)."""
         conversation = self._conversation
         records = conversation.response_records()
 
@@ -136,6 +145,10 @@ class SessionCollector:
             provider_errors=self._provider_errors,
             reconnects=conversation.reconnects,
             dropped_audio_chunks=conversation.dropped_audio_chunks,
+            frames_sent=len(frame_lateness_ms),
+            frame_lateness_p50_ms=_quantile(frame_lateness_ms, 0.5),
+            frame_lateness_p99_ms=_quantile(frame_lateness_ms, 0.99),
+            frame_lateness_max_ms=round(max(frame_lateness_ms), 2) if frame_lateness_ms else None,
             audio_in_min=round(audio_in_min, 4),
             audio_out_min=round(audio_out_min, 4),
             cost_estimate_usd=round((audio_in_min + audio_out_min) * AUDIO_USD_PER_MINUTE, 4),
@@ -147,6 +160,7 @@ class SessionCollector:
         *,
         turns: Sequence[TurnMetrics] = (),
         record: bool = True,
+        frame_lateness_ms: Sequence[float] = (),
     ) -> SessionResult:
         """Everything collected, as the session's result."""
         conversation = self._conversation
@@ -165,7 +179,7 @@ class SessionCollector:
             audio_in_ms=round(conversation.user_audio_ms, 1),
             audio_out_ms=round(conversation.agent_audio_ms, 1),
             duration_ms=round(conversation.now_ms(), 1),
-            metrics=self.metrics(),
+            metrics=self.metrics(frame_lateness_ms=frame_lateness_ms),
             recording=conversation.recorder.to_recording() if record else None,
         )
 

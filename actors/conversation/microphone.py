@@ -44,6 +44,8 @@ class Microphone:
         self.rate = rate
         self._chunk = rate * chunk_ms // 1000
         self._chunk_s = chunk_ms / 1000 / speed
+        self._speed = speed
+        self._lateness_ms: list[float] = []
         self._continuous = continuous
         self._clock = clock
         self._pending = np.zeros(0, dtype=np.int16)
@@ -63,9 +65,13 @@ class Microphone:
                 self._wake.clear()
                 await self._wake.wait()
                 start, sent = self._clock(), 0
-            delay = start + sent * self._chunk_s - self._clock()
+            due = start + sent * self._chunk_s
+            delay = due - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
+            # How late this frame leaves against its real-time schedule: the figure that shows
+            # an overloaded process (every session in it shares one event loop).
+            self._lateness_ms.append(max(0.0, (self._clock() - due) * 1000 * self._speed))
             drained = False
             if len(self._pending):
                 chunk, self._pending = self._pending[: self._chunk], self._pending[self._chunk :]
@@ -91,6 +97,11 @@ class Microphone:
         self._wake.set()
         await self._drained.wait()
         return self._speech_end_ms
+
+    @property
+    def lateness_ms(self) -> list[float]:
+        """Per frame sent: ms after its scheduled time (on the audio timeline)."""
+        return self._lateness_ms
 
     @property
     def position_ms(self) -> float:

@@ -81,6 +81,7 @@ class ScenarioPlayer:
         self._speed = speed
         self._rate = conversation.agent.input_audio.rate
         self._collector = SessionCollector(conversation)
+        self._microphone: Microphone | None = None
         self._turns: list[_TurnProgress] = []
         self._progress = asyncio.Event()
         self._voices: dict[tuple[str, int], SpeechSynthesizer] = {}
@@ -94,7 +95,7 @@ class ScenarioPlayer:
         mic_task: asyncio.Task[None] | None = None
         try:
             await conversation.start()
-            microphone = Microphone(
+            microphone = self._microphone = Microphone(
                 conversation,
                 rate=self._rate,
                 chunk_ms=conversation.agent_chunk_ms,
@@ -267,7 +268,8 @@ class ScenarioPlayer:
                     barge_in_stop_ms=_barge_in_stop(progress),
                 )
             )
-        return self._collector.result(error, turns=turns)
+        lateness = self._microphone.lateness_ms if self._microphone is not None else ()
+        return self._collector.result(error, turns=turns, frame_lateness_ms=lateness)
 
 
 def _barge_in_stop(progress: _TurnProgress) -> float | None:

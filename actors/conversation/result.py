@@ -96,6 +96,12 @@ class SessionMetrics(_Result):
     provider_errors: int = 0
     reconnects: int = 0
     dropped_audio_chunks: int = 0
+    frames_sent: int = Field(0, description="Microphone frames sent (scripted sessions).")
+    frame_lateness_p50_ms: float | None = Field(
+        None, description="How late frames left against their real-time schedule, median."
+    )
+    frame_lateness_p99_ms: float | None = None
+    frame_lateness_max_ms: float | None = None
     audio_in_min: float = 0.0
     audio_out_min: float = 0.0
     cost_estimate_usd: float = Field(0.0, description="Audio minutes in + out at $0.05/min.")
