@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import wave
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from actors.conversation.result import SessionResult, TurnMetrics
 from orchestrator.cli import main
+from orchestrator.evals.outputs import RunDirectory
+from orchestrator.evals.records import ScenarioRecord
+from orchestrator.evals.scoring import score
+from orchestrator.evals.suite import ScenarioSpec, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "evals" / "smoke.yaml"
@@ -50,6 +57,69 @@ def test_smoke_suite_passes_and_writes_results(
         if record["key"] != "typed-question":
             assert user_rms > 300, f"{record['key']}: the user channel should hold speech"
     assert (out / "junit.xml").exists() and (out / "summary.json").exists()
+    assert f"report: {out / 'report.html'}" in printed
+    assert "— on xAI ≈ $" in printed  # what the run would have cost on the real backend
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["cost_estimate_planned_usd"] > 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count('<path class="wave wave-user"') == 3
+
+
+def _passing_record(spec: ScenarioSpec) -> ScenarioRecord:
+    """A record as an earlier, killed run would have left it."""
+    turn = TurnMetrics(
+        index=0,
+        kind="text",
+        user_speech_end_ms=500.0,
+        first_agent_audio_ms=900.0,
+        response_latency_ms=400.0,
+        agent_audio_ms=1500.0,
+        agent_transcript="We open at nine.",
+    )
+    result = SessionResult(status="completed", turns=(turn,), duration_ms=2000.0)
+    verdict = score(spec, result)
+    assert verdict.passed, verdict.failures
+    return ScenarioRecord.from_result(spec.name, spec, 0, result, verdict, None)
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_resume_runs_only_what_a_killed_run_left_undone(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    first, second, missing = load_suite(SMOKE).scenarios
+    run = RunDirectory(out)
+    run.append_result(_passing_record(first))
+    run.append_result(_passing_record(second))
+    kept = run.results_path.read_bytes()
+    with run.results_path.open("a", encoding="utf-8") as file:
+        file.write(f'{{"key": "{missing.name}", "scenario": "spo')  # killed mid-write
+
+    code = main(["eval", str(SMOKE), "--out", str(out), "--resume", "--speed", "4"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "1 run(s) of 3 scenario(s)" in printed
+    assert f"resuming: 2 run(s) already in {out}" in printed
+    assert f"PASS {missing.name}" in printed
+    assert f"PASS {first.name}" not in printed  # not run again
+
+    data = run.results_path.read_bytes()
+    assert data.startswith(kept)  # what was on disk is untouched; the fragment is gone
+    keys = [json.loads(line)["key"] for line in data.decode().splitlines()]
+    assert keys == [first.name, second.name, missing.name]
+    assert "3/3 scenarios passed" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["runs"], summary["scenarios_passed"]) == (3, 3)
+    cases = ET.parse(out / "junit.xml").getroot().iter("testcase")
+    assert sorted(case.get("name") or "" for case in cases) == sorted(keys)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert all(f'id="scenario-{name}"' in html for name in keys)
+
+
+def test_resume_needs_a_run_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(SMOKE), "--resume"]) == 2
+    assert "--resume needs --out" in capsys.readouterr().out
 
 
 def test_malformed_suite_exits_2_with_one_line(
@@ -69,3 +139,18 @@ def test_malformed_suite_exits_2_with_one_line(
 def test_missing_suite_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path / "nope.yaml")]) == 2
     assert "nope.yaml" in capsys.readouterr().out
+
+
+def test_real_backend_prints_a_cost_estimate_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XAI_API_KEY", raising=False)
+    monkeypatch.delenv("VOXRAY_XAI_API_KEY", raising=False)
+    code = main(["eval", str(SMOKE), "--backend", "xai", "--out", str(tmp_path / "run")])
+    printed = capsys.readouterr().out
+    assert code == 2  # no key: refused before anything runs or costs money
+    estimate = next(line for line in printed.splitlines() if line.startswith("cost estimate:"))
+    assert re.search(r"≈ \$\d+\.\d\d \([\d.]+ audio min: [\d.]+ sent, [\d.]+ received", estimate)
+    assert "at $0.05 per audio minute" in estimate
+    assert "assumes each answer lasts 8 s" in estimate
+    assert "XAI_API_KEY" in printed.splitlines()[-1]

@@ -227,3 +227,136 @@ def test_table_and_summary_line() -> None:
     assert "expected every response within 1000 ms, got turn 2: 1500 ms" in str(cells[4][1])
     line = summary_line(records, 14.24, run_dir=Path("runs/smoke-20261125-101500"))
     assert line == "1/2 scenarios passed in 14.2 s — results in runs/smoke-20261125-101500"
+
+
+def test_record_keeps_turn_text_timeline_and_call_times() -> None:
+    from actors.conversation.result import TimelineEvent
+
+    result = _result().model_copy(
+        update={"timeline": (TimelineEvent(t_ms=12.5, kind="user_speech_started"),)}
+    )
+    record = _record("weather", result)
+    assert [turn.said for turn in record.turns] == ["Weather in Paris?", "And tomorrow?"]
+    assert record.turns[1].response_latency_ms == 580.0
+    assert [event.kind for event in record.timeline] == ["user_speech_started"]
+    assert record.tool_calls[0].t_ms == 1500.0
+    assert record.tool_calls[0].output == '{"temperature": 17}'
+    assert ScenarioRecord.model_validate_json(record.model_dump_json()) == record
+
+
+def test_pass_rate_and_kinds_of_failure_per_scenario() -> None:
+    records = [
+        _record("weather#1", _result()),
+        _record("weather#2", _result((612.0, 1500.0)), 1),  # latency
+        _record("weather#3", _result((612.0, 1700.0), said="No idea."), 2),  # latency + said
+        _record("weather#4", _result(status="lost", error="SessionLostError: died"), 3),
+    ]
+    tally = summarize(records, pass_threshold=0.25).per_scenario["weather"]
+    assert (tally.runs, tally.passed_runs, tally.pass_rate, tally.passed) == (4, 1, 0.25, True)
+    assert tally.failure_kinds == {
+        "latency": 2,
+        "transcript contains 'Paris'": 1,
+        "session": 1,
+    }
+    assert next(iter(tally.failure_kinds)) == "latency"  # most frequent first
+    assert not summarize(records, pass_threshold=0.5).per_scenario["weather"].passed
+
+
+P95_SPEC = SPEC.model_copy(
+    update={
+        "expect": SPEC.expect.model_copy(
+            update={"max_latency_ms": None, "max_latency_p95_ms": 1000.0}
+        )
+    }
+)
+
+
+def _p95_record(key: str, latencies: tuple[float, float], index: int) -> ScenarioRecord:
+    result = _result(latencies)
+    return ScenarioRecord.from_result(key, P95_SPEC, index, result, score(P95_SPEC, result), None)
+
+
+def test_latency_p95_is_judged_across_repeats() -> None:
+    fast = [_p95_record(f"weather#{i + 1}", (500.0 + i, 600.0), i) for i in range(9)]
+    slow = _p95_record("weather#10", (900.0, 2500.0), 9)
+    assert all(record.passed for record in [*fast, slow])  # p95 is not a per-run check
+    # 20 latencies; the single 2500 ms outlier sits above the 95th percentile.
+    tally = summarize([*fast, slow]).per_scenario["weather"]
+    (check,) = tally.scenario_checks
+    assert check.passed, check
+    assert check.got.endswith("over 20 turns of 10 runs")
+    assert tally.passed
+
+    slower = _p95_record("weather#9", (2400.0, 2600.0), 8)
+    tally = summarize([*fast[:8], slower, slow]).per_scenario["weather"]
+    (check,) = tally.scenario_checks
+    assert not check.passed
+    assert check.expected == "p95 of response latency within 1000 ms"
+    assert not tally.passed  # every run passed, the scenario did not
+    assert tally.pass_rate == 1.0
+
+
+def test_skipped_checks_are_counted_and_reach_junit(tmp_path: Path) -> None:
+    spec = SPEC.model_copy(update={"expect": SPEC.expect.model_copy(update={"max_user_wer": 0.2})})
+    result = _result().model_copy(
+        update={
+            "turns": tuple(t.model_copy(update={"user_transcript": None}) for t in _result().turns)
+        }
+    )
+    record = ScenarioRecord.from_result("weather", spec, 0, result, score(spec, result), None)
+    assert record.passed and [check.name for check in record.skipped] == ["user WER"]
+    assert summarize([record]).per_scenario["weather"].skipped_checks == {"user WER": 1}
+    root = ET.parse(RunDirectory(tmp_path).write_junit("smoke", [record])).getroot()
+    out = root.find("testsuite/testcase/system-out")
+    assert out is not None
+    assert "skipped user WER: not transcribed by this backend" in (out.text or "")
+    table = results_table([record])
+    assert "skipped user WER" in str(next(iter(table.columns[4].cells)))
+
+
+def test_summary_line_states_the_cost() -> None:
+    records = [_record("weather", _result(audio_in_ms=60_000.0))]
+    sim = summary_line(records, 3.0, backend="sim")
+    assert sim == "1/1 scenarios passed in 3.0 s — on xAI ≈ $0.05 for 1.0 audio min"
+    xai = summary_line(records, 3.0, backend="xai")
+    assert "— cost ≈ $0.05 for 1.0 audio min" in xai
+
+
+def test_scenario_table_shows_pass_rate_and_failure_kinds() -> None:
+    from orchestrator.evals.tables import scenario_table
+
+    records = [_record("weather#1", _result()), _record("weather#2", _result((612.0, 1500.0)), 1)]
+    table = scenario_table(summarize(records, pass_threshold=0.5))
+    cells = [[str(cell) for cell in column.cells] for column in table.columns]
+    assert cells[0] == ["weather"]
+    assert cells[1] == ["PASS"]
+    assert cells[2] == ["1/2 (50%)"]
+    assert cells[4] == ["latency ×1"]  # noqa: RUF001
+
+
+def test_planned_cost_estimate_states_its_assumption() -> None:
+    from orchestrator.evals.cost import ASSUMED_LATENCY_S, ASSUMED_REPLY_S, estimate_cost
+
+    spoken = ScenarioSpec.model_validate(
+        {
+            "name": "spoken",
+            # 10 words at 150 wpm = 4 s of speech, then a typed message.
+            "turns": [
+                {
+                    "say": "one two three four five six seven eight nine ten",
+                    "words_per_minute": 150,
+                },
+                {"text": "thanks"},
+            ],
+        }
+    )
+    estimate = estimate_cost([spoken], runs_per_scenario=3)
+    per_run_sent = 4.0 + 2 * (ASSUMED_LATENCY_S + ASSUMED_REPLY_S)
+    per_run_received = 2 * ASSUMED_REPLY_S
+    assert estimate.audio_in_minutes == pytest.approx(3 * per_run_sent / 60, abs=1e-3)
+    assert estimate.audio_out_minutes == pytest.approx(3 * per_run_received / 60, abs=1e-3)
+    assert estimate.typed_messages == 3
+    expected = (3 * (per_run_sent + per_run_received) / 60) * COST_PER_AUDIO_MINUTE_USD
+    assert estimate.usd == pytest.approx(expected + 3 * COST_PER_TEXT_ITEM_USD, abs=1e-4)
+    assert f"each answer lasts {ASSUMED_REPLY_S:.0f} s" in estimate.assumption
+    assert estimate.describe().startswith(f"≈ ${estimate.usd:.2f} (")

@@ -250,3 +250,105 @@ def test_transcript_not_contains_shows_where_it_was_said() -> None:
     assert check.expected == "the agent never says 'SORRY'"
     assert check.got == "said …I am sorry, I cannot.…"
     assert _check(score(spec, _result()), "transcript does not").got == "not said"
+
+
+BARGE_IN_TURNS = [
+    {"say": "Tell me about the store."},
+    {"barge_in": "Just the hours.", "after_ms": 600},
+]
+
+
+def _barge_in_turns(stop_ms: float | None, *, interrupted: bool = True) -> tuple[TurnMetrics, ...]:
+    cut = TurnMetrics(
+        index=1,
+        kind="barge_in",
+        user_speech_start_ms=2600.0,
+        user_speech_end_ms=3400.0,
+        first_agent_audio_ms=4000.0,
+        response_latency_ms=600.0,
+        agent_audio_ms=900.0,
+        agent_transcript="We open at nine.",
+        interrupted_agent=interrupted,
+        barge_in_stop_ms=stop_ms,
+    )
+    return (_turn(0), cut)
+
+
+def test_barge_in_stop_within_budget() -> None:
+    spec = _spec({"max_barge_in_stop_ms": 300}, turns=BARGE_IN_TURNS)
+    check = _check(score(spec, _result(_barge_in_turns(120.4))), "barge-in stop")
+    assert check.passed
+    assert check.expected == "agent audio stops within 300 ms of each barge-in"
+    assert check.got == "stopped after at most 120 ms (turn 2)"
+
+
+@pytest.mark.parametrize(
+    ("stop_ms", "interrupted", "got"),
+    [
+        (450.0, True, "turn 2: stopped after 450 ms"),
+        (None, False, "turn 2: the agent was not speaking when the user did"),
+        (None, True, "turn 2: the agent's audio never stopped"),
+    ],
+)
+def test_barge_in_stop_failures_say_why(stop_ms: float | None, interrupted: bool, got: str) -> None:
+    spec = _spec({"max_barge_in_stop_ms": 300}, turns=BARGE_IN_TURNS)
+    check = _check(
+        score(spec, _result(_barge_in_turns(stop_ms, interrupted=interrupted))), "barge-in stop"
+    )
+    assert not check.passed
+    assert check.got == got
+
+
+def test_barge_in_turn_that_never_played_fails() -> None:
+    spec = _spec({"max_barge_in_stop_ms": 300}, turns=BARGE_IN_TURNS)
+    check = _check(score(spec, _result((_turn(0),))), "barge-in stop")
+    assert not check.passed
+    assert check.got == "turn 2: not played"
+
+
+def _heard(text: str | None, index: int = 0) -> TurnMetrics:
+    return _turn(index).model_copy(update={"user_transcript": text})
+
+
+def test_user_wer_passes_on_a_close_transcription() -> None:
+    spec = _spec({"max_user_wer": 0.2})
+    verdict = score(spec, _result((_heard("what is the weather in Paris"),)))
+    check = _check(verdict, "user WER")
+    assert check.passed and not check.skipped
+    assert check.expected == "user transcription WER at most 0.20"
+    assert check.got == "WER 0.00 over 1 turn"
+
+
+def test_user_wer_fails_and_quotes_the_worst_turn() -> None:
+    spec = _spec(
+        {"max_user_wer": 0.2},
+        turns=[{"say": "What is the weather in Paris?"}, {"say": "Thanks a lot"}],
+    )
+    turns = (_heard("what is the weather in Paris", 0), _heard("tanks allot", 1))
+    check = _check(score(spec, _result(turns)), "user WER")
+    assert not check.passed
+    # 3 errors (2 substitutions + 1 deletion) over 9 reference words, corpus-level.
+    assert check.got == "WER 0.33 over 2 turns; worst turn 2: 1.00 (heard 'tanks allot')"
+
+
+@pytest.mark.parametrize("transcript", [None, "[speech 1.6 s]"])
+def test_user_wer_is_skipped_loudly_without_a_transcription(transcript: str | None) -> None:
+    spec = _spec({"max_user_wer": 0.2})
+    verdict = score(spec, _result((_heard(transcript),)))
+    check = _check(verdict, "user WER")
+    assert check.skipped and check.outcome == "skip"
+    assert check.got == "not transcribed by this backend"
+    assert verdict.skipped == (check,)
+    assert verdict.passed  # a skipped check is not a failure...
+    assert check not in verdict.failures  # ...and it is listed apart, never as a pass
+
+
+def test_simulator_placeholder_is_not_a_transcription() -> None:
+    try:  # where the simulator's transcription lives since it learned pocketsphinx
+        from actors.simulator.transcription import heard_placeholder
+    except ImportError:
+        from actors.simulator.item_ops import heard_placeholder
+    from orchestrator.evals.wer import is_transcribed
+
+    assert not is_transcribed(heard_placeholder(1640.0))
+    assert is_transcribed("")  # an empty transcription is still one: every word was missed

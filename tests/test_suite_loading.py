@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.conversation.script import AudioTurn, SayTurn, TextTurn
+from actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn
 from actors.errors import ConfigError
 from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
 
@@ -85,8 +85,9 @@ def test_unknown_key_in_a_turn_lists_that_turns_keys(tmp_path: Path) -> None:
 
 def test_turn_of_no_known_kind(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: s\nscenarios:\n  - name: a\n    turns: [{speak: hi}]\n")
-    assert "turns[0]: a turn needs exactly one of `say`, `audio`, `text` or `wait_ms`" in _error(
-        path
+    assert (
+        "turns[0]: a turn needs exactly one of `say`, `audio`, `text`, `wait_ms` or `barge_in`"
+        in _error(path)
     )
 
 
@@ -251,3 +252,89 @@ def test_suite_built_in_python_needs_no_file() -> None:
         {"name": "py", "scenarios": [{"name": "a", "turns": [{"text": "hi"}]}]}
     )
     assert suite.scenarios[0].expect.tools_called == []
+
+
+def test_barge_in_turn_and_new_expectations_load(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+name: interrupting
+scenarios:
+  - name: cut-off
+    turns:
+      - say: Tell me everything about your store.
+      - {barge_in: Just the hours please., after_ms: 800, voice: en-gb, words_per_minute: 200}
+    expect:
+      max_barge_in_stop_ms: 300
+      max_latency_p95_ms: 1500
+      max_user_wer: 0.3
+""",
+    )
+    scenario = load_suite(path).scenarios[0]
+    turn = scenario.turns[1]
+    assert isinstance(turn, BargeInTurn)
+    assert (turn.barge_in, turn.after_ms, turn.voice, turn.words_per_minute) == (
+        "Just the hours please.",
+        800,
+        "en-gb",
+        200,
+    )
+    assert scenario.script().turns[1] == turn
+    expect = scenario.expect
+    assert (expect.max_barge_in_stop_ms, expect.max_latency_p95_ms, expect.max_user_wer) == (
+        300,
+        1500,
+        0.3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("turns", "index", "why"),
+    [
+        ("[{barge_in: stop}]", 0, "cannot be the first turn"),
+        ("[{say: hi}, {wait_ms: 500}, {barge_in: stop}]", 2, "not a wait_ms"),
+    ],
+)
+def test_misplaced_barge_in_is_named(tmp_path: Path, turns: str, index: int, why: str) -> None:
+    path = _write(tmp_path, f"name: s\nscenarios:\n  - name: a\n    turns: {turns}\n")
+    message = _error(path)
+    assert f"scenario 'a' (scenarios[0]) → turns[{index}].barge_in: a barge_in turn" in message
+    assert why in message
+
+
+def test_unknown_key_in_a_barge_in_turn_lists_its_keys(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "name: s\nscenarios:\n  - name: a\n    turns: [{say: hi}, {barge_in: x, at: 2}]\n"
+    )
+    message = _error(path)
+    assert "turns[1].at: unknown key 'at'" in message
+    assert "allowed: barge_in, after_ms, voice, words_per_minute" in message
+
+
+@pytest.mark.parametrize(
+    ("expect", "field", "why"),
+    [
+        ("{max_barge_in_stop_ms: 300}", "max_barge_in_stop_ms", "no `barge_in` turn to time"),
+        ("{max_user_wer: 0.2}", "max_user_wer", "no `say` or `barge_in` turn"),
+        ("{max_latency_p95_ms: 0}", "max_latency_p95_ms", "greater than 0"),
+        ("{max_user_wer: -1}", "max_user_wer", "greater than or equal to 0"),
+    ],
+)
+def test_expectations_that_cannot_be_judged_are_refused(
+    tmp_path: Path, expect: str, field: str, why: str
+) -> None:
+    path = _write(
+        tmp_path,
+        f"name: s\nscenarios:\n  - name: a\n    turns: [{{text: hi}}]\n    expect: {expect}\n",
+    )
+    message = _error(path)
+    assert f"scenario 'a' (scenarios[0]) → expect.{field}: " in message
+    assert why in message
+
+
+def test_every_example_suite_loads() -> None:
+    suites = sorted(SMOKE.parent.glob("*.yaml"))
+    assert len(suites) >= 5, suites
+    for path in suites:
+        suite = load_suite(path)
+        assert suite.backend == "sim", path

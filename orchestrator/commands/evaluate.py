@@ -1,7 +1,9 @@
 """``voxray eval SUITE``: run an evaluation suite and report it.
 
-Exit codes: 0 when every scenario passed, 1 when any failed, 2 on invalid input (a malformed
-suite, a missing file, a bad option) — always with a one-line reason.
+Prints the plan (and, on the real backend, a cost estimate), one line per finished run under a
+progress bar, a table of runs (and one per scenario with repeats), a summary line with the cost,
+and where ``report.html`` is. Exit codes: 0 when every scenario passed, 1 when any failed, 2 on
+invalid input (a malformed suite, a missing file, a bad option) — always with a one-line reason.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from actors.errors import ConfigError
 from orchestrator.commands import EXIT_FAILED, EXIT_OK
-from orchestrator.evals.outputs import RunDirectory, ScenarioRecord, summarize
+from orchestrator.evals.cost import COST_PER_AUDIO_MINUTE_USD, estimate_cost
+from orchestrator.evals.outputs import RunDirectory
+from orchestrator.evals.records import ScenarioRecord
+from orchestrator.evals.report import write_report
 from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
-from orchestrator.evals.tables import results_table, summary_line
+from orchestrator.evals.summary import summarize
+from orchestrator.evals.tables import results_table, scenario_table, summary_line
 from orchestrator.settings import VoxraySettings
 
 __all__ = ["add_parser", "run"]
@@ -82,13 +88,23 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"voxray eval: [bold]{suite.name}[/bold] — {len(jobs)} run(s) of {len(specs)} "
         f"scenario(s), backend {suite.backend}, concurrency {suite.concurrency}, on {where}",
         highlight=False,
+        soft_wrap=True,
     )
     if done:
-        console.print(f"resuming: {len(done)} run(s) already in {run_dir.path}", highlight=False)
+        console.print(
+            f"resuming: {len(done)} run(s) already in {run_dir.path}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    planned = estimate_cost([job.spec for job in jobs], 1)
     if suite.backend == "xai":
         console.print(
-            "cost estimate: up to $0.05 per audio minute (sent + received)", highlight=False
+            f"cost estimate: {planned.describe()} at ${COST_PER_AUDIO_MINUTE_USD:.2f} per audio "
+            f"minute — {planned.assumption}",
+            highlight=False,
+            soft_wrap=True,
         )
+        settings.xai_endpoint()  # no key: a one-line error now, before Ray starts
 
     started = time.monotonic()
     owns_connection = connect_ray(
@@ -124,14 +140,32 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.print(results_table(records))
     all_records = run_dir.load_records() if args.resume else records
     threshold = suite.pass_threshold
-    run_dir.write_summary(all_records, pass_threshold=threshold, wall_s=wall_s)
-    run_dir.write_junit(suite.name, all_records)
-    console.print(
-        summary_line(all_records, wall_s, run_dir.path, pass_threshold=threshold),
-        highlight=False,
+    summary = summarize(all_records, pass_threshold=threshold)
+    if suite.repeat > 1 and all_records:
+        console.print(scenario_table(summary))
+    run_dir.write_summary(
+        all_records, pass_threshold=threshold, wall_s=wall_s, planned_cost_usd=planned.usd
     )
-    passed = summarize(all_records, pass_threshold=threshold).all_passed
-    return EXIT_OK if passed and all_records else EXIT_FAILED
+    run_dir.write_junit(suite.name, all_records)
+    report = write_report(
+        run_dir,
+        all_records,
+        suite_name=suite.name,
+        backend=suite.backend,
+        pass_threshold=threshold,
+        wall_s=wall_s,
+        planned_cost_usd=planned.usd,
+        descriptions={scenario.name: scenario.description for scenario in suite.scenarios},
+    )
+    console.print(
+        summary_line(
+            all_records, wall_s, run_dir.path, pass_threshold=threshold, backend=suite.backend
+        ),
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"report: {report}", highlight=False, soft_wrap=True)
+    return EXIT_OK if summary.all_passed and all_records else EXIT_FAILED
 
 
 async def _run_until_signal(

@@ -1,15 +1,14 @@
 """Eval suites: load a suite, score each conversation, and write the run's results and reports."""
 
-from orchestrator.evals.outputs import (
+from orchestrator.evals.cost import (
     COST_PER_AUDIO_MINUTE_USD,
     COST_PER_TEXT_ITEM_USD,
-    RunDirectory,
-    RunSummary,
-    ScenarioRecord,
-    ScenarioTally,
-    ToolCallSummary,
-    summarize,
+    CostEstimate,
+    estimate_cost,
 )
+from orchestrator.evals.outputs import RunDirectory
+from orchestrator.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
+from orchestrator.evals.report import write_report
 from orchestrator.evals.scoring import Check, ScenarioScore, score
 from orchestrator.evals.suite import (
     Expectations,
@@ -21,12 +20,14 @@ from orchestrator.evals.suite import (
     select,
     with_overrides,
 )
+from orchestrator.evals.summary import RunSummary, ScenarioTally, summarize
 from orchestrator.evals.tables import results_table, summary_line
 
 __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",
     "COST_PER_TEXT_ITEM_USD",
     "Check",
+    "CostEstimate",
     "Expectations",
     "RunDirectory",
     "RunSummary",
@@ -38,6 +39,8 @@ __all__ = [
     "Suite",
     "ToolCallSummary",
     "ToolExpectation",
+    "TurnRecord",
+    "estimate_cost",
     "load_suite",
     "results_table",
     "score",
@@ -45,4 +48,5 @@ __all__ = [
     "summarize",
     "summary_line",
     "with_overrides",
+    "write_report",
 ]

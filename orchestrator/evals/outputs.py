@@ -2,38 +2,43 @@
 
     runs/smoke-20261125-101500/
       results.jsonl     one ScenarioRecord per line, appended (and fsynced) as each one finishes
-      summary.json      counts, pass rates, latency percentiles, audio minutes, cost estimate
+      summary.json      counts, pass rates, kinds of failure, latency percentiles, cost estimate
       junit.xml         one testcase per scenario run, for CI
+      report.html       one self-contained page: results, latency chart, timelines, transcripts
       recordings/       <key>.wav: stereo 16-bit, user left, agent right
 
 ``results.jsonl`` is the source of truth: a run that is killed keeps every line already written,
 and ``--resume`` skips the keys it finds there (:meth:`RunDirectory.completed_keys`).
-Records carry results only, never settings, so no secret can reach a file here.
+Records (:mod:`orchestrator.evals.records`) carry results only, never settings, so no secret
+can reach a file here. The report is written by :mod:`orchestrator.evals.report`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from actors.conversation.result import Recording
+from orchestrator.evals.cost import COST_PER_AUDIO_MINUTE_USD, COST_PER_TEXT_ITEM_USD
+from orchestrator.evals.records import ScenarioRecord, ToolCallSummary
+from orchestrator.evals.scoring import Check
+from orchestrator.evals.summary import RunSummary, ScenarioTally, summarize
 
-from actors.conversation.result import Recording, SessionResult, SessionStatus, Usage
-from actors.conversation.script import TextTurn
-from orchestrator.evals.scoring import Check, ScenarioScore
-from orchestrator.evals.suite import ScenarioSpec
-
+# ScenarioRecord, the summary and the prices used to live here; they are re-exported so that
+# `from orchestrator.evals.outputs import ScenarioRecord` keeps working.
 __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",
     "COST_PER_TEXT_ITEM_USD",
+    "JUNIT_FILE",
+    "RECORDINGS_DIR",
+    "REPORT_FILE",
+    "RESULTS_FILE",
+    "SUMMARY_FILE",
     "RunDirectory",
     "RunSummary",
     "ScenarioRecord",
@@ -42,213 +47,14 @@ __all__ = [
     "summarize",
 ]
 
-COST_PER_AUDIO_MINUTE_USD = 0.05
-"""xAI's price of one minute of realtime audio, sent or received (protocol reference §2.5)."""
-
-COST_PER_TEXT_ITEM_USD = 0.004
-"""xAI's price of one typed message (``conversation.item.create`` with text)."""
-
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 JUNIT_FILE = "junit.xml"
+REPORT_FILE = "report.html"
 RECORDINGS_DIR = "recordings"
 
-# Defence in depth: errors come from sessions that are written to keep keys out of messages,
-# but a record is a file people share, so anything shaped like a credential is masked again.
-_SECRET = re.compile(r"(xai-[A-Za-z0-9_-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})")
 # Characters XML 1.0 cannot carry, even escaped; transcripts may contain anything.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _redact(text: str) -> str:
-    return _SECRET.sub("[redacted]", text)
-
-
-class ToolCallSummary(BaseModel):
-    """One function call as a record keeps it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    arguments: Any = Field(description="Parsed JSON arguments, or the raw text if not JSON.")
-    ok: bool
-    error_type: str | None = None
-    latency_ms: float
-
-
-class ScenarioRecord(BaseModel):
-    """One scenario run, scored: a line of ``results.jsonl``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    key: str = Field(description="Unique in the run: the scenario name, plus #n when repeated.")
-    scenario: str
-    repeat_index: int = Field(ge=0, description="Which run of the scenario, from 0.")
-    passed: bool
-    checks: tuple[Check, ...]
-    status: SessionStatus
-    error: str | None = None
-    latency_ms: list[float | None] = Field(
-        default_factory=list, description="Response latency per turn; None when unmeasured."
-    )
-    tool_calls: list[ToolCallSummary] = Field(default_factory=list)
-    agent_transcript: str = ""
-    user_transcripts: list[str | None] = Field(default_factory=list)
-    audio_in_ms: float = 0.0
-    audio_out_ms: float = 0.0
-    typed_turns: int = Field(0, description="Text turns sent: billed per message.")
-    usage: Usage = Field(default_factory=Usage)
-    recording: str | None = Field(None, description="WAV path relative to the run directory.")
-    duration_ms: float = 0.0
-    finished_at: datetime
-
-    @classmethod
-    def from_result(  # noqa: PLR0917 (the signature the runner was promised)
-        cls,
-        key: str,
-        spec: ScenarioSpec,
-        repeat_index: int,
-        result: SessionResult,
-        score: ScenarioScore,
-        recording_path: str | Path | None,
-    ) -> ScenarioRecord:
-        """Build the record of one run from its result and score.
-
-        ``recording_path`` is the WAV relative to the run directory, as
-        :meth:`RunDirectory.write_recording` returns it.
-        """
-        return cls(
-            key=key,
-            scenario=spec.name,
-            repeat_index=repeat_index,
-            passed=score.passed,
-            checks=tuple(
-                check.model_copy(update={"got": _redact(check.got)}) for check in score.checks
-            ),
-            status=result.status,
-            error=_redact(result.error) if result.error is not None else None,
-            latency_ms=[turn.response_latency_ms for turn in result.turns],
-            tool_calls=[
-                ToolCallSummary(
-                    name=call.name,
-                    arguments=_parsed(call.arguments),
-                    ok=call.ok,
-                    error_type=call.error_type,
-                    latency_ms=call.latency_ms,
-                )
-                for call in result.tool_calls
-            ],
-            agent_transcript=result.agent_transcript,
-            user_transcripts=[turn.user_transcript for turn in result.turns],
-            audio_in_ms=result.audio_in_ms,
-            audio_out_ms=result.audio_out_ms,
-            typed_turns=sum(1 for turn in spec.turns if isinstance(turn, TextTurn)),
-            usage=result.usage,
-            recording=None if recording_path is None else Path(recording_path).as_posix(),
-            duration_ms=result.duration_ms,
-            finished_at=datetime.now(UTC),
-        )
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        """The checks that failed."""
-        return tuple(check for check in self.checks if not check.passed)
-
-
-def _parsed(arguments: str) -> Any:
-    try:
-        return json.loads(arguments)
-    except ValueError:
-        return arguments
-
-
-class ScenarioTally(BaseModel):
-    """How one scenario did over its repeats."""
-
-    runs: int
-    passed_runs: int
-    pass_rate: float
-    passed: bool = Field(description="pass_rate reached the suite's pass_threshold.")
-
-
-class RunSummary(BaseModel):
-    """The figures of ``summary.json``."""
-
-    scenarios: int
-    scenarios_passed: int
-    runs: int
-    runs_passed: int
-    runs_errored: int = Field(description="Runs whose session did not complete.")
-    pass_threshold: float
-    per_scenario: dict[str, ScenarioTally]
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    latency_samples: int
-    audio_in_minutes: float
-    audio_out_minutes: float
-    cost_estimate_usd: float = Field(
-        description=(
-            "What the run costs (or would cost) on xAI: audio minutes sent and received at the "
-            "per-minute price plus typed messages; tool calls are billed separately, not here."
-        )
-    )
-    wall_s: float | None = None
-
-    @property
-    def all_passed(self) -> bool:
-        """Whether every scenario reached the pass threshold."""
-        return self.scenarios_passed == self.scenarios
-
-
-def _percentile(sorted_values: Sequence[float], fraction: float) -> float:
-    # Linear interpolation between closest ranks (numpy's default), exact for small samples.
-    position = (len(sorted_values) - 1) * fraction
-    low, high = math.floor(position), math.ceil(position)
-    value = sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-    return round(value, 1)
-
-
-def summarize(
-    records: Iterable[ScenarioRecord], *, pass_threshold: float = 1.0, wall_s: float | None = None
-) -> RunSummary:
-    """Aggregate records (the last record of a key wins, as after a resumed run)."""
-    latest = {record.key: record for record in records}
-    by_scenario: dict[str, list[ScenarioRecord]] = {}
-    for record in latest.values():
-        by_scenario.setdefault(record.scenario, []).append(record)
-    tallies: dict[str, ScenarioTally] = {}
-    for name, runs in by_scenario.items():
-        passed_runs = sum(1 for run in runs if run.passed)
-        rate = passed_runs / len(runs)
-        tallies[name] = ScenarioTally(
-            runs=len(runs),
-            passed_runs=passed_runs,
-            pass_rate=round(rate, 4),
-            passed=rate >= pass_threshold,
-        )
-    latencies = sorted(ms for r in latest.values() for ms in r.latency_ms if ms is not None)
-    audio_in_min = sum(r.audio_in_ms for r in latest.values()) / 60_000
-    audio_out_min = sum(r.audio_out_ms for r in latest.values()) / 60_000
-    return RunSummary(
-        scenarios=len(tallies),
-        scenarios_passed=sum(1 for tally in tallies.values() if tally.passed),
-        runs=len(latest),
-        runs_passed=sum(1 for r in latest.values() if r.passed),
-        runs_errored=sum(1 for r in latest.values() if r.status != "completed"),
-        pass_threshold=pass_threshold,
-        per_scenario=tallies,
-        latency_p50_ms=_percentile(latencies, 0.50) if latencies else None,
-        latency_p95_ms=_percentile(latencies, 0.95) if latencies else None,
-        latency_samples=len(latencies),
-        audio_in_minutes=round(audio_in_min, 3),
-        audio_out_minutes=round(audio_out_min, 3),
-        cost_estimate_usd=round(
-            (audio_in_min + audio_out_min) * COST_PER_AUDIO_MINUTE_USD
-            + sum(r.typed_turns for r in latest.values()) * COST_PER_TEXT_ITEM_USD,
-            4,
-        ),
-        wall_s=None if wall_s is None else round(wall_s, 2),
-    )
 
 
 class RunDirectory:
@@ -333,15 +139,26 @@ class RunDirectory:
         os.replace(partial, target)
         return relative
 
+    @property
+    def report_path(self) -> Path:
+        """``report.html``."""
+        return self.path / REPORT_FILE
+
     def write_summary(
         self,
         records: Iterable[ScenarioRecord],
         *,
         pass_threshold: float = 1.0,
         wall_s: float | None = None,
+        planned_cost_usd: float | None = None,
     ) -> Path:
         """Write ``summary.json`` (see :class:`RunSummary`) and return its path."""
-        summary = summarize(records, pass_threshold=pass_threshold, wall_s=wall_s)
+        summary = summarize(
+            records,
+            pass_threshold=pass_threshold,
+            wall_s=wall_s,
+            planned_cost_usd=planned_cost_usd,
+        )
         target = self.path / SUMMARY_FILE
         target.write_text(summary.model_dump_json(indent=2) + "\n", encoding="utf-8")
         return target
@@ -375,8 +192,11 @@ class RunDirectory:
                 failure = ET.SubElement(case, "failure", type="checks")
                 failure.set("message", _xml("; ".join(check.name for check in failed)))
                 failure.text = _xml("\n".join(_failure_line(check) for check in failed))
+            out = [f"skipped {check.name}: {check.got}" for check in record.skipped]
             if record.agent_transcript:
-                ET.SubElement(case, "system-out").text = _xml(record.agent_transcript)
+                out.append(record.agent_transcript)
+            if out:
+                ET.SubElement(case, "system-out").text = _xml("\n".join(out))
         root = ET.Element("testsuites", name=_xml(suite_name))
         root.append(suite)
         ET.indent(root)

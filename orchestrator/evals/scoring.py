@@ -1,20 +1,25 @@
 """Scoring: does a conversation's result meet its scenario's expectations?
 
 Every expectation becomes one :class:`Check` that says, in words a person reads in a report, what
-was expected and what was got. A scenario passes when all of its checks pass.
+was expected and what was got. A run passes when none of its checks failed; a check that cannot
+be judged on this backend (the user's WER where nothing transcribes) is *skipped*: listed, with
+the reason, and neither passed nor failed. ``max_latency_p95_ms`` is judged across a scenario's
+runs, in :mod:`orchestrator.evals.summary`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
-from actors.conversation.script import WaitTurn
+from actors.conversation.script import BargeInTurn, WaitTurn
 from orchestrator.evals.suite import ScenarioSpec, ToolExpectation
+from orchestrator.evals.turns import spoken_text
+from orchestrator.evals.wer import is_transcribed, word_error_rate
 
 __all__ = ["Check", "ScenarioScore", "score"]
 
@@ -27,9 +32,17 @@ class Check(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    passed: bool
+    passed: bool = Field(description="False only for a failure; a skipped check is not one.")
     expected: str
     got: str
+    skipped: bool = Field(
+        False, description="Could not be judged here; ``got`` says why. Never counts as a pass."
+    )
+
+    @property
+    def outcome(self) -> Literal["pass", "fail", "skip"]:
+        """``pass``, ``fail`` or ``skip``, as reports show it."""
+        return "skip" if self.skipped else "pass" if self.passed else "fail"
 
 
 class ScenarioScore(BaseModel):
@@ -44,6 +57,11 @@ class ScenarioScore(BaseModel):
     def failures(self) -> tuple[Check, ...]:
         """The checks that failed."""
         return tuple(check for check in self.checks if not check.passed)
+
+    @property
+    def skipped(self) -> tuple[Check, ...]:
+        """The checks that could not be judged."""
+        return tuple(check for check in self.checks if check.skipped)
 
 
 def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
@@ -69,6 +87,10 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
     ]
     if expect.max_latency_ms is not None:
         checks.append(_latency(expect.max_latency_ms, result.turns))
+    if expect.max_barge_in_stop_ms is not None:
+        checks.append(_barge_in_stop(expect.max_barge_in_stop_ms, spec, result.turns))
+    if expect.max_user_wer is not None:
+        checks.append(_user_wer(expect.max_user_wer, spec, result.turns))
     checks += [_tool_called(wanted, result.tool_calls) for wanted in expect.tools_called]
     checks += [_tool_not_called(name, result.tool_calls) for name in expect.tools_not_called]
     checks += [_contains(text, transcript) for text in expect.transcript_contains]
@@ -131,6 +153,62 @@ def _latency(budget_ms: float, turns: tuple[TurnMetrics, ...]) -> Check:
         expected=f"every response within {budget_ms:.0f} ms",
         got=got,
     )
+
+
+def _barge_in_stop(budget_ms: float, spec: ScenarioSpec, turns: tuple[TurnMetrics, ...]) -> Check:
+    expected = f"agent audio stops within {budget_ms:.0f} ms of each barge-in"
+    numbers = [n for n, turn in enumerate(spec.turns, 1) if isinstance(turn, BargeInTurn)]
+    problems: list[str] = []
+    timed: list[tuple[int, float]] = []
+    for number in numbers:
+        metrics = turns[number - 1] if number <= len(turns) else None
+        if metrics is None:
+            problems.append(f"turn {number}: not played")
+        elif metrics.barge_in_stop_ms is not None:
+            timed.append((number, metrics.barge_in_stop_ms))
+            if metrics.barge_in_stop_ms > budget_ms:
+                problems.append(f"turn {number}: stopped after {metrics.barge_in_stop_ms:.0f} ms")
+        elif not metrics.interrupted_agent:
+            problems.append(f"turn {number}: the agent was not speaking when the user did")
+        else:
+            problems.append(f"turn {number}: the agent's audio never stopped")
+    if problems:
+        got = "; ".join(problems)
+    else:
+        number, ms = max(timed, key=lambda item: item[1])
+        got = f"stopped after at most {ms:.0f} ms (turn {number})"
+    return Check(name="barge-in stop", passed=not problems, expected=expected, got=got)
+
+
+def _user_wer(limit: float, spec: ScenarioSpec, turns: tuple[TurnMetrics, ...]) -> Check:
+    expected = f"user transcription WER at most {limit:.2f}"
+    pairs: list[tuple[int, str, str]] = []
+    untranscribed: list[int] = []
+    for number, (turn, metrics) in enumerate(zip(spec.turns, turns, strict=False), 1):
+        reference = spoken_text(turn)
+        if reference is None:
+            continue
+        if is_transcribed(metrics.user_transcript):
+            pairs.append((number, reference, metrics.user_transcript or ""))
+        else:
+            untranscribed.append(number)
+    if not pairs:
+        return Check(
+            name="user WER",
+            passed=True,
+            skipped=True,
+            expected=expected,
+            got="not transcribed by this backend",
+        )
+    wer, per_turn = word_error_rate(pairs)
+    worst = max(per_turn, key=lambda item: item.wer)
+    got = f"WER {wer:.2f} over {len(pairs)} turn{_s(len(pairs))}"
+    if worst.wer > 0:
+        heard = _clip(worst.hypothesis, 60)
+        got += f"; worst turn {worst.number}: {worst.wer:.2f} (heard {heard!r})"
+    if untranscribed:
+        got += f"; turn {', '.join(map(str, untranscribed))} not transcribed"
+    return Check(name="user WER", passed=wer <= limit, expected=expected, got=got)
 
 
 def _json(value: Any) -> str:

@@ -16,29 +16,29 @@ simulator's scripted brain and what the conversation is expected to show::
         expect:
           tools_called: [{name: get_weather, arguments: {city: Paris}}]
 
+Turns are ``say``, ``audio``, ``text``, ``wait_ms`` or ``barge_in`` (:mod:`.turns`); the
+``expect`` keys are described in :mod:`.expectations`.
+
 :func:`load_suite` turns every problem with a file (unreadable, bad YAML, an invalid value, an
-unknown key, a missing WAV, a tool that cannot be imported) into one single-line
-:class:`~actors.errors.ConfigError` naming the file, the scenario and the field.
+unknown key, a missing WAV, a tool that cannot be imported, a misplaced ``barge_in``, an
+expectation no turn can exercise) into one single-line :class:`~actors.errors.ConfigError`
+naming the file, the scenario and the field (:mod:`.suite_errors`).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
-    Tag,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -46,16 +46,12 @@ from pydantic import (
 )
 
 from actors.conversation.agent import AgentConfig
-from actors.conversation.script import (
-    AudioTurn,
-    SayTurn,
-    ScenarioScript,
-    TextTurn,
-    UserTurn,
-    WaitTurn,
-)
+from actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
 from actors.errors import ConfigError
 from actors.simulator.rules import BrainScript
+from orchestrator.evals.expectations import Expectations, ToolExpectation
+from orchestrator.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
+from orchestrator.evals.turns import TaggedTurn, spoken_text, turn_order_problem
 
 __all__ = [
     "Expectations",
@@ -74,141 +70,8 @@ _BASE_DIR = "suite_dir"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
-class _FieldProblem(ValueError):
-    """A validator's complaint about a field below the one it validates.
-
-    pydantic places a validator's error at the validated field; ``path`` lets the error name the
-    exact nested key (``expect.tools_called[0].name``) instead.
-    """
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = path
-
-
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_regex(pattern: str, path: tuple[str | int, ...]) -> None:
-    try:
-        re.compile(pattern, re.IGNORECASE)
-    except re.error as error:
-        raise _FieldProblem(path, f"{pattern!r} is not a valid regex: {error}") from error
-
-
-class ToolExpectation(_Model):
-    """A function call the agent must make (at least one call must satisfy every condition)."""
-
-    name: str = Field(min_length=1, description="Function name, as the model calls it.")
-    arguments: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Each key given must equal the call's parsed JSON argument of that name.",
-    )
-    arguments_match: dict[str, str] = Field(
-        default_factory=dict,
-        description="Regex per argument, searched case-insensitively in its value (as text).",
-    )
-    ok: bool | None = Field(
-        None, description="Whether the call must have succeeded (true) or failed (false)."
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _name_only(cls, value: Any) -> Any:
-        # `tools_called: [get_weather]` is the common case: any call of that function.
-        return {"name": value} if isinstance(value, str) else value
-
-    @field_validator("arguments_match")
-    @classmethod
-    def _regexes_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
-        for key, pattern in patterns.items():
-            _check_regex(pattern, (key,))
-        return patterns
-
-
-class Expectations(_Model):
-    """What a scenario's conversation must show to pass."""
-
-    tools_called: list[ToolExpectation] = Field(
-        default_factory=list, description="Calls that must have been made."
-    )
-    tools_not_called: list[str] = Field(
-        default_factory=list, description="Functions that must not have been called."
-    )
-    transcript_contains: list[str] = Field(
-        default_factory=list,
-        description="Case-insensitive substrings of the agent's whole transcript.",
-    )
-    transcript_matches: list[str] = Field(
-        default_factory=list,
-        description="Regexes searched case-insensitively in the agent's whole transcript.",
-    )
-    transcript_not_contains: list[str] = Field(
-        default_factory=list,
-        description="Case-insensitive substrings the agent's transcript must not contain.",
-    )
-    max_latency_ms: float | None = Field(
-        None, gt=0, description="Budget for every turn's response latency (end of speech to audio)."
-    )
-    min_turns_answered: int | None = Field(
-        None,
-        ge=0,
-        description="Turns that must get an answer; by default every turn but `wait_ms` ones.",
-    )
-
-    @field_validator(
-        "tools_not_called",
-        "transcript_contains",
-        "transcript_matches",
-        "transcript_not_contains",
-        mode="before",
-    )
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        # `transcript_contains: Paris` reads naturally in YAML; accept it as a list of one.
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("transcript_matches")
-    @classmethod
-    def _regexes_compile(cls, patterns: list[str]) -> list[str]:
-        for index, pattern in enumerate(patterns):
-            _check_regex(pattern, (index,))
-        return patterns
-
-
-def _turn_tag(value: Any) -> str | None:
-    """Which kind of turn a YAML mapping (or a turn object) is, by its one distinguishing key."""
-    if isinstance(value, Mapping):
-        found = [tag for key, tag in _TURN_KEYS.items() if key in value]
-        return found[0] if len(found) == 1 else None
-    for tag, model in _TURN_TAGS.items():
-        if isinstance(value, model):
-            return tag
-    return None
-
-
-_TURN_TAGS: dict[str, type[BaseModel]] = {
-    "SayTurn": SayTurn,
-    "AudioTurn": AudioTurn,
-    "TextTurn": TextTurn,
-    "WaitTurn": WaitTurn,
-}
-_TURN_KEYS = {"say": "SayTurn", "audio": "AudioTurn", "text": "TextTurn", "wait_ms": "WaitTurn"}
-
-# A plain union would report every member's errors for one bad turn; picking the member from
-# its key gives one error that names the real problem.
-_TaggedTurn = Annotated[
-    Annotated[SayTurn, Tag("SayTurn")]
-    | Annotated[AudioTurn, Tag("AudioTurn")]
-    | Annotated[TextTurn, Tag("TextTurn")]
-    | Annotated[WaitTurn, Tag("WaitTurn")],
-    Discriminator(
-        _turn_tag,
-        custom_error_type="turn_kind",
-        custom_error_message="a turn needs exactly one of `say`, `audio`, `text` or `wait_ms`",
-    ),
-]
 
 
 class ScenarioSpec(_Model):
@@ -221,7 +84,7 @@ class ScenarioSpec(_Model):
     agent: AgentConfig = Field(
         default_factory=AgentConfig, description="The agent, merged over `defaults.agent`."
     )
-    turns: tuple[_TaggedTurn, ...] = Field(min_length=1, description="The user's turns, in order.")
+    turns: tuple[TaggedTurn, ...] = Field(min_length=1, description="The user's turns, in order.")
     sim: BrainScript = Field(
         default_factory=BrainScript, description="The simulator's scripted brain (backend sim)."
     )
@@ -251,10 +114,14 @@ class ScenarioSpec(_Model):
             if isinstance(turn, AudioTurn):
                 path = turn.audio if turn.audio.is_absolute() else base / turn.audio
                 if not path.is_file():
-                    raise _FieldProblem((index, "audio"), f"audio file not found: {path}")
+                    raise FieldProblem((index, "audio"), f"audio file not found: {path}")
                 resolved.append(AudioTurn(audio=path.resolve()))
             else:
                 resolved.append(turn)
+        misplaced = turn_order_problem(resolved)
+        if misplaced is not None:
+            index, why = misplaced
+            raise FieldProblem((index, "barge_in"), why)
         return tuple(resolved)
 
     @model_validator(mode="after")
@@ -263,15 +130,29 @@ class ScenarioSpec(_Model):
         for index, expected in enumerate(self.expect.tools_called):
             if expected.name not in declared:
                 known = ", ".join(sorted(declared)) or "none"
-                raise _FieldProblem(
+                raise FieldProblem(
                     ("expect", "tools_called", index, "name"),
                     f"{expected.name!r} is not one of the agent's tools ({known})",
                 )
         wanted = self.expect.min_turns_answered
         if wanted is not None and wanted > len(self.turns):
-            raise _FieldProblem(
+            raise FieldProblem(
                 ("expect", "min_turns_answered"),
                 f"{wanted} is more than the scenario's {len(self.turns)} turns",
+            )
+        # An expectation that no turn can ever exercise would pass vacuously: refuse it.
+        if self.expect.max_barge_in_stop_ms is not None and not any(
+            isinstance(turn, BargeInTurn) for turn in self.turns
+        ):
+            raise FieldProblem(
+                ("expect", "max_barge_in_stop_ms"), "the scenario has no `barge_in` turn to time"
+            )
+        if self.expect.max_user_wer is not None and all(
+            spoken_text(turn) is None for turn in self.turns
+        ):
+            raise FieldProblem(
+                ("expect", "max_user_wer"),
+                "the scenario has no `say` or `barge_in` turn whose text is the reference",
             )
         return self
 
@@ -302,7 +183,7 @@ class ScenarioDefaults(_Model):
             AgentConfig.model_validate(agent)
         except ValidationError as error:
             first = error.errors()[0]
-            raise _FieldProblem(tuple(first["loc"]), _message(first, AgentConfig)) from None
+            raise FieldProblem(tuple(first["loc"]), problem_message(first, AgentConfig)) from None
         return agent
 
 
@@ -371,7 +252,7 @@ class Suite(_Model):
         first_use: dict[str, int] = {}
         for index, scenario in enumerate(self.scenarios):
             if scenario.name in first_use:
-                raise _FieldProblem(
+                raise FieldProblem(
                     ("scenarios", index, "name"),
                     f"duplicate scenario name {scenario.name!r}; "
                     f"scenarios[{first_use[scenario.name]}] already uses it",
@@ -435,7 +316,7 @@ def load_suite(path: Path) -> Suite:
     try:
         return Suite.model_validate(raw, context={_BASE_DIR: path.parent})
     except ValidationError as error:
-        raise _config_error(error, raw, where) from error
+        raise config_error(error, raw, where, Suite) from error
 
 
 def select(suite: Suite, filter: str | None) -> list[ScenarioSpec]:
@@ -489,121 +370,6 @@ def with_overrides(
         return Suite.model_validate({**dict(suite), **updates})
     except ValidationError as error:
         first = error.errors()[0]
-        raise ConfigError(_message(first), location=f"override {_dotted(first['loc'])}") from error
-
-
-def _config_error(error: ValidationError, raw: Mapping[str, Any], where: str) -> ConfigError:
-    problems = error.errors()
-    # pydantic also reports a container as too short when its only item failed; the item's own
-    # error is the one that names the problem, so errors at a prefix of another's place go.
-    locs = [tuple(problem["loc"]) for problem in problems]
-    problems = [
-        problem
-        for problem in problems
-        if not any(
-            len(other) > len(problem["loc"]) and other[: len(problem["loc"])] == problem["loc"]
-            for other in locs
-        )
-    ] or problems
-    first = problems[0]
-    loc = _full_loc(first)
-    # One line whatever the source: some validators quote multi-line texts.
-    message = " ".join(_message(first).split())
-    if len(problems) > 1:
-        more = len(problems) - 1
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(message, location=f"{where}: {_where(loc, raw)}")
-
-
-def _full_loc(problem: Any) -> tuple[str | int, ...]:
-    """Where a problem is, including a :class:`_FieldProblem`'s path below the validated field.
-
-    Turn tags stay in: they tell :func:`_allowed_keys` which kind of turn it is.
-    """
-    loc = tuple(problem["loc"])
-    error = problem.get("ctx", {}).get("error")
-    return loc + error.path if isinstance(error, _FieldProblem) else loc
-
-
-def _where(loc: tuple[str | int, ...], raw: Mapping[str, Any]) -> str:
-    if len(loc) >= 2 and loc[0] == "scenarios" and isinstance(loc[1], int):
-        index = loc[1]
-        scenarios = raw.get("scenarios")
-        entry = scenarios[index] if isinstance(scenarios, list) and index < len(scenarios) else None
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        head = f"scenario {name!r} (scenarios[{index}])" if isinstance(name, str) else ""
-        head = head or f"scenarios[{index}]"
-        rest = _dotted(loc[2:])
-        return f"{head} → {rest}" if rest else head
-    return _dotted(loc) or "top level"
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part not in _TURN_TAGS:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def _message(problem: Any, root: type[BaseModel] | None = None) -> str:
-    kind = problem["type"]
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "extra_forbidden":
-        return _unknown_key(_full_loc(problem), root or Suite)
-    error = problem.get("ctx", {}).get("error")
-    if kind in ("value_error", "assertion_error") and error is not None:
-        return str(error)
-    text = str(problem["msg"])
-    text = text[:1].lower() + text[1:]
-    if kind == "turn_kind":
-        return text
-    shown = repr(problem.get("input"))
-    return f"{text} (got {shown if len(shown) <= 60 else shown[:57] + '...'})"
-
-
-def _unknown_key(loc: tuple[str | int, ...], root: type[BaseModel]) -> str:
-    key = str(loc[-1]) if loc else "?"
-    allowed = _allowed_keys(root, loc[:-1])
-    if not allowed:
-        return f"unknown key {key!r}"
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown key {key!r}{hint}; allowed: {', '.join(allowed)}"
-
-
-def _allowed_keys(root: type[BaseModel], loc: tuple[str | int, ...]) -> list[str] | None:
-    """The keys of the model found by following ``loc`` down from ``root``."""
-    node: Any = root
-    for part in loc:
-        node = _unwrap(node)
-        if part in _TURN_TAGS:
-            node = _TURN_TAGS[str(part)]
-        elif isinstance(part, int):
-            args = typing.get_args(node)
-            node = args[0] if args else None
-        elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
-            node = node.model_fields[part].annotation
-        else:
-            return None
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return list(node.model_fields)
-    return None
-
-
-def _unwrap(node: Any) -> Any:
-    while True:
-        origin = typing.get_origin(node)
-        if origin is Annotated:
-            node = typing.get_args(node)[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [arg for arg in typing.get_args(node) if arg is not type(None)]
-            if len(members) != 1:
-                return node
-            node = members[0]
-        else:
-            return node
+        raise ConfigError(
+            problem_message(first, Suite), location=f"override {dotted(first['loc'])}"
+        ) from error

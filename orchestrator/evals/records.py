@@ -1,0 +1,186 @@
+"""One scenario run, scored: the line ``results.jsonl`` keeps for it.
+
+A record holds everything a report draws (turns with their text and timing, the timeline, the
+tool calls, the checks) so that ``summary.json``, ``junit.xml`` and ``report.html`` can be
+rebuilt from ``results.jsonl`` alone, after a resumed run too. Records carry results only,
+never settings, so no secret can reach a file through them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from actors.conversation.result import (
+    SessionResult,
+    SessionStatus,
+    TimelineEvent,
+    TurnMetrics,
+    Usage,
+)
+from actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, UserTurn
+from orchestrator.evals.scoring import Check, ScenarioScore
+from orchestrator.evals.suite import ScenarioSpec
+
+__all__ = ["ScenarioRecord", "ToolCallSummary", "TurnRecord", "redact"]
+
+_OUTPUT_CHARS = 400
+
+# Defence in depth: errors come from sessions that are written to keep keys out of messages,
+# but a record is a file people share, so anything shaped like a credential is masked again.
+_SECRET = re.compile(r"(xai-[A-Za-z0-9_-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,})")
+
+
+def redact(text: str) -> str:
+    """``text`` with anything shaped like an xAI key or a bearer token masked."""
+    return _SECRET.sub("[redacted]", text)
+
+
+class ToolCallSummary(BaseModel):
+    """One function call as a record keeps it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    arguments: Any = Field(description="Parsed JSON arguments, or the raw text if not JSON.")
+    ok: bool
+    error_type: str | None = None
+    latency_ms: float
+    t_ms: float | None = Field(None, description="When the call finished, on the audio timeline.")
+    output: str = Field("", description=f"What the tool returned (first {_OUTPUT_CHARS} chars).")
+
+
+class TurnRecord(TurnMetrics):
+    """A turn's metrics plus what the user did in it, as the script wrote it."""
+
+    said: str | None = Field(
+        None, description="The `say`, `barge_in` or `text` words; the file name of an `audio`."
+    )
+
+
+def _said(turn: UserTurn) -> str | None:
+    match turn:
+        case SayTurn():
+            return turn.say
+        case BargeInTurn():
+            return turn.barge_in
+        case TextTurn():
+            return turn.text
+        case AudioTurn():
+            return turn.audio.name
+        case _:
+            return None
+
+
+class ScenarioRecord(BaseModel):
+    """One scenario run, scored: a line of ``results.jsonl``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="Unique in the run: the scenario name, plus #n when repeated.")
+    scenario: str
+    repeat_index: int = Field(ge=0, description="Which run of the scenario, from 0.")
+    passed: bool
+    checks: tuple[Check, ...]
+    status: SessionStatus
+    error: str | None = None
+    latency_ms: list[float | None] = Field(
+        default_factory=list, description="Response latency per turn; None when unmeasured."
+    )
+    latency_p95_budget_ms: float | None = Field(
+        None, description="The scenario's `max_latency_p95_ms`, judged across its runs."
+    )
+    tool_calls: list[ToolCallSummary] = Field(default_factory=list)
+    agent_transcript: str = ""
+    user_transcripts: list[str | None] = Field(default_factory=list)
+    turns: list[TurnRecord] = Field(default_factory=list, description="Per turn, in order.")
+    timeline: list[TimelineEvent] = Field(
+        default_factory=list, description="Events on the audio timeline (ms from the start)."
+    )
+    audio_in_ms: float = 0.0
+    audio_out_ms: float = 0.0
+    typed_turns: int = Field(0, description="Text turns sent: billed per message.")
+    usage: Usage = Field(default_factory=Usage)
+    recording: str | None = Field(None, description="WAV path relative to the run directory.")
+    duration_ms: float = 0.0
+    finished_at: datetime
+
+    @classmethod
+    def from_result(  # noqa: PLR0917 (the signature the runner was promised)
+        cls,
+        key: str,
+        spec: ScenarioSpec,
+        repeat_index: int,
+        result: SessionResult,
+        score: ScenarioScore,
+        recording_path: str | Path | None,
+    ) -> ScenarioRecord:
+        """Build the record of one run from its result and score.
+
+        ``recording_path`` is the WAV relative to the run directory, as
+        :meth:`~orchestrator.evals.outputs.RunDirectory.write_recording` returns it.
+        """
+        turns = [
+            TurnRecord(**metrics.model_dump(), said=_said(spec.turns[metrics.index]))
+            if 0 <= metrics.index < len(spec.turns)
+            else TurnRecord(**metrics.model_dump())
+            for metrics in result.turns
+        ]
+        return cls(
+            key=key,
+            scenario=spec.name,
+            repeat_index=repeat_index,
+            passed=score.passed,
+            checks=tuple(
+                check.model_copy(update={"got": redact(check.got)}) for check in score.checks
+            ),
+            status=result.status,
+            error=redact(result.error) if result.error is not None else None,
+            latency_ms=[turn.response_latency_ms for turn in result.turns],
+            latency_p95_budget_ms=spec.expect.max_latency_p95_ms,
+            tool_calls=[
+                ToolCallSummary(
+                    name=call.name,
+                    arguments=_parsed(call.arguments),
+                    ok=call.ok,
+                    error_type=call.error_type,
+                    latency_ms=call.latency_ms,
+                    t_ms=call.t_ms,
+                    output=redact(call.output[:_OUTPUT_CHARS]),
+                )
+                for call in result.tool_calls
+            ],
+            agent_transcript=result.agent_transcript,
+            user_transcripts=[turn.user_transcript for turn in result.turns],
+            turns=turns,
+            timeline=list(result.timeline),
+            audio_in_ms=result.audio_in_ms,
+            audio_out_ms=result.audio_out_ms,
+            typed_turns=sum(1 for turn in spec.turns if isinstance(turn, TextTurn)),
+            usage=result.usage,
+            recording=None if recording_path is None else Path(recording_path).as_posix(),
+            duration_ms=result.duration_ms,
+            finished_at=datetime.now(UTC),
+        )
+
+    @property
+    def failures(self) -> tuple[Check, ...]:
+        """The checks that failed."""
+        return tuple(check for check in self.checks if not check.passed)
+
+    @property
+    def skipped(self) -> tuple[Check, ...]:
+        """The checks that could not be judged on this backend."""
+        return tuple(check for check in self.checks if check.skipped)
+
+
+def _parsed(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments

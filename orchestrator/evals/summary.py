@@ -1,0 +1,162 @@
+"""The figures of a run: per scenario (pass rate over repeats, kinds of failure, latency p95
+against its budget) and for the whole run (counts, latency percentiles, audio minutes, cost).
+
+A scenario passes when its pass rate reaches the suite's ``pass_threshold`` and its
+scenario-level checks (``max_latency_p95_ms``, judged over every turn of every run) pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, Field
+
+from orchestrator.evals.cost import audio_cost_usd
+from orchestrator.evals.records import ScenarioRecord
+from orchestrator.evals.scoring import Check
+
+__all__ = ["RunSummary", "ScenarioTally", "percentile", "summarize"]
+
+
+class ScenarioTally(BaseModel):
+    """How one scenario did over its repeats."""
+
+    runs: int
+    passed_runs: int
+    pass_rate: float
+    passed: bool = Field(
+        description="pass_rate reached the suite's pass_threshold and every scenario check passed."
+    )
+    failure_kinds: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failed check name → how many runs failed it, most frequent first.",
+    )
+    skipped_checks: dict[str, int] = Field(
+        default_factory=dict, description="Check name → runs where it could not be judged."
+    )
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    scenario_checks: list[Check] = Field(
+        default_factory=list, description="Checks judged across runs (latency p95)."
+    )
+
+
+class RunSummary(BaseModel):
+    """The figures of ``summary.json``."""
+
+    scenarios: int
+    scenarios_passed: int
+    runs: int
+    runs_passed: int
+    runs_errored: int = Field(description="Runs whose session did not complete.")
+    pass_threshold: float
+    per_scenario: dict[str, ScenarioTally]
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_samples: int
+    audio_in_minutes: float
+    audio_out_minutes: float
+    cost_estimate_usd: float = Field(
+        description=(
+            "What the run costs (or would cost) on xAI: audio minutes sent and received at the "
+            "per-minute price plus typed messages; tool calls are billed separately, not here."
+        )
+    )
+    cost_estimate_planned_usd: float | None = Field(
+        None, description="The estimate printed before the run, from the scripts alone."
+    )
+    wall_s: float | None = None
+
+    @property
+    def all_passed(self) -> bool:
+        """Whether every scenario reached the pass threshold."""
+        return self.scenarios_passed == self.scenarios
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), rounded to 0.1."""
+    position = (len(sorted_values) - 1) * fraction
+    low, high = math.floor(position), math.ceil(position)
+    value = sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+    return round(value, 1)
+
+
+def _latencies(records: Iterable[ScenarioRecord]) -> list[float]:
+    return sorted(ms for record in records for ms in record.latency_ms if ms is not None)
+
+
+def _p95_check(budget_ms: float, latencies: list[float], runs: int) -> Check:
+    expected = f"p95 of response latency within {budget_ms:.0f} ms"
+    if not latencies:
+        return Check(name="latency p95", passed=False, expected=expected, got="no measured latency")
+    p95 = percentile(latencies, 0.95)
+    return Check(
+        name="latency p95",
+        passed=p95 <= budget_ms,
+        expected=expected,
+        got=f"{p95:.0f} ms over {len(latencies)} turns of {runs} run{'s' if runs > 1 else ''}",
+    )
+
+
+def _tally(runs: list[ScenarioRecord], pass_threshold: float) -> ScenarioTally:
+    passed_runs = sum(1 for run in runs if run.passed)
+    rate = passed_runs / len(runs)
+    failures = Counter(check.name for run in runs for check in run.failures)
+    skipped = Counter(check.name for run in runs for check in run.skipped)
+    latencies = _latencies(runs)
+    # The latest run's budget: a resumed run judges with the suite as it is now.
+    budget = runs[-1].latency_p95_budget_ms
+    checks = [] if budget is None else [_p95_check(budget, latencies, len(runs))]
+    return ScenarioTally(
+        runs=len(runs),
+        passed_runs=passed_runs,
+        pass_rate=round(rate, 4),
+        passed=rate >= pass_threshold and all(check.passed for check in checks),
+        failure_kinds=dict(failures.most_common()),
+        skipped_checks=dict(skipped.most_common()),
+        latency_p50_ms=percentile(latencies, 0.50) if latencies else None,
+        latency_p95_ms=percentile(latencies, 0.95) if latencies else None,
+        scenario_checks=checks,
+    )
+
+
+def summarize(
+    records: Iterable[ScenarioRecord],
+    *,
+    pass_threshold: float = 1.0,
+    wall_s: float | None = None,
+    planned_cost_usd: float | None = None,
+) -> RunSummary:
+    """Aggregate records (the last record of a key wins, as after a resumed run)."""
+    latest = {record.key: record for record in records}
+    by_scenario: dict[str, list[ScenarioRecord]] = {}
+    for record in latest.values():
+        by_scenario.setdefault(record.scenario, []).append(record)
+    tallies = {
+        name: _tally(sorted(runs, key=lambda r: r.repeat_index), pass_threshold)
+        for name, runs in by_scenario.items()
+    }
+    latencies = _latencies(latest.values())
+    audio_in_min = sum(r.audio_in_ms for r in latest.values()) / 60_000
+    audio_out_min = sum(r.audio_out_ms for r in latest.values()) / 60_000
+    return RunSummary(
+        scenarios=len(tallies),
+        scenarios_passed=sum(1 for tally in tallies.values() if tally.passed),
+        runs=len(latest),
+        runs_passed=sum(1 for r in latest.values() if r.passed),
+        runs_errored=sum(1 for r in latest.values() if r.status != "completed"),
+        pass_threshold=pass_threshold,
+        per_scenario=tallies,
+        latency_p50_ms=percentile(latencies, 0.50) if latencies else None,
+        latency_p95_ms=percentile(latencies, 0.95) if latencies else None,
+        latency_samples=len(latencies),
+        audio_in_minutes=round(audio_in_min, 3),
+        audio_out_minutes=round(audio_out_min, 3),
+        cost_estimate_usd=audio_cost_usd(
+            audio_in_min + audio_out_min, sum(r.typed_turns for r in latest.values())
+        ),
+        cost_estimate_planned_usd=planned_cost_usd,
+        wall_s=None if wall_s is None else round(wall_s, 2),
+    )

@@ -1,0 +1,109 @@
+"""Every example suite in configs/evals passes on the simulator, through the CLI, as a user runs it.
+
+The smoke suite has its own, more detailed test in test_cli_eval.py. Each test here also checks
+the thing its suite exists to show, on the results a user would open.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.evals.suite import load_suite
+
+EVALS = Path(__file__).resolve().parents[1] / "configs" / "evals"
+SUITES = sorted(path for path in EVALS.glob("*.yaml") if path.name != "smoke.yaml")
+SPEED = "4"
+
+
+def _agent_channel(out: Path, record: dict[str, Any]) -> tuple[np.ndarray, int]:
+    with wave.open(str(out / record["recording"])) as wav:
+        rate = wav.getframerate()
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    return stereo[:, 1].astype(np.float64), rate
+
+
+def _rms(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def _check_barge_in(out: Path, records: list[dict[str, Any]]) -> None:
+    for record in records:
+        cut = next(turn for turn in record["turns"] if turn["kind"] == "barge_in")
+        assert cut["interrupted_agent"], record["key"]
+        assert 0 <= cut["barge_in_stop_ms"] <= 400, cut
+        # On the recording, the agent is silent between the cut and its next answer.
+        agent, rate = _agent_channel(out, record)
+        stop_ms = cut["user_speech_start_ms"] + cut["barge_in_stop_ms"]
+        quiet = agent[
+            int((stop_ms + 60) * rate / 1000) : int(cut["first_agent_audio_ms"] * rate / 1000)
+        ]
+        assert quiet.size > rate // 10 and _rms(quiet) < 50, (record["key"], _rms(quiet))
+
+
+def _check_tools(out: Path, records: list[dict[str, Any]]) -> None:
+    calls = {r["key"]: [(c["name"], c["ok"]) for c in r["tool_calls"]] for r in records}
+    assert calls["parallel-calls"] == [("get_weather", True), ("get_weather", True)]
+    assert calls["failing-tool"] == [("lookup_order", False)]
+    assert calls["no-tool-needed"] == []
+
+
+def _check_audio_file(out: Path, records: list[dict[str, Any]]) -> None:
+    for record in records:
+        with wave.open(str(out / record["recording"])) as wav:
+            stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+        user = stereo.reshape(-1, 2)[:, 0].astype(np.float64)
+        assert _rms(user) > 200, f"{record['key']}: the WAV should be on the user channel"
+
+
+def _check_repeats(out: Path, records: list[dict[str, Any]]) -> None:
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("spoken-greeting", "two-turn-order"):
+        tally = summary["per_scenario"][name]
+        assert tally["runs"] == 3 and tally["pass_rate"] == 1.0
+        assert [c["name"] for c in tally["scenario_checks"]] == ["latency p95"]
+    # The simulator does not transcribe: the WER expectation is listed as skipped, every run.
+    assert summary["per_scenario"]["spoken-greeting"]["skipped_checks"] == {"user WER": 3}
+
+
+CHECKS = {
+    "barge-in": _check_barge_in,
+    "tools": _check_tools,
+    "audio-file": _check_audio_file,
+    "repeats": _check_repeats,
+}
+
+
+def test_every_example_suite_has_a_test() -> None:
+    assert sorted(path.stem for path in SUITES) == sorted(CHECKS)
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+@pytest.mark.parametrize("path", SUITES, ids=lambda path: path.stem)
+def test_example_suite_passes_on_the_simulator(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], path: Path
+) -> None:
+    out = tmp_path / "run"
+    code = main(["eval", str(path), "--out", str(out), "--speed", SPEED])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    suite = load_suite(path)
+    count = len(suite.scenarios)
+    assert f"{count}/{count} scenarios passed" in printed
+    assert f"report: {out / 'report.html'}" in printed
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["scenarios"], summary["scenarios_passed"]) == (count, count)
+    assert summary["runs"] == count * suite.repeat
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(records) == count * suite.repeat
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert all(f'id="scenario-{scenario.name}"' in html for scenario in suite.scenarios)
+    CHECKS[path.stem](out, records)
