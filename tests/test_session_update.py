@@ -84,3 +84,24 @@ def test_fast_append_encoding_equals_the_wire_model() -> None:
         "type": "input_audio_buffer.append",
         "audio": payload,
     }
+
+
+def test_tool_entries_keep_their_options_and_reject_unknown_keys() -> None:
+    agent = AgentConfig.model_validate(
+        {
+            "tools": [
+                {
+                    "ref": "orchestrator.examples.tools:get_weather",
+                    "timeout_s": 2.5,
+                    "runtime_env": {"env_vars": {"WEATHER_UNITS": "metric"}},
+                }
+            ]
+        }
+    )
+    (spec,) = agent.tools
+    assert spec.timeout_s == 2.5
+    assert spec.runtime_env == {"env_vars": {"WEATHER_UNITS": "metric"}}
+    with pytest.raises(ValidationError, match="timeout"):
+        AgentConfig.model_validate(
+            {"tools": [{"ref": "orchestrator.examples.tools:get_weather", "timeout": 2}]}
+        )

@@ -8,22 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from actors.errors import ToolExecutionError, ToolNotFoundError, ToolSpecError, ToolTimeoutError
+from actors.errors import (
+    CapacityError,
+    ToolExecutionError,
+    ToolNotFoundError,
+    ToolSpecError,
+    ToolTimeoutError,
+)
 from actors.tools import (
     DEFAULT_MAX_OUTPUT_BYTES,
     InProcessToolBackend,
     ToolExecutor,
     ToolOutcome,
+    ToolPoolSettings,
     ToolSpec,
+    ToolStats,
     build_tool_spec,
     error_output,
 )
 from actors.tools.executor import UNKNOWN_TOOL_KEY
+from actors.tools.redact import SecretScrubber, looks_secret
 from tests.tool_fixtures import wait_for_file
 
 FIXTURES = "tests.tool_fixtures"
@@ -142,6 +152,51 @@ async def test_timeout_of_a_blocking_sync_tool(backend: InProcessToolBackend) ->
     # In process the thread cannot be stopped (it sleeps on for 0.5 s); the caller is not held.
     outcome = await backend.call(spec("hang_sync", timeout_s=0.1), "c", '{"seconds": 0.5}')
     assert outcome.error_type == "timeout"
+    assert outcome.latency_ms < 450
+
+
+async def test_default_timeout_and_late_results() -> None:
+    # No timeout_s on the tool: the backend's default applies.
+    quick = InProcessToolBackend(default_timeout_s=0.1)
+    outcome = await quick.call(spec("sleep_forever"), "c", "{}")
+    assert error_of(outcome)["message"] == "the function did not finish within 0.1 s"
+    # A function that swallows its cancellation and returns late has still timed out.
+    late = await quick.call(spec("ignore_cancellation"), "c", '{"seconds": 0.3}')
+    assert late.error_type == "timeout"
+    # A TimeoutError of the tool's own is an exception like any other, not the pool's timeout.
+    own = await quick.call(spec("raise_timeout_error", timeout_s=5), "c", "{}")
+    assert error_of(own) == {
+        "type": "exception",
+        "message": "TimeoutError: upstream did not answer",
+    }
+
+
+async def test_secret_values_are_scrubbed_from_messages_and_logs(
+    backend: InProcessToolBackend,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("VOXRAY_TEST_SERVICE_TOKEN", "tok-9f8e7d6c5b4a")
+    with caplog.at_level("WARNING", logger="actors.tools.runner"):
+        outcome = await backend.call(
+            spec("raise_with_env"), "c", '{"name": "VOXRAY_TEST_SERVICE_TOKEN"}'
+        )
+    assert error_of(outcome)["message"] == "PermissionError: the service rejected key ***"
+    assert "tok-9f8e7d6c5b4a" not in outcome.output
+    # The traceback goes to the log, scrubbed as well.
+    assert "Traceback" in caplog.text and "raise_with_env" in caplog.text
+    assert "tok-9f8e7d6c5b4a" not in caplog.text
+
+
+def test_secret_scrubber_rules() -> None:
+    assert looks_secret("XAI_API_KEY") and looks_secret("github_token")
+    assert looks_secret("DB_PASSWORD") and looks_secret("AWS_SECRET_ACCESS_KEY")
+    assert not looks_secret("HOME") and not looks_secret("PATH")
+    scrubber = SecretScrubber.from_environ(
+        {"API_KEY": "abcdef123456", "API_KEY_PREFIX": "abcdef", "SHORT_TOKEN": "1", "HOME": "/root"}
+    )
+    # Longest first, so a secret containing another is hidden whole; short values are left.
+    assert scrubber.scrub("key abcdef123456 prefix abcdef 1 /root") == "key *** prefix *** 1 /root"
 
 
 class CountingBackend:
@@ -237,6 +292,42 @@ def test_outcome_maps_to_the_error_tree() -> None:
     assert (error.error_type, error.tool, error.message) == ("runner_died", "t", "gone")
     ok = ToolOutcome("c", "t", True, "1", None, 1.0)
     assert ok.to_exception() is None and ok.error_message() is None
+
+
+def test_capacity_outcome_carries_the_numbers() -> None:
+    full = ToolOutcome.failure(
+        "capacity", "the pool is full", call_id="c", name="t", limit=64, in_use=8, queued=64
+    )
+    body = json.loads(full.output)["error"]
+    assert body == {
+        "type": "capacity",
+        "message": "the pool is full",
+        "limit": 64,
+        "in_use": 8,
+        "queued": 64,
+    }
+    error = full.to_exception()
+    assert isinstance(error, CapacityError)
+    assert (error.limit, error.in_use, error.queued) == (64, 8, 64)
+    assert str(error) == "tool 't': the pool is full (limit 64, in use 8, queued 64)"
+
+
+def test_tool_stats_percentiles() -> None:
+    stats = ToolStats(calls=4, latencies_ms=(4.0, 1.0, 3.0, 2.0))
+    assert stats.latency_p50_ms == 2.5
+    assert stats.latency_p99_ms == pytest.approx(3.97)
+    assert math.isnan(ToolStats().latency_p50_ms)
+
+
+def test_pool_settings_are_checked_and_frozen() -> None:
+    settings = ToolPoolSettings()
+    assert (settings.size, settings.max_size, settings.default_timeout_s) == (2, 8, 10.0)
+    with pytest.raises(ValueError, match="must not exceed max_size"):
+        ToolPoolSettings(size=4, max_size=2)
+    with pytest.raises(ValueError, match="frozen"):
+        settings.size = 3  # type: ignore[misc]
+    with pytest.raises(ValueError, match="Extra inputs"):
+        ToolPoolSettings(max_queue=3)  # type: ignore[call-arg]
 
 
 def test_error_output_is_bounded_and_typed() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from actors.errors import ConfigError, ToolSpecError
-from actors.tools import ToolSpec, build_tool_spec
+from actors.tools import ToolSpec, build_tool_spec, tool_spec_from_entry
 
 FIXTURES = "tests.tool_fixtures"
 
@@ -37,14 +37,59 @@ def test_example_weather_tool_wire_shape() -> None:
             "additionalProperties": False,
         },
     }
-    assert spec.timeout_s == 10.0
+    assert spec.timeout_s is None  # the pool's default applies
     assert spec.ref == "orchestrator.examples.tools:get_weather"
+    assert not spec.is_async and spec.runtime_env is None and spec.runtime_env_key == ""
 
 
 def test_async_tool_is_accepted() -> None:
     spec = build_tool_spec("orchestrator.examples.tools:lookup_order")
     assert spec.parameters["required"] == ["order_id"]
     assert "order" in spec.description
+    assert spec.is_async
+
+
+def test_runtime_env_is_kept_and_keyed_canonically() -> None:
+    first = build_tool_spec(f"{FIXTURES}:add", runtime_env={"env_vars": {"B": "2", "A": "1"}})
+    second = build_tool_spec(
+        f"{FIXTURES}:echo_text", runtime_env={"env_vars": {"A": "1", "B": "2"}}
+    )
+    assert first.runtime_env == {"env_vars": {"A": "1", "B": "2"}}
+    # Same runtime_env, same runners, whatever the order it was written in.
+    assert first.runtime_env_key == second.runtime_env_key == '{"env_vars":{"A":"1","B":"2"}}'
+    assert "runtime_env" not in first.to_wire()
+    assert ToolSpec.model_validate_json(first.model_dump_json()) == first
+
+
+@pytest.mark.parametrize(
+    ("runtime_env", "cause"),
+    [
+        ({"env_vars": {"A": 1}}, "env_vars must map names to string values"),
+        ({"pip": [object()]}, "runtime_env must be plain JSON data"),
+    ],
+)
+def test_invalid_runtime_env(runtime_env: dict[str, object], cause: str) -> None:
+    with pytest.raises(ToolSpecError, match=cause):
+        build_tool_spec(f"{FIXTURES}:add", runtime_env=runtime_env)
+
+
+def test_tool_entries_as_written_in_yaml() -> None:
+    plain = tool_spec_from_entry("orchestrator.examples.tools:get_weather")
+    assert plain.name == "get_weather"
+    full = tool_spec_from_entry(
+        {
+            "ref": f"{FIXTURES}:add",
+            "name": "sum",
+            "timeout_s": 2,
+            "runtime_env": {"pip": ["requests"], "env_vars": {"MODE": "test"}},
+        }
+    )
+    assert (full.name, full.timeout_s) == ("sum", 2)
+    assert full.runtime_env == {"pip": ["requests"], "env_vars": {"MODE": "test"}}
+    with pytest.raises(ToolSpecError, match=r"unknown tool field\(s\) \['timeout'\]"):
+        tool_spec_from_entry({"ref": f"{FIXTURES}:add", "timeout": 2})
+    with pytest.raises(ToolSpecError, match="needs 'ref'"):
+        tool_spec_from_entry({"name": "x"})
 
 
 def test_docstring_sections_and_keyword_only_parameters() -> None:

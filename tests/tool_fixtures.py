@@ -7,14 +7,19 @@ directory, /work/main, is on their ``sys.path``).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from actors.tools.metrics import PoolStatistics
+    from actors.tools.pool import ToolPool
 
 
 async def wait_for_file(path: Path, timeout_s: float = 10.0) -> None:
@@ -23,6 +28,18 @@ async def wait_for_file(path: Path, timeout_s: float = 10.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not path.exists():  # noqa: ASYNC110, ASYNC240
             await asyncio.sleep(0.01)
+
+
+async def stats_when(
+    pool: ToolPool, condition: Callable[[PoolStatistics], bool], timeout_s: float = 30
+) -> PoolStatistics:
+    """The pool's figures once ``condition`` holds for them (polled: they live in an actor)."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            stats = await pool.statistics()
+            if condition(stats):
+                return stats
+            await asyncio.sleep(0.1)
 
 
 # Well-behaved -------------------------------------------------------------------------------
@@ -92,6 +109,11 @@ def raise_value_error(message: str) -> None:
     raise ValueError(message)
 
 
+async def raise_timeout_error() -> None:
+    """Raise the tool's own TimeoutError (e.g. an HTTP client's): an exception, not a timeout."""
+    raise TimeoutError("upstream did not answer")
+
+
 def hang_sync(seconds: float = 60.0) -> str:
     """Block the calling thread: only killing the process stops it early."""
     time.sleep(seconds)
@@ -126,6 +148,56 @@ async def sleep_forever(started_path: str = "", cancelled_path: str = "") -> str
             Path(cancelled_path).write_text("cancelled")  # noqa: ASYNC240
         raise
     return "never"
+
+
+def segfault() -> None:
+    """Crash the process with SIGSEGV, as a broken native extension would."""
+    ctypes.string_at(0)
+
+
+def sleep_then_touch(seconds: float, path: str, started_path: str = "") -> str:
+    """Block for ``seconds``, then write ``path``: the file appears only if nobody stopped it."""
+    if started_path:
+        Path(started_path).write_text("started")
+    time.sleep(seconds)
+    Path(path).write_text("finished")
+    return "finished"
+
+
+async def ignore_cancellation(seconds: float) -> str:
+    """Keep running for ``seconds`` whatever happens, swallowing every cancellation."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            continue
+    return "ignored"
+
+
+async def block_event_loop(seconds: float) -> str:
+    """Block the runner's event loop (a sync sleep inside an async function)."""
+    time.sleep(seconds)  # noqa: ASYNC251
+    return "unblocked"
+
+
+def read_env(name: str) -> str | None:
+    """Return an environment variable of the process the tool runs in."""
+    return os.environ.get(name)
+
+
+def raise_with_env(name: str) -> None:
+    """Raise an exception whose message contains an environment variable's value."""
+    raise PermissionError(f"the service rejected key {os.environ.get(name)!s}")
+
+
+SESSION_STATE: dict[str, str] = {}
+"""Stands for a session's memory: a test fills it in its own process."""
+
+
+def peek_session_state() -> dict[str, object]:
+    """What the tool's process can see of ``SESSION_STATE``, and its pid."""
+    return {"state": dict(SESSION_STATE), "pid": os.getpid()}
 
 
 # Not tools ----------------------------------------------------------------------------------

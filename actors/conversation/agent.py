@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from actors.errors import ToolSpecError
-from actors.tools.spec import ToolSpec, build_tool_spec
+from actors.tools.spec import ToolSpec, tool_spec_from_entry
 
 __all__ = [
     "CLASSIC_VOICES",
@@ -168,7 +168,9 @@ class AgentConfig(_Config):
     x_search: XSearchConfig | None = None
     file_search: FileSearchConfig | None = None
     tools: tuple[ToolSpec, ...] = Field(
-        (), description="Function tools: 'package.module:function' or {ref, name, timeout_s}."
+        (),
+        description="Function tools: 'package.module:function', or {ref, name, timeout_s, "
+        "runtime_env}.",
     )
     replace: dict[str, str] | None = Field(None, description="Phrase -> spoken substitute.")
 
@@ -189,21 +191,14 @@ class AgentConfig(_Config):
             return value
         resolved: list[Any] = []
         for entry in value:
-            try:
-                if isinstance(entry, str):
-                    resolved.append(build_tool_spec(entry))
-                elif isinstance(entry, dict) and "parameters" not in entry:
-                    resolved.append(
-                        build_tool_spec(
-                            str(entry.get("ref", "")),
-                            name=entry.get("name"),
-                            timeout_s=entry.get("timeout_s"),
-                        )
-                    )
-                else:
-                    resolved.append(entry)
-            except ToolSpecError as error:
-                raise ValueError(error.message) from error
+            # A dict with "parameters" is an already-built ToolSpec (e.g. a model_dump).
+            if isinstance(entry, str) or (isinstance(entry, dict) and "parameters" not in entry):
+                try:
+                    resolved.append(tool_spec_from_entry(entry))
+                except ToolSpecError as error:
+                    raise ValueError(error.message) from error
+            else:
+                resolved.append(entry)
         return resolved
 
     @model_validator(mode="after")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from actors.errors import ToolSpecError
+from actors.tools.metrics import ToolCounters, ToolStats
 from actors.tools.outcome import ToolOutcome
 from actors.tools.spec import ToolSpec
 
@@ -33,8 +32,6 @@ One key for all of them: the model chooses these names, and per-name entries wou
 the statistics without bound.
 """
 
-_MAX_LATENCY_SAMPLES: Final = 1024
-
 
 class ToolBackend(Protocol):
     """Where function calls run. Implementations never raise for a tool's problems."""
@@ -42,40 +39,6 @@ class ToolBackend(Protocol):
     async def call(self, spec: ToolSpec, call_id: str, arguments_json: str) -> ToolOutcome:
         """Run one call and return its outcome; only cancellation propagates."""
         ...
-
-
-@dataclass(frozen=True)
-class ToolStats:
-    """Figures for one tool over the executor's life.
-
-    Attributes:
-        calls: calls finished (successful or not).
-        errors: calls whose outcome was an error, timeouts included.
-        timeouts: calls stopped at their timeout.
-        latencies_ms: latency of the most recent calls (at most 1,024), oldest first.
-    """
-
-    calls: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    latencies_ms: tuple[float, ...] = ()
-
-
-@dataclass
-class _Counters:
-    calls: int = 0
-    errors: int = 0
-    timeouts: int = 0
-    latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=_MAX_LATENCY_SAMPLES))
-
-    def record(self, outcome: ToolOutcome) -> None:
-        self.calls += 1
-        self.errors += not outcome.ok
-        self.timeouts += outcome.error_type == "timeout"
-        self.latencies_ms.append(outcome.latency_ms)
-
-    def snapshot(self) -> ToolStats:
-        return ToolStats(self.calls, self.errors, self.timeouts, tuple(self.latencies_ms))
 
 
 class ExecutorState(enum.Enum):
@@ -104,7 +67,7 @@ class ToolExecutor:
             self._specs[spec.name] = spec
         self._backend = backend
         self._running: set[asyncio.Task[ToolOutcome]] = set()
-        self._counters: dict[str, _Counters] = {}
+        self._counters: dict[str, ToolCounters] = {}
         self.state = ExecutorState.OPEN
 
     @property
@@ -138,7 +101,7 @@ class ToolExecutor:
                 call_id=call_id,
                 name=name,
             )
-            self._counters_for(UNKNOWN_TOOL_KEY).record(outcome)
+            self._counters_for(UNKNOWN_TOOL_KEY).record(outcome.error_type, outcome.latency_ms)
             return outcome
         task = asyncio.create_task(
             self._backend.call(spec, call_id, arguments_json), name=f"tool-{name}-{call_id}"
@@ -148,11 +111,15 @@ class ToolExecutor:
         # Awaiting the task (not the coroutine) lets aclose() cancel it; cancelling this caller
         # cancels the task too, because a cancelled await cancels what it waits on.
         outcome = await task
-        self._counters_for(name).record(outcome)
+        self._counters_for(name).record(outcome.error_type, outcome.latency_ms)
         return outcome
 
     def statistics(self) -> dict[str, ToolStats]:
-        """Per-tool figures, keyed by tool name (:data:`UNKNOWN_TOOL_KEY` for unknown names)."""
+        """Per-tool figures, keyed by tool name (:data:`UNKNOWN_TOOL_KEY` for unknown names).
+
+        Latency is as this session saw it: queueing and Ray included. Cancelled calls are not
+        counted.
+        """
         return {name: counters.snapshot() for name, counters in self._counters.items()}
 
     async def aclose(self) -> None:
@@ -170,8 +137,8 @@ class ToolExecutor:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    def _counters_for(self, key: str) -> _Counters:
+    def _counters_for(self, key: str) -> ToolCounters:
         counters = self._counters.get(key)
         if counters is None:
-            counters = self._counters[key] = _Counters()
+            counters = self._counters[key] = ToolCounters()
         return counters

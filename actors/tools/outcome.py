@@ -2,17 +2,26 @@
 
 A failed call is still an answer: the model gets a ``function_call_output`` whose output is a JSON
 object ``{"error": {"type": ..., "message": ...}}`` and the conversation goes on. Messages carry
-an exception's type and message only; tracebacks stay in the runner's log, so locals and
-arguments (which may hold secrets) never reach the model, results or reports.
+an exception's type and message only, with secret-looking environment values scrubbed
+(:mod:`actors.tools.redact`); tracebacks stay in the runner's log, so locals and arguments
+(which may hold secrets) never reach the model, results or reports. A ``capacity`` error also
+carries the pool's numbers (``limit``, ``in_use``, ``queued``), for the model and for
+:class:`~actors.errors.CapacityError`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
-from actors.errors import ToolError, ToolExecutionError, ToolNotFoundError, ToolTimeoutError
+from actors.errors import (
+    CapacityError,
+    ToolError,
+    ToolExecutionError,
+    ToolNotFoundError,
+    ToolTimeoutError,
+)
 
 __all__ = [
     "MAX_ERROR_MESSAGE_CHARS",
@@ -30,8 +39,15 @@ ToolErrorType = Literal[
     "exception",
     "runner_died",
     "invalid_result",
+    "capacity",
+    "runner_unavailable",
 ]
-"""Why a call failed, as the model sees it in ``error.type``."""
+"""Why a call failed, as the model sees it in ``error.type``.
+
+``capacity``: every runner was busy and the queue full (or the wait too long); trying again
+later may work. ``runner_unavailable``: no runner could be started for the tool (its
+``runtime_env`` failed to set up, or the pool is shut down).
+"""
 
 _ERROR_TYPES: Final = frozenset(get_args(ToolErrorType))
 
@@ -39,13 +55,14 @@ MAX_ERROR_MESSAGE_CHARS: Final = 1000
 """Error messages are cut here: an exception's text can be arbitrarily long."""
 
 
-def error_output(error_type: ToolErrorType, message: str) -> str:
-    """The JSON output sent to the model for a failed call."""
+def error_output(error_type: ToolErrorType, message: str, **details: int | str) -> str:
+    """The JSON output sent to the model for a failed call; ``details`` are added to ``error``."""
     if error_type not in _ERROR_TYPES:
         raise ValueError(f"unknown tool error type {error_type!r}")
     if len(message) > MAX_ERROR_MESSAGE_CHARS:
         message = message[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
-    return json.dumps({"error": {"type": error_type, "message": message}}, ensure_ascii=False)
+    body: dict[str, Any] = {"type": error_type, "message": message, **details}
+    return json.dumps({"error": body}, ensure_ascii=False)
 
 
 def describe_exception(error: BaseException) -> str:
@@ -74,9 +91,10 @@ class RunnerReply:
         return cls(ok=True, output=output)
 
     @classmethod
-    def failure(cls, error_type: ToolErrorType, message: str) -> RunnerReply:
+    def failure(cls, error_type: ToolErrorType, message: str, **details: int | str) -> RunnerReply:
         """An error to send to the model, as an ``{"error": ...}`` object."""
-        return cls(ok=False, output=error_output(error_type, message), error_type=error_type)
+        output = error_output(error_type, message, **details)
+        return cls(ok=False, output=output, error_type=error_type)
 
 
 @dataclass(frozen=True)
@@ -115,9 +133,10 @@ class ToolOutcome:
         call_id: str,
         name: str,
         latency_ms: float = 0.0,
+        **details: int | str,
     ) -> ToolOutcome:
         """A failed call whose output tells the model what went wrong."""
-        reply = RunnerReply.failure(error_type, message)
+        reply = RunnerReply.failure(error_type, message, **details)
         return cls.from_reply(reply, call_id=call_id, name=name, latency_ms=latency_ms)
 
     def error_message(self) -> str | None:
@@ -127,16 +146,28 @@ class ToolOutcome:
         message = json.loads(self.output)["error"]["message"]
         return str(message)
 
-    def to_exception(self) -> ToolError | None:
-        """The failure as an exception of the project's tree, for callers that raise; or None."""
-        message = self.error_message()
-        if message is None:
+    def to_exception(self) -> ToolError | CapacityError | None:
+        """The failure as an exception of the project's tree, for callers that raise; or None.
+
+        A ``capacity`` failure becomes a :class:`~actors.errors.CapacityError` with the pool's
+        numbers; every other failure a :class:`~actors.errors.ToolError`.
+        """
+        if self.ok:
             return None
+        error = json.loads(self.output)["error"]
+        message = str(error["message"])
         match self.error_type:
             case "unknown_tool":
                 return ToolNotFoundError(message, tool=self.name)
             case "timeout":
                 return ToolTimeoutError(message, tool=self.name)
+            case "capacity":
+                return CapacityError(
+                    f"tool {self.name!r}: {message}",
+                    limit=int(error.get("limit", 0)),
+                    in_use=int(error.get("in_use", 0)),
+                    queued=int(error.get("queued", 0)),
+                )
             case _:
                 return ToolExecutionError(
                     message, tool=self.name, error_type=self.error_type or "exception"

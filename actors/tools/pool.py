@@ -1,143 +1,140 @@
 """The tool-runner pool: function calls run in their own Ray actor processes.
 
-A conversation never hangs or dies because of a tool: each call runs in a runner actor, bounded by
-its spec's timeout. A call that runs past it is cancelled and its runner killed (a hung sync
-function can only be stopped with its process) and replaced; a runner that dies (a tool called
-``os._exit``, the OOM killer) is replaced; either way the model receives an error output.
+A conversation never hangs or dies because of a tool. :class:`ToolPool` is a small picklable
+client: the driver starts it once and passes it to every session actor; each copy calls the
+runners directly, one Ray round trip per call, and asks the pool's keeper
+(:mod:`actors.tools.keeper`) only when it needs something slow: a runner with room when all it
+knows are busy, or a verdict on a call whose runner died.
 
-:class:`ToolPool` is a small picklable client: the driver starts it once and passes it to every
-session actor. Copies share the runners through a private keeper actor, the single owner of
-replacements. Without it, each copy would start its own replacement for the same dead runner
-(N sessions, N new processes), and a replacement owned by a session actor would die with that
-session.
+What each kind of trouble becomes, for the model (an error output) and for the pool:
 
-Runners are created with ``max_restarts=0, max_task_retries=0``: Ray would otherwise re-run an
-in-flight call on a restarted actor, and tool calls have side effects.
+=============================  ===================  =========================================
+trouble                        ``error.type``        the pool
+=============================  ===================  =========================================
+the function raises            ``exception``        nothing: the runner carries on
+sync function past timeout     ``timeout``          its runner (running only that call) is
+                                                    killed and replaced
+async function past timeout    ``timeout``          the coroutine is cancelled; if it ignores
+                                                    that, its runner is drained and replaced
+caller cancelled (barge-in,    (CancelledError)     the Ray task is cancelled; a sync
+session closed)                                     function's runner is killed and replaced
+``os._exit``, segfault, OOM    ``runner_died``      the runner is replaced
+runner silent past timeout     ``timeout``          the runner is killed and replaced
+every runner busy, queue full  ``capacity``         nothing; the numbers are in the output
+=============================  ===================  =========================================
 
-Known limits of this first cut: runners are picked by the local count of calls in flight, so
-copies do not see each other's load; killing a runner on timeout also fails the other calls it
-was running at that moment (they get ``runner_died``); a copy learns of a replacement made by
-another copy when its next call on the old runner fails with ``runner_died``.
+Where the work goes: a sync tool's call has a runner to itself (killing a process to stop a
+hung thread must not take other calls with it); async tools share runners up to
+``max_async_calls_per_runner``. Tools with a ``runtime_env`` get runners of their own, one group
+per distinct runtime_env.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import math
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
 
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
 
-from actors.tools.outcome import RunnerReply, ToolErrorType, ToolOutcome
-from actors.tools.runner import DEFAULT_MAX_OUTPUT_BYTES, ToolRunner, decode_arguments
+from actors.tools.keeper import DEFAULT_GROUP, KeeperActor
+from actors.tools.metrics import PoolStatistics
+from actors.tools.outcome import ToolErrorType, ToolOutcome
+from actors.tools.protocol import (
+    ACQUIRE_CAPACITY,
+    ACQUIRE_GRANTED,
+    BUSY,
+    DONE,
+    VERDICT_NOT_STARTED,
+    VERDICT_TIMEOUT,
+    CallReply,
+    View,
+)
+from actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
 from actors.tools.spec import ToolSpec
 
 __all__ = ["DEFAULT_RUNNER_CONCURRENCY", "ToolPool"]
 
-DEFAULT_RUNNER_CONCURRENCY: Final = 32
-"""Calls one runner accepts at once (sync tools also share its default thread pool)."""
+DEFAULT_RUNNER_CONCURRENCY: Final = ToolPoolSettings().max_async_calls_per_runner
+"""Calls of async tools one runner runs at once, unless the settings say otherwise."""
 
 _SHUTDOWN_TIMEOUT_S: Final = 10.0
-_READY_RETRY_S: Final = 0.2
+_FAST_TRIES: Final = 2  # runners tried directly before asking the keeper
+_MAX_ATTEMPTS: Final = 8  # routes tried in all (busy, retiring, not started elsewhere)
+_BUSY_HINT_S: Final = 0.05  # how long a runner that said BUSY is passed over
+_REPLY_MARGIN_S: Final = 1.0  # Ray's own latency, on top of the runner's deadline
 
 _log = logging.getLogger(__name__)
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _ray_method(**options: Any) -> Callable[[_F], _F]:
-    # ray is untyped for mypy; this keeps the decorated methods' signatures.
-    decorator: Callable[[_F], _F] = ray.method(**options)
-    return decorator
+@dataclass(eq=False)
+class _Route:
+    """This copy's knowledge of one runner: who it is and how many of our calls it has."""
+
+    slot: int
+    generation: int
+    handle: Any
+    in_flight: int = 0
+    exclusive: bool = False
+    skip_until: float = 0.0
 
 
-class _RunnerProcess(ToolRunner):
-    """The body of a runner actor: a ToolRunner with Ray method options."""
-
-    # Task events grow the GCS with every call; tool calls are frequent and individually dull.
-    @_ray_method(enable_task_events=False)
-    async def invoke(self, ref: str, arguments: dict[str, Any]) -> RunnerReply:
-        return await super().invoke(ref, arguments)
-
-    # Its own concurrency group (own event loop): a ping answers even when every slot of the
-    # default group is busy.
-    @_ray_method(concurrency_group="health")
-    async def ping(self) -> str:
-        return await super().ping()
-
-
-_RunnerActor = ray.remote(
-    num_cpus=0,  # runners mostly wait; they must not block the scheduling of sessions
-    max_restarts=0,
-    max_task_retries=0,
-    concurrency_groups={"health": 1},
-)(_RunnerProcess)
-
-
-def _start_runner(name: str, namespace: str | None, options: dict[str, Any]) -> Any:
-    return _RunnerActor.options(
-        name=name, namespace=namespace, max_concurrency=options["max_concurrency"]
-    ).remote(max_output_bytes=options["max_output_bytes"])
-
-
-class _RunnerKeeper:
-    """Owns replacement runners and says which generation of each slot is current.
-
-    A sync actor with one thread, so replacements are serialised: the first copy to report a
-    dead generation causes one replacement, later reports of the same generation get it.
-    """
-
-    def __init__(
-        self,
-        pool_id: str,
-        namespace: str | None,
-        runners: list[Any],
-        options: dict[str, Any],
-    ) -> None:
-        self._pool_id = pool_id
-        self._namespace = namespace
-        self._options = options
-        self._slots: list[tuple[int, Any]] = [(0, runner) for runner in runners]
-
-    def replace(self, slot: int, generation: int) -> tuple[int, Any]:
-        current_generation, runner = self._slots[slot]
-        if current_generation != generation:
-            return self._slots[slot]
-        with contextlib.suppress(Exception):
-            ray.kill(runner, no_restart=True)
-        new_generation = generation + 1
-        name = f"voxray-tool-runner-{self._pool_id}-{slot}.{new_generation}"
-        self._slots[slot] = (new_generation, _start_runner(name, self._namespace, self._options))
-        return self._slots[slot]
-
-    def shutdown(self) -> None:
-        for _, runner in self._slots:
-            with contextlib.suppress(Exception):
-                ray.kill(runner, no_restart=True)
-
-
-_KeeperActor = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=1)(_RunnerKeeper)
+@dataclass(frozen=True)
+class _Refusal:
+    error_type: ToolErrorType
+    message: str
+    details: dict[str, int] = field(default_factory=dict)
 
 
 class ToolPool:
     """Client of a pool of tool-runner actors; implements :class:`~actors.tools.ToolBackend`.
 
-    Create it with :meth:`start` in the driver (Ray initialised); pass it to session actors,
-    where :meth:`call` runs function calls. It pickles with its actor handles; each copy keeps
-    its own view of which runner is current. Call :meth:`shutdown` from the driver at the end.
+    Create it with :meth:`from_settings` (or :meth:`start`) in the driver, Ray initialised;
+    pass it to session actors, where :meth:`call` runs function calls. It pickles with its actor
+    handles; each copy keeps its own view of the runners and learns of changes from their
+    replies. Call :meth:`shutdown` (or :meth:`aclose`) once, from the driver, at the end.
     """
 
-    def __init__(self, pool_id: str, keeper: Any, runners: list[tuple[int, Any]]) -> None:
+    def __init__(
+        self, pool_id: str, keeper: Any, settings: ToolPoolSettings, view: View | None = None
+    ) -> None:
         self._pool_id = pool_id
         self._keeper = keeper
-        self._runners = list(runners)
-        self._in_flight: list[int] = []
-        self._next_slot: int = 0
-        self._reset_local_state()
+        self._settings = settings
+        self._setup(view)
+
+    def _setup(self, view: View | None) -> None:
+        self._client = uuid.uuid4().hex[:8]
+        self._calls = itertools.count()
+        self._version = -1
+        self._routes: dict[str, list[_Route]] = {}
+        self._rotation = 0
+        if view is not None:
+            self._apply_view(view)
+
+    @classmethod
+    def from_settings(cls, settings: ToolPoolSettings, *, namespace: str | None = None) -> ToolPool:
+        """Start a pool: its keeper, which starts ``settings.size`` runners in the background.
+
+        Returns at once; see :meth:`wait_ready`.
+
+        Args:
+            settings: sizes, bounds and timeouts.
+            namespace: Ray namespace of the pool's named actors; the job's by default.
+        """
+        pool_id = uuid.uuid4().hex[:8]
+        keeper = KeeperActor.options(
+            name=f"voxray-tool-pool-{pool_id}", namespace=namespace
+        ).remote(pool_id, namespace, settings)
+        keeper.start.remote()
+        return cls(pool_id, keeper, settings)
 
     @classmethod
     def start(
@@ -148,156 +145,295 @@ class ToolPool:
         max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
         max_concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> ToolPool:
-        """Start ``size`` runner actors (``num_cpus=0``, one process each) and their keeper.
+        """Start a pool of ``size`` runners, other settings at their defaults.
 
-        Returns at once; runners finish starting in the background (see :meth:`wait_ready`).
+        Kept for existing callers; :meth:`from_settings` exposes every knob.
 
         Args:
-            size: number of runner processes.
+            size: runners started with the pool (it may grow to ``max(size, 8)``).
             namespace: Ray namespace of the pool's named actors; the job's by default.
             max_output_bytes: outputs longer than this are truncated with a note.
-            max_concurrency: calls one runner accepts at once.
+            max_concurrency: calls of async tools one runner runs at once.
         """
         if size < 1:
             raise ValueError("a tool pool needs at least one runner")
-        pool_id = uuid.uuid4().hex[:8]
-        options = {"max_output_bytes": max_output_bytes, "max_concurrency": max_concurrency}
-        runners = [
-            _start_runner(f"voxray-tool-runner-{pool_id}-{slot}.0", namespace, options)
-            for slot in range(size)
-        ]
-        keeper = _KeeperActor.options(
-            name=f"voxray-tool-pool-{pool_id}", namespace=namespace
-        ).remote(pool_id, namespace, runners, options)
-        return cls(pool_id, keeper, [(0, runner) for runner in runners])
+        settings = ToolPoolSettings(
+            size=size,
+            max_size=max(size, ToolPoolSettings().max_size),
+            max_output_bytes=max_output_bytes,
+            max_async_calls_per_runner=max_concurrency,
+        )
+        return cls.from_settings(settings, namespace=namespace)
+
+    @property
+    def settings(self) -> ToolPoolSettings:
+        """The pool's settings."""
+        return self._settings
 
     @property
     def size(self) -> int:
-        """Number of runner slots."""
-        return len(self._runners)
+        """Runners of the pool's own group (no runtime_env) this copy knows of."""
+        return len(self._routes.get(DEFAULT_GROUP, ()))
 
     @property
     def generations(self) -> tuple[int, ...]:
-        """Per slot, how many times its runner has been replaced, as far as this copy knows."""
-        return tuple(generation for generation, _ in self._runners)
+        """Per runner this copy knows of (default group, by slot), how often it was replaced."""
+        return tuple(route.generation for route in self._routes.get(DEFAULT_GROUP, ()))
 
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Wait until every runner answers a ping, replacing any that died meanwhile.
+        """Wait until the pool's ``size`` runners answer.
 
         Raises:
-            TimeoutError: not every runner answered within ``timeout_s``.
+            TimeoutError: they did not within ``timeout_s``.
         """
-        async with asyncio.timeout(timeout_s):
-            for slot in range(self.size):
-                while True:
-                    generation, runner = self._runners[slot]
-                    try:
-                        await runner.ping.remote()
-                        break
-                    except RayActorError:
-                        await self._replace(slot, generation, runner)
-                        await asyncio.sleep(_READY_RETRY_S)
+        ref = self._keeper.wait_ready.remote(timeout_s)
+        try:
+            async with asyncio.timeout(timeout_s + _REPLY_MARGIN_S):
+                view: View = await ref
+        except RayTaskError as error:
+            if isinstance(error.cause, TimeoutError):
+                raise TimeoutError(f"tool runners not ready within {timeout_s:g} s") from None
+            raise
+        self._apply_view(view)
+
+    async def statistics(self) -> PoolStatistics:
+        """The pool's figures (every session's calls), for ``voxray status``."""
+        statistics: PoolStatistics = await self._keeper.statistics.remote()
+        return statistics
+
+    async def probe_ms(self) -> float:
+        """Round trip of an empty call to one of the pool's runners, in ms: the floor Ray sets
+        under every tool call (``voxray bench tools`` reports it beside the pool's overhead).
+
+        Raises:
+            RuntimeError: this copy knows of no ready runner (call :meth:`wait_ready` first).
+        """
+        routes = self._routes.get(DEFAULT_GROUP)
+        if not routes:
+            raise RuntimeError("no ready runner known; call wait_ready() first")
+        started = time.perf_counter()
+        await routes[0].handle.set_view.remote((-1, ()))  # older than any view: a no-op
+        return (time.perf_counter() - started) * 1000
 
     async def call(self, spec: ToolSpec, call_id: str, arguments_json: str) -> ToolOutcome:
         """Run one function call in a runner and return its outcome.
 
         Never raises for the tool's problems: malformed arguments, an exception, a timeout, a
-        dead runner each become an error outcome. If the awaiting task is cancelled (the session
-        was interrupted or closed), the Ray task is cancelled and CancelledError propagates.
+        dead runner, a full pool each become an error outcome. If the awaiting task is
+        cancelled (the session was interrupted or closed), the Ray task is cancelled, which
+        stops an async function at once and gets a sync function's runner killed, and
+        CancelledError propagates.
         """
         started = time.perf_counter()
+        timeout_s = spec.timeout_s or self._settings.default_timeout_s
+        exclusive = not spec.is_async or self._settings.max_async_calls_per_runner == 1
+        group = spec.runtime_env_key
+        call_key = f"{self._client}-{next(self._calls)}"
 
-        def failure(error_type: ToolErrorType, message: str) -> ToolOutcome:
+        def outcome(error_type: str | None, output: str) -> ToolOutcome:
+            latency_ms = (time.perf_counter() - started) * 1000
+            kind = cast("ToolErrorType | None", error_type)
+            return ToolOutcome(call_id, spec.name, error_type is None, output, kind, latency_ms)
+
+        def failure(error_type: ToolErrorType, message: str, **details: int | str) -> ToolOutcome:
             latency_ms = (time.perf_counter() - started) * 1000
             return ToolOutcome.failure(
-                error_type, message, call_id=call_id, name=spec.name, latency_ms=latency_ms
+                error_type,
+                message,
+                call_id=call_id,
+                name=spec.name,
+                latency_ms=latency_ms,
+                **details,
             )
 
-        try:
-            arguments = decode_arguments(arguments_json)
-        except ValueError as error:
-            return failure("invalid_arguments", str(error))
-        slot = self._pick_slot()
-        generation, runner = self._runners[slot]
-        self._in_flight[slot] += 1
-        try:
-            ref = runner.invoke.remote(spec.ref, arguments)
+        for attempt in range(_MAX_ATTEMPTS):
+            route = self._pick(group, exclusive) if attempt < _FAST_TRIES else None
+            ticket = ""
+            if route is None:
+                granted = await self._acquire(spec, exclusive)
+                if isinstance(granted, _Refusal):
+                    return failure(granted.error_type, granted.message, **granted.details)
+                route, ticket = granted
+            request = (
+                call_key,
+                spec.name,
+                spec.ref,
+                arguments_json,
+                exclusive,
+                timeout_s,
+                ticket,
+                self._version,
+            )
+            route.in_flight += 1
+            route.exclusive = exclusive
+            ref = route.handle.invoke.remote(request)
             try:
-                reply: RunnerReply = await asyncio.wait_for(ref, timeout=spec.timeout_s)
+                async with asyncio.timeout(
+                    timeout_s + self._settings.kill_grace_s + _REPLY_MARGIN_S
+                ):
+                    reply: CallReply = await ref
             except TimeoutError:
-                # Cancelling stops an async tool; a sync one is stuck in its thread, and only
-                # killing the process stops it. The kill is what the replacement does.
+                # The runner did not even answer with its own timeout: it is stuck. The keeper
+                # kills it; the model hears the same as for any timeout.
                 ray.cancel(ref)
-                await self._replace(slot, generation, runner)
-                return failure(
-                    "timeout", f"the function did not finish within {spec.timeout_s:g} s"
-                )
+                self._keeper.unresponsive.remote(route.slot, route.generation, call_key, spec.name)
+                route.skip_until = math.inf
+                return failure("timeout", f"the function did not finish within {timeout_s:g} s")
             except asyncio.CancelledError:
                 ray.cancel(ref)
                 raise
-        except RayActorError as error:
-            _log.warning("tool runner died during %s (%s): %s", spec.name, call_id, error)
-            await self._replace(slot, generation, runner)
-            return failure(
-                "runner_died", "the process running the function died before it returned"
-            )
-        except RayTaskError as error:
-            # The runner catches the tool's exceptions; reaching here is a fault of the runner
-            # itself. Its text holds a traceback, so only the cause's type is shown.
-            _log.error("tool runner failed during %s (%s): %s", spec.name, call_id, error)
-            return failure("exception", f"tool runner error: {type(error.cause).__name__}")
-        except RayError as error:
-            _log.error("Ray failed during %s (%s): %s", spec.name, call_id, error)
-            return failure("exception", f"tool runner error: {type(error).__name__}")
-        finally:
-            self._in_flight[slot] -= 1
-        latency_ms = (time.perf_counter() - started) * 1000
-        return ToolOutcome.from_reply(reply, call_id=call_id, name=spec.name, latency_ms=latency_ms)
+            except RayActorError as error:
+                _log.warning("tool runner died during %s (%s): %s", spec.name, call_id, error)
+                route.skip_until = math.inf
+                verdict = await self._lost(route, call_key, spec.name)
+                if verdict == VERDICT_NOT_STARTED:
+                    continue
+                if verdict == VERDICT_TIMEOUT:
+                    return failure("timeout", f"the function did not finish within {timeout_s:g} s")
+                return failure(
+                    "runner_died", "the process running the function died before it returned"
+                )
+            except RayTaskError as error:
+                # The runner catches the tool's exceptions; reaching here is a fault of the
+                # runner itself. Its text holds a traceback, so only the cause's type is shown.
+                _log.error("tool runner failed during %s (%s): %s", spec.name, call_id, error)
+                return failure("exception", f"tool runner error: {type(error.cause).__name__}")
+            except RayError as error:
+                _log.error("Ray failed during %s (%s): %s", spec.name, call_id, error)
+                return failure("exception", f"tool runner error: {type(error).__name__}")
+            finally:
+                route.in_flight -= 1
+            code, output, error_type, view = reply
+            if view is not None:
+                self._apply_view(view)
+            if code == DONE:
+                return outcome(error_type, output)
+            # BUSY or RETIRING: nothing ran; pass this runner over for a while.
+            route.skip_until = time.monotonic() + _BUSY_HINT_S if code == BUSY else math.inf
+        known = sum(len(routes) for routes in self._routes.values())
+        return failure(
+            "capacity",
+            f"no runner accepted the call after {_MAX_ATTEMPTS} attempts",
+            limit=self._settings.max_size,
+            in_use=known,
+            queued=0,
+        )
 
     def shutdown(self) -> None:
         """Kill every runner and the keeper. Call it once, from the driver; idempotent."""
         with contextlib.suppress(RayError):
             ray.get(self._keeper.shutdown.remote(), timeout=_SHUTDOWN_TIMEOUT_S)
-        for _, runner in self._runners:
-            with contextlib.suppress(Exception):
-                ray.kill(runner, no_restart=True)
         with contextlib.suppress(Exception):
             ray.kill(self._keeper, no_restart=True)
 
-    def _pick_slot(self) -> int:
-        # Fewest local calls in flight, ties broken round-robin so idle runners share the work.
-        size = len(self._runners)
-        start = self._next_slot
-        self._next_slot = (start + 1) % size
-        order = [(start + offset) % size for offset in range(size)]
-        return min(order, key=lambda slot: self._in_flight[slot])
-
-    async def _replace(self, slot: int, generation: int, runner: Any) -> None:
+    async def aclose(self) -> None:
+        """:meth:`shutdown` for async callers: the same, without blocking the event loop."""
+        with contextlib.suppress(RayError, TimeoutError):
+            async with asyncio.timeout(_SHUTDOWN_TIMEOUT_S):
+                await self._keeper.shutdown.remote()
         with contextlib.suppress(Exception):
-            ray.kill(runner, no_restart=True)
-        try:
-            new_generation, new_runner = await self._keeper.replace.remote(slot, generation)
-        except RayError as error:
-            # The keeper is gone: the pool was shut down. Calls on this slot will keep failing
-            # with runner_died, which is the truth.
-            _log.warning("tool pool %s cannot replace runner %d: %s", self._pool_id, slot, error)
-            return
-        if new_generation > self._runners[slot][0]:
-            self._runners[slot] = (new_generation, new_runner)
+            ray.kill(self._keeper, no_restart=True)
 
-    def _reset_local_state(self) -> None:
-        self._in_flight = [0] * len(self._runners)
-        self._next_slot = 0
+    # ------------------------------------------------------------------ internals
+
+    def _pick(self, group: str, exclusive: bool) -> _Route | None:
+        routes = self._routes.get(group)
+        if not routes:
+            return None
+        now = time.monotonic()
+        limit = self._settings.max_async_calls_per_runner
+        count = len(routes)
+        self._rotation += 1
+        for offset in range(count):
+            route = routes[(self._rotation + offset) % count]
+            if route.skip_until > now:
+                continue
+            if exclusive and route.in_flight == 0:
+                return route
+            if not exclusive and (
+                route.in_flight == 0 or (not route.exclusive and route.in_flight < limit)
+            ):
+                return route
+        return None
+
+    async def _acquire(self, spec: ToolSpec, exclusive: bool) -> tuple[_Route, str] | _Refusal:
+        ref = self._keeper.acquire.remote(spec.runtime_env_key, spec.runtime_env, exclusive)
+        try:
+            reply = await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref)
+            raise
+        except RayError as error:
+            _log.error("tool pool keeper unavailable: %s", error)
+            return _Refusal("runner_unavailable", "the tool pool is not running")
+        if reply[0] == ACQUIRE_GRANTED:
+            _, slot, generation, handle, ticket, view = reply
+            self._apply_view(view)
+            return self._route(spec.runtime_env_key, slot, generation, handle), ticket
+        if reply[0] == ACQUIRE_CAPACITY:
+            _, message, limit, in_use, queued = reply
+            return _Refusal(
+                "capacity", message, {"limit": limit, "in_use": in_use, "queued": queued}
+            )
+        return _Refusal("runner_unavailable", reply[1])
+
+    async def _lost(self, route: _Route, call_key: str, name: str) -> int:
+        try:
+            verdict, view = await self._keeper.lost.remote(
+                route.slot, route.generation, call_key, name
+            )
+        except RayError:
+            return -1
+        self._apply_view(view)
+        return int(verdict)
+
+    def _route(self, group: str, slot: int, generation: int, handle: Any) -> _Route:
+        for route in self._routes.get(group, ()):
+            if route.slot == slot and route.generation == generation:
+                return route
+        route = _Route(slot, generation, handle)
+        self._routes.setdefault(group, []).append(route)
+        return route
+
+    def _apply_view(self, view: View) -> None:
+        version, slots = view
+        if version <= self._version:
+            return
+        self._version = version
+        known = {
+            (route.slot, route.generation): route
+            for routes in self._routes.values()
+            for route in routes
+        }
+        routes: dict[str, list[_Route]] = {}
+        for slot, group, generation, handle in slots:
+            # Kept objects keep this copy's count of its calls in flight on them.
+            route = known.get((slot, generation)) or _Route(slot, generation, handle)
+            routes.setdefault(group, []).append(route)
+        self._routes = routes
 
     def __getstate__(self) -> dict[str, Any]:
-        # Load counters describe this copy's calls; a new copy starts with none in flight.
-        return {"pool_id": self._pool_id, "keeper": self._keeper, "runners": self._runners}
+        # Routes and counters describe this copy's calls; a new copy starts with none in flight.
+        view: View = (
+            self._version,
+            tuple(
+                (route.slot, group, route.generation, route.handle)
+                for group, routes in self._routes.items()
+                for route in routes
+            ),
+        )
+        return {
+            "pool_id": self._pool_id,
+            "keeper": self._keeper,
+            "settings": self._settings,
+            "view": view,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._pool_id = state["pool_id"]
         self._keeper = state["keeper"]
-        self._runners = list(state["runners"])
-        self._reset_local_state()
+        self._settings = state["settings"]
+        self._setup(state["view"])
 
     def __repr__(self) -> str:
         return f"ToolPool(id={self._pool_id!r}, size={self.size})"

@@ -13,12 +13,14 @@ the model sent, so the schema the model sees and the check the runner applies ca
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import inspect
+import json
 import re
 import typing
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,10 +35,14 @@ __all__ = [
     "ToolSpec",
     "build_tool_spec",
     "load_tool",
+    "tool_spec_from_entry",
 ]
 
 DEFAULT_TOOL_TIMEOUT_S: Final = 10.0
-"""Seconds a function call may run before it is stopped, unless the tool says otherwise."""
+"""Seconds a function call may run before it is stopped, unless the tool or the pool says
+otherwise (``ToolPoolSettings.default_timeout_s``)."""
+
+_ENTRY_KEYS: Final = frozenset({"ref", "name", "timeout_s", "runtime_env"})
 
 _NAME_PATTERN: Final = r"^[A-Za-z0-9_-]{1,64}$"
 _REF_PATTERN: Final = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -63,8 +69,22 @@ class ToolSpec(BaseModel, frozen=True, extra="forbid"):
     ref: str = Field(description="Where the function lives: 'package.module:function'.")
     description: str = Field("", description="What the function does, told to the model.")
     parameters: dict[str, Any] = Field(description="JSON schema (type object) of the arguments.")
-    timeout_s: float = Field(
-        DEFAULT_TOOL_TIMEOUT_S, gt=0, description="Seconds a call may run before it is stopped."
+    timeout_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a call may run before it is stopped; None: the pool's default.",
+    )
+    is_async: bool = Field(
+        False,
+        description="Whether the function is a coroutine function. Async calls may share a "
+        "runner process; a sync call gets one to itself, so stopping it (which means killing "
+        "the process) cannot take another call with it.",
+    )
+    runtime_env: dict[str, Any] | None = Field(
+        None,
+        description="Ray runtime_env for this tool's runners (env_vars, pip, py_modules, ...), "
+        "passed to Ray as is; tools with the same runtime_env share runners. Values are visible "
+        "to anyone who can list the cluster's actors: no secrets here.",
     )
 
     @field_validator("ref")
@@ -80,6 +100,30 @@ class ToolSpec(BaseModel, frozen=True, extra="forbid"):
         if parameters.get("type") != "object":
             raise ValueError("tool parameters must be a JSON schema with type 'object'")
         return parameters
+
+    @field_validator("runtime_env")
+    @classmethod
+    def _check_runtime_env(cls, runtime_env: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not runtime_env:
+            return None
+        try:
+            json.dumps(runtime_env, sort_keys=True)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"runtime_env must be plain JSON data: {error}") from error
+        env_vars = runtime_env.get("env_vars")
+        if env_vars is not None and not (
+            isinstance(env_vars, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env_vars.items())
+        ):
+            raise ValueError("runtime_env.env_vars must map names to string values")
+        return runtime_env
+
+    @functools.cached_property
+    def runtime_env_key(self) -> str:
+        """The runtime_env as canonical JSON, ``""`` for none: which runners may run this tool."""
+        if self.runtime_env is None:
+            return ""
+        return json.dumps(self.runtime_env, sort_keys=True, separators=(",", ":"))
 
     def to_wire(self) -> dict[str, Any]:
         """The flat function-tool object sent in ``session.update``."""
@@ -214,18 +258,27 @@ def load_tool(ref: str) -> LoadedTool:
 
 
 def build_tool_spec(
-    ref: str, *, name: str | None = None, timeout_s: float | None = None
+    ref: str,
+    *,
+    name: str | None = None,
+    timeout_s: float | None = None,
+    runtime_env: Mapping[str, Any] | None = None,
 ) -> ToolSpec:
     """Describe the function at ``ref`` as a tool the model can call.
+
+    The function is imported here, in the loading process, even when it has a ``runtime_env``:
+    a tool whose dependencies exist only in its runtime_env should import them inside the
+    function, so that its signature can be read at load time.
 
     Args:
         ref: ``package.module:function``; the function may be sync or async.
         name: the name the model sees; the function's own name by default.
-        timeout_s: seconds a call may run; :data:`DEFAULT_TOOL_TIMEOUT_S` by default.
+        timeout_s: seconds a call may run; the pool's default when None.
+        runtime_env: a Ray runtime_env for the runners of this tool.
 
     Raises:
         ToolSpecError: anything about the reference or its signature that prevents calling it
-            safely (see :func:`load_tool`), or an invalid name or timeout.
+            safely (see :func:`load_tool`), or an invalid name, timeout or runtime_env.
     """
     loaded = load_tool(ref)
     try:
@@ -242,7 +295,9 @@ def build_tool_spec(
             ref=ref,
             description=loaded.description,
             parameters=parameters,
-            timeout_s=DEFAULT_TOOL_TIMEOUT_S if timeout_s is None else timeout_s,
+            timeout_s=timeout_s,
+            is_async=loaded.is_async,
+            runtime_env=None if runtime_env is None else dict(runtime_env),
         )
     except ValidationError as error:
         problems = "; ".join(
@@ -250,6 +305,37 @@ def build_tool_spec(
             for item in error.errors(include_url=False)
         )
         raise ToolSpecError(f"invalid tool spec: {problems}", location=ref) from error
+
+
+def tool_spec_from_entry(entry: str | Mapping[str, Any]) -> ToolSpec:
+    """A tool as written in a suite or agent file: a ref, or a mapping with more.
+
+    A mapping has ``ref`` and optionally ``name``, ``timeout_s`` and ``runtime_env``; any other
+    key is an error rather than silently ignored (a misspelt ``timeout`` would otherwise leave
+    a tool without the limit its author meant).
+
+    Raises:
+        ToolSpecError: the entry or the tool it names is invalid.
+    """
+    if isinstance(entry, str):
+        return build_tool_spec(entry)
+    ref = entry.get("ref")
+    if not isinstance(ref, str):
+        raise ToolSpecError("a tool entry needs 'ref': 'package.module:function'")
+    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    if unknown:
+        raise ToolSpecError(
+            f"unknown tool field(s) {unknown}; allowed: {sorted(_ENTRY_KEYS)}", location=ref
+        )
+    runtime_env = entry.get("runtime_env")
+    if runtime_env is not None and not isinstance(runtime_env, Mapping):
+        raise ToolSpecError("runtime_env must be a mapping", location=ref)
+    return build_tool_spec(
+        ref,
+        name=entry.get("name"),
+        timeout_s=entry.get("timeout_s"),
+        runtime_env=runtime_env,
+    )
 
 
 def _summary(error: BaseException) -> str:
