@@ -59,7 +59,6 @@ from actors.realtime.server_events import (
     ResponseFunctionCallArgumentsDelta,
     ResponseFunctionCallArgumentsDone,
     ResponseOutputAudioDelta,
-    ResponseOutputAudioDone,
     ResponseOutputAudioTranscriptDelta,
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
@@ -79,7 +78,14 @@ from actors.realtime.session_params import (
     SessionParams,
     TurnDetection,
 )
-from actors.simulator import BrainRule, BrainScript, ScriptedCall, Simulator, SimulatorConfig
+from actors.simulator import (
+    BrainRule,
+    BrainScript,
+    ResponseLatency,
+    ScriptedCall,
+    Simulator,
+    SimulatorConfig,
+)
 from actors.simulator.actor import SimulatorActor
 from actors.simulator.voice import voice_style
 
@@ -143,7 +149,11 @@ async def connect(http: aiohttp.ClientSession, sim: Simulator, token: str = "tes
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     simulator = Simulator(
-        SimulatorConfig(speed=SPEED, api_keys=frozenset({"test-key"}), first_audio_latency_ms=200)
+        SimulatorConfig(
+            speed=SPEED,
+            api_keys=frozenset({"test-key"}),
+            response_latency=ResponseLatency(mean_ms=200),
+        )
     )
     await simulator.start()
     try:
@@ -551,7 +561,17 @@ async def test_cancel_stops_the_response_and_a_second_cancel_is_an_error(
     await client.send(ResponseCancel())
     events, done = await client.until(ResponseDone)
     assert done.response.status == "cancelled"
-    assert not any(isinstance(e, ResponseOutputAudioDone) for e in events)
+    # The open item is closed with what was sent of it, then the response ends.
+    assert compress(events)[-5:] == [
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.done",
+    ]
+    said = next(e for e in events if isinstance(e, ResponseOutputAudioTranscriptDone))
+    assert said.transcript and LONG_TEXT.startswith(said.transcript.removeprefix("You said: "))
+    assert done.response.output[0].status == "incomplete"
     await client.send(ResponseCancel())
     error = await client.expect(ErrorEvent)
     assert "no active response" in error.error.message

@@ -270,8 +270,13 @@ class Conversation:
 
     @property
     def idle(self) -> bool:
-        """No response active or requested, no tool call running or awaiting its follow-up."""
-        return self._responses.idle
+        """No response active or requested, no tool call running or awaiting its follow-up,
+        and no reconnect under way (which may still owe the answer to a dropped response)."""
+        return (
+            self._responses.idle
+            and self.state is not EngineState.RECONNECTING
+            and not self._resume_response
+        )
 
     @property
     def responses_done(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ray
 
 from actors.simulator.config import SimulatorConfig
+from actors.simulator.faults import FaultAction, FaultPlan
 from actors.simulator.rules import BrainScript
 from actors.simulator.server import Simulator
 
@@ -32,6 +33,10 @@ class SimulatorActorImpl:
     def register(self, script: BrainScript) -> str:
         """A bearer token bound to ``script`` (see :meth:`Simulator.register`)."""
         return self._require().register(script)
+
+    async def inject(self, fault: FaultAction | FaultPlan, token: str | None = None) -> int:
+        """Arm a fault on open sessions while running (see :meth:`Simulator.inject`)."""
+        return await self._require().inject(fault, token)
 
     def url(self) -> str:
         """The websocket URL."""

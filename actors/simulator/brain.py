@@ -80,8 +80,8 @@ class Brain:
 
     def __init__(self, script: BrainScript) -> None:
         self._script = script
-        self._rules: list[tuple[BrainRule, re.Pattern[str] | None]] = [
-            (rule, rule.pattern()) for rule in script.rules
+        self._rules: list[tuple[BrainRule, re.Pattern[str] | None, re.Pattern[str] | None]] = [
+            (rule, rule.pattern(), rule.instructions_pattern()) for rule in script.rules
         ]
 
     @property
@@ -89,22 +89,38 @@ class Brain:
         """The script this brain follows."""
         return self._script
 
-    def decide(self, heard: str, turn_index: int) -> Decision:
+    def decide(self, heard: str, turn_index: int, instructions: str = "") -> Decision:
         """Decide the response to the user turn ``turn_index`` (1-based) in which ``heard``
-        was heard."""
-        for rule, pattern in self._rules:
-            groups: dict[str, str]
+        was heard, under ``instructions`` (the response's, else the session's)."""
+        decision = self.match(heard, turn_index, instructions)
+        if decision is not None:
+            return decision
+        return Decision(reply=self._default_reply(heard))
+
+    def match(
+        self, heard: str | None, turn_index: int | None, instructions: str
+    ) -> Decision | None:
+        """The decision of the first matching rule, or None.
+
+        ``heard``/``turn_index`` are None for a response that answers no user turn (a greeting
+        or a check-in): only ``instructions``-only rules can match it.
+        """
+        for rule, pattern, wanted in self._rules:
+            groups: dict[str, str] = {}
+            if wanted is not None:
+                found = wanted.search(instructions)
+                if found is None:
+                    continue
+                groups.update({k: v for k, v in found.groupdict().items() if v is not None})
             if pattern is not None:
-                match = pattern.search(heard)
+                match = pattern.search(heard) if heard is not None else None
                 if match is None:
                     continue
-                groups = {k: v for k, v in match.groupdict().items() if v is not None}
-            elif rule.turn == turn_index:
-                groups = {}
-            else:
+                groups.update({k: v for k, v in match.groupdict().items() if v is not None})
+            elif rule.turn is not None and rule.turn != turn_index:
                 continue
             return self._from_rule(rule, groups)
-        return Decision(reply=self._default_reply(heard))
+        return None
 
     def after_tool(self, outputs: Sequence[tuple[PlannedCall, str]]) -> str:
         """What to say once the outputs of ``calls`` came back (output strings as received)."""

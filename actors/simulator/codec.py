@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Final
 
@@ -17,6 +18,8 @@ __all__ = ["DEFAULT_FORMAT", "SUPPORTED_TYPES", "WireCodec"]
 
 DEFAULT_FORMAT: Final = AudioFormat(type="audio/pcm", rate=24000)
 """PCM16 at 24 kHz: the protocol's default in both directions."""
+
+_NATIVE_LITTLE: Final = sys.byteorder == "little"
 
 SUPPORTED_TYPES: Final = frozenset({"audio/pcm", "audio/pcmu", "audio/pcma"})
 """Formats the simulator speaks; Opus is not implemented."""
@@ -51,7 +54,7 @@ class WireCodec:
         return n_bytes / self.bytes_per_sample * 1000.0 / self.rate
 
     def decode(self, data: bytes) -> NDArray[np.int16]:
-        """Encoded bytes -> int16 samples at :attr:`rate`.
+        """Encoded bytes -> int16 samples at :attr:`rate` (PCM: a read-only view of ``data``).
 
         Raises:
             AudioError: PCM data with an odd byte count.
@@ -60,6 +63,8 @@ class WireCodec:
             return mulaw_decode(data)
         if self.type == "audio/pcma":
             return alaw_decode(data)
+        if _NATIVE_LITTLE and isinstance(data, bytes) and len(data) % 2 == 0:
+            return np.frombuffer(data, dtype=np.int16)  # no copy on the hot path
         return pcm16_from_bytes(data)
 
     def encode(self, samples: NDArray[np.int16]) -> bytes:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from actors.simulator.faults import FaultPlan
+from actors.simulator.latency import ResponseLatency
+
 __all__ = ["SimulatorConfig"]
 
 
@@ -31,27 +34,24 @@ class SimulatorConfig(BaseModel):
         default=frozenset(),
         description="Static bearer tokens accepted besides the ones handed out by register().",
     )
-    first_audio_latency_ms: float = Field(
-        default=300.0,
-        ge=0,
+    response_latency: ResponseLatency = Field(
+        default_factory=ResponseLatency,
         description=(
-            "Delay between response.created and the first audio delta (divided by speed, "
-            "like all pacing)."
+            "Delay between response.created and the first output (divided by speed, like all "
+            "pacing); a scenario's script may override it."
         ),
     )
-    latency_jitter_ms: float = Field(
-        default=0.0,
-        ge=0,
-        description="Uniform jitter (+/-) added to first_audio_latency_ms, from a seeded RNG.",
-    )
-    seed: int = Field(default=0, description="Seed of the jitter RNG, so runs are reproducible.")
+    seed: int = Field(default=0, description="Seed of the latency RNG, so runs are reproducible.")
     output_chunk_ms: int = Field(
         default=40, ge=10, le=1000, description="Audio duration of one output_audio.delta."
     )
     ping_interval_s: float | None = Field(
-        default=None,
+        default=15.0,
         gt=0,
-        description="Send an application-level `ping` event this often; None sends none.",
+        description=(
+            "Send an application-level `ping` event this often (wall clock), as the live "
+            "service does; None sends none."
+        ),
     )
     default_model: str = Field(
         default="grok-voice-latest", description="Model reported when `?model=` is absent."
@@ -66,4 +66,36 @@ class SimulatorConfig(BaseModel):
     )
     heartbeat_s: float | None = Field(
         default=30.0, gt=0, description="aiohttp websocket heartbeat (protocol-level ping)."
+    )
+    transcribe: bool = Field(
+        default=False,
+        description=(
+            "Transcribe user audio with pocketsphinx (the `transcribe` extra) so rules can match "
+            "what was said; off by default because of its CPU cost. Without it, heard text is a "
+            "placeholder stating the speech's duration."
+        ),
+    )
+    max_duration_s: float | None = Field(
+        default=7200.0,
+        gt=0,
+        description=(
+            "Wall-clock session limit: error{type: max_duration} then a close, like the live "
+            "service's 120 min. None: unlimited."
+        ),
+    )
+    inactivity_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "End a session with error{type: timeout} and a close after this long without a "
+            "client frame (the live value is undocumented). None: never."
+        ),
+    )
+    resumption_ttl_s: float = Field(
+        default=1800.0,
+        gt=0,
+        description="How long a closed conversation with resumption enabled can be resumed.",
+    )
+    faults: FaultPlan | None = Field(
+        default=None, description="Faults applied to every session (besides a script's own)."
     )

@@ -107,6 +107,28 @@ class Conversation:
         del self._items[item_id]
         self._audio.pop(item_id, None)
 
+    def items(self) -> list[ServerItem]:
+        """Every item, in conversation order."""
+        return list(self._items.values())
+
+    def adopt(self, other: Conversation) -> list[ServerItem]:
+        """Continue ``other`` (resumption): its items go first, its open bookkeeping comes too.
+
+        Returns the adopted items in order, for the ``conversation.item.created`` replay.
+        """
+        adopted = [item for key, item in other._items.items() if key not in self._items]
+        merged: OrderedDict[str, ServerItem] = OrderedDict(
+            (item.id, item) for item in adopted if item.id is not None
+        )
+        merged.update(self._items)
+        self._items = merged
+        self._audio = {**other._audio, **self._audio}
+        self._unanswered = [*other._unanswered, *self._unanswered]
+        self._user_turns += other._user_turns
+        self._pending.calls = {**other._pending.calls, **self._pending.calls}
+        self._pending.outputs = {**other._pending.outputs, **self._pending.outputs}
+        return adopted
+
     def text_chars(self) -> int:
         """Characters of text and transcripts in the conversation (for plausible token usage)."""
         total = 0
@@ -134,6 +156,11 @@ class Conversation:
         """A user message or committed audio turn joined; the next response answers it."""
         self._user_turns += 1
         self._unanswered.append(heard)
+
+    def answered(self) -> None:
+        """An assistant message joined (seeded history): earlier input counts as answered."""
+        self._unanswered.clear()
+        self._pending.outputs.clear()
 
     def take_user_turn(self) -> UserTurn | None:
         """The unanswered user input (joined), consuming it; None if everything was answered."""

@@ -6,6 +6,9 @@ running across ``input_audio_buffer.clear`` and session updates, like the live s
 
 from __future__ import annotations
 
+import numpy as np
+from numpy.typing import NDArray
+
 from actors.simulator.codec import WireCodec
 from actors.simulator.session import VadSettings
 from actors.simulator.vad import EnergyVad, SpeechStopped, VadEvent
@@ -53,26 +56,37 @@ class InputAudioBuffer:
         else:
             self._vad.configure(vad.threshold, vad.prefix_padding_ms, vad.silence_duration_ms)
 
-    def append(self, data: bytes) -> list[VadEvent]:
-        """Add encoded audio; returns the VAD events it completes (none without server VAD).
+    @property
+    def codec(self) -> WireCodec:
+        """The input format's codec."""
+        return self._codec
 
-        A speech stop commits the buffer, so :attr:`buffered_ms` restarts from there.
+    def append(
+        self, data: bytes, *, muted: bool = False
+    ) -> tuple[NDArray[np.int16], list[VadEvent]]:
+        """Add encoded audio; returns its samples and the VAD events it completes.
+
+        ``muted`` audio advances the timeline as silence (an uninterruptible force message is
+        playing: caller audio is dropped). A speech stop commits the buffer, so
+        :attr:`buffered_ms` restarts from there. Without server VAD there are no events.
 
         Raises:
             AudioError: the bytes are not valid in the input format (odd PCM length).
         """
         samples = self._codec.decode(data)
+        if muted:
+            samples = np.zeros_like(samples)
         duration_ms = samples.size * 1000.0 / self._codec.rate
         self._position_ms += duration_ms
         self._buffered_ms += duration_ms
         if self._vad is None:
-            return []
+            return samples, []
         events = self._vad.feed(samples)
         for event in events:
             if isinstance(event, SpeechStopped):
                 # Audio after the stop point stays buffered for the next turn.
                 self._buffered_ms = max(0.0, self._position_ms - event.audio_end_ms)
-        return events
+        return samples, events
 
     def commit(self) -> float:
         """Commit the buffer (manual turns); returns its duration in ms."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from actors.realtime.client_events import (
     ConversationItemCreate,
@@ -26,34 +28,36 @@ from actors.realtime.server_events import (
     ConversationItemAdded,
     ConversationItemDeleted,
     ConversationItemTruncated,
+    KnownServerEvent,
 )
-from actors.simulator.codec import WireCodec
+from actors.simulator.brain import PlannedCall
 from actors.simulator.conversation import Conversation, UnknownItemError
 from actors.simulator.ids import new_id
 from actors.simulator.refusal import Refusal
-from actors.simulator.responses import Emit
+from actors.simulator.transcription import heard_placeholder
 from actors.simulator.wire_items import from_client_item
 
-__all__ = ["ItemOps", "heard_placeholder"]
+__all__ = ["Emit", "ItemOps", "heard_placeholder"]
+
+Emit = Callable[[KnownServerEvent], Awaitable[None]]
+"""Queue one server event for sending (blocks while the outbound queue is full)."""
 
 # Clients compute the played time from byte counts and round; allow that much past the end.
 _TRUNCATE_SLACK_MS = 1.0
-
-
-def heard_placeholder(speech_ms: float) -> str:
-    """What the simulator "heard" in user audio until real transcription exists."""
-    return f"[speech {speech_ms / 1000:.1f} s]"
 
 
 class ItemOps:
     """Applies client item events to a :class:`Conversation` and acknowledges them."""
 
     def __init__(
-        self, conversation: Conversation, emit: Emit, input_codec: Callable[[], WireCodec]
+        self,
+        conversation: Conversation,
+        emit: Emit,
+        hear_clip: Callable[[bytes], Awaitable[str]],
     ) -> None:
         self._conversation = conversation
         self._emit = emit
-        self._input_codec = input_codec
+        self._hear_clip = hear_clip
 
     async def create(
         self,
@@ -68,7 +72,7 @@ class ItemOps:
                 code="item_id_duplicate",
                 param="item.id",
             )
-        heard = self._heard_in(item)
+        heard = await self._heard_in(item)
         reported = from_client_item(item_id, item, heard)
         try:
             previous = self._conversation.add(reported, event.previous_item_id)
@@ -81,9 +85,14 @@ class ItemOps:
         match item:
             case MessageItem(role="user"):
                 self._conversation.add_user_turn(heard or "")
+            case MessageItem(role="assistant"):
+                # Seeded history (e.g. after a reconnect): what came before was answered.
+                self._conversation.answered()
+            case FunctionCallItem(call_id=call_id, name=name, arguments=arguments):
+                self._conversation.open_call(call_id, PlannedCall(name, _arguments(arguments)))
             case FunctionCallOutputItem(call_id=call_id, output=output):
                 self._conversation.add_output(call_id, output)
-            case MessageItem() | FunctionCallItem():
+            case MessageItem():
                 pass
         await self._emit(ConversationItemAdded(previous_item_id=previous, item=reported))
 
@@ -126,7 +135,7 @@ class ItemOps:
             )
         )
 
-    def _heard_in(
+    async def _heard_in(
         self, item: MessageItem | FunctionCallItem | FunctionCallOutputItem
     ) -> str | None:
         if not isinstance(item, MessageItem):
@@ -137,12 +146,21 @@ class ItemOps:
                 heard.append(part.text)
             elif isinstance(part, InputAudio):
                 try:
-                    n_bytes = len(base64.b64decode(part.audio))
+                    data = base64.b64decode(part.audio)
                 except (binascii.Error, ValueError):
-                    n_bytes = 0
-                heard.append(heard_placeholder(self._input_codec().duration_ms(n_bytes)))
+                    data = b""
+                heard.append(await self._hear_clip(data) if data else heard_placeholder(0))
         return " ".join(heard)
 
     @staticmethod
     def _not_found(item_id: str) -> Refusal:
         return Refusal(f"item {item_id!r} does not exist", code="item_not_found", param="item_id")
+
+
+def _arguments(arguments: str) -> dict[str, Any]:
+    """Seeded call arguments as a mapping (anything but a JSON object becomes empty)."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

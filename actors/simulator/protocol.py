@@ -1,9 +1,10 @@
 """What the simulated server does with each client event (no sockets here).
 
 :class:`SimProtocol` owns one session's state (configuration, conversation, input buffer, the
-active response) and turns client frames into server events through an ``emit`` callback.
-:mod:`actors.simulator.connection` pumps a websocket into it. Handlers refuse an event by
-raising :class:`~actors.simulator.refusal.Refusal`, which becomes one ``error`` event.
+active response, the idle timer) and turns client frames into server events through its
+:class:`~actors.simulator.context.Outbox`. :mod:`actors.simulator.connection` pumps a websocket
+into it. Handlers refuse an event by raising :class:`~actors.simulator.refusal.Refusal`, which
+becomes one ``error`` event; the session stays open.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import base64
 import binascii
 import logging
 import random
-from typing import assert_never
+from collections.abc import Coroutine
+from typing import Any, Final, assert_never
 
-from actors.errors import AudioError, ProtocolError
+from actors.errors import ProtocolError
 from actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
@@ -35,29 +37,25 @@ from actors.realtime.items import ForceMessageItem
 from actors.realtime.server_events import (
     ConversationCreated,
     ConversationInfo,
-    ConversationItemAdded,
-    ConversationItemInputAudioTranscriptionCompleted,
+    ConversationItemCreated,
     ErrorDetail,
     ErrorEvent,
-    InputAudioBufferCleared,
-    InputAudioBufferCommitted,
-    InputAudioBufferSpeechStarted,
-    InputAudioBufferSpeechStopped,
+    InputAudioBufferTimeoutTriggered,
+    McpListToolsCompleted,
+    McpListToolsInProgress,
     SessionCreated,
     SessionUpdated,
 )
-from actors.simulator.brain import Brain
-from actors.simulator.config import SimulatorConfig
+from actors.simulator.context import Outbox, ServerContext, SessionSetup
 from actors.simulator.conversation import Conversation
+from actors.simulator.hearing import Hearing
+from actors.simulator.idle import IdleTimer
 from actors.simulator.ids import new_id
-from actors.simulator.input_audio import InputAudioBuffer
-from actors.simulator.item_ops import ItemOps, heard_placeholder
+from actors.simulator.item_ops import ItemOps
 from actors.simulator.refusal import Refusal
-from actors.simulator.responses import Emit, ResponsePlan, ResponseRun, ResponseStreamer
+from actors.simulator.responses import ResponsePlan, ResponseRun, ResponseStreamer
 from actors.simulator.session import SessionUpdateRejected, SimSession
-from actors.simulator.vad import SpeechStarted, SpeechStopped
-from actors.simulator.voice import VoiceBank
-from actors.simulator.wire_items import user_audio_message
+from actors.simulator.user_audio import UserAudio
 
 __all__ = ["GREETING", "SimProtocol"]
 
@@ -66,6 +64,10 @@ logger = logging.getLogger("voxray.simulator")
 GREETING = "Hello! How can I help you today?"
 """What the simulator says when asked to respond with no user input to answer."""
 
+# The hot inbound event, spelt as compact clients (voxray among them) send it.
+_APPEND_HEAD: Final = '{"type":"input_audio_buffer.append","audio":"'
+_APPEND_TAIL: Final = '"}'
+
 
 class SimProtocol:
     """The protocol behaviour of one simulated session."""
@@ -73,32 +75,54 @@ class SimProtocol:
     def __init__(
         self,
         *,
-        emit: Emit,
-        config: SimulatorConfig,
-        brain: Brain,
-        model: str,
-        voices: VoiceBank,
+        outbox: Outbox,
+        context: ServerContext,
+        setup: SessionSetup,
         rng: random.Random,
         name: str,
     ) -> None:
-        self._emit = emit
-        self._brain = brain
+        self._out = outbox
+        self._context = context
+        self._brain = setup.brain
         self._name = name
-        self._session = SimSession(model=model)
-        self._conversation = Conversation(new_id("conv"))
-        self._items = ItemOps(self._conversation, emit, lambda: self._session.input_codec)
-        self._input = InputAudioBuffer(self._session.input_codec, self._session.vad)
-        self._streamer = ResponseStreamer(
-            emit=emit, voices=voices, config=config, conversation=self._conversation, rng=rng
+        self._session = SimSession(model=setup.model, reasoning_effort=setup.reasoning_effort)
+        self._resumable: Conversation | None = None
+        self._missing_conversation: str | None = None
+        if setup.conversation_id is not None:
+            self._resumable = context.conversations.find(setup.conversation_id)
+            if self._resumable is None:
+                self._missing_conversation = setup.conversation_id
+        resumed_id = self._resumable.id if self._resumable is not None else None
+        self._conversation = Conversation(resumed_id or new_id("conv"))
+        self._user = UserAudio(
+            outbox=outbox,
+            conversation=self._conversation,
+            hearing=Hearing(context.transcriber, self._session.input_codec.rate),
+            session=lambda: self._session,
+            listener=self,
         )
+        self._items = ItemOps(self._conversation, outbox.send, self._user.hear_clip)
+        self._streamer = ResponseStreamer(
+            outbox=outbox,
+            voices=context.voices,
+            config=context.config,
+            conversation=self._conversation,
+            rng=rng,
+            latency=setup.latency,
+        )
+        self._idle = IdleTimer(self._idle_expired, speed=context.config.speed)
         self._active: ResponseRun | None = None
-        self._speech_item_id: str | None = None
         self._tasks: asyncio.TaskGroup | None = None
 
     @property
     def session(self) -> SimSession:
         """The current session configuration."""
         return self._session
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation of this session."""
+        return self._conversation
 
     @property
     def active_response(self) -> ResponseRun | None:
@@ -109,22 +133,49 @@ class SimProtocol:
     async def open(self, tasks: asyncio.TaskGroup) -> None:
         """Greet the client (``session.created``, ``conversation.created``).
 
-        Responses run as tasks of ``tasks``, sharing the connection's fate.
+        Responses and the idle timer run as tasks of ``tasks``, sharing the connection's fate.
         """
         self._tasks = tasks
-        await self._emit(SessionCreated(session=self._session.state()))
+        self._idle.start(tasks)
+        await self._out.send(SessionCreated(session=self._session.state()))
         conversation = ConversationInfo(id=self._conversation.id)
-        await self._emit(ConversationCreated(conversation=conversation))
+        await self._out.send(ConversationCreated(conversation=conversation))
+        if self._missing_conversation is not None:
+            await self._refuse(
+                Refusal(
+                    f"conversation {self._missing_conversation!r} cannot be resumed: unknown or "
+                    "expired; a new conversation was started",
+                    code="conversation_not_found",
+                    param="conversation_id",
+                ),
+                None,
+            )
 
     def abort(self) -> None:
-        """The connection is going away: stop the active response without any event."""
+        """The connection is going away: stop the active response and timers, no events."""
+        self._idle.close()
         if self._active is not None and self._active.task is not None:
             self._active.task.cancel()
+
+    def closed(self) -> None:
+        """The connection is over: a resumable conversation stays available for a while."""
+        self._context.conversations.release(self._conversation)
 
     # ------------------------------------------------------------------ frames
 
     async def on_text(self, data: str) -> None:
         """Handle one JSON text frame; malformed or unknown events get an ``error``."""
+        if data.startswith(_APPEND_HEAD) and data.endswith(_APPEND_TAIL):
+            # Skip the generic parser for the one event sent ten times a second. Whatever
+            # sits between head and tail must be strict base64 (no quote, no escape), else
+            # it is not this shape after all and the generic path decides.
+            try:
+                audio = base64.b64decode(data[len(_APPEND_HEAD) : -2], validate=True)
+            except (binascii.Error, ValueError):
+                pass
+            else:
+                await self._guarded(self._user.append(audio), "input_audio_buffer.append", None)
+                return
         try:
             event = parse_client_event(data)
         except ProtocolError as exc:
@@ -136,23 +187,25 @@ class SimProtocol:
             )
             await self._refuse(refusal, getattr(exc, "event_id", None))
             return
-        try:
-            await self._dispatch(event)
-        except Refusal as refusal:
-            await self._refuse(refusal, event.event_id)
-        except Exception:  # a simulator bug must not end the client's session
-            logger.exception("%s: failed to handle %s", self._name, event.type)
-            failure = Refusal(
-                f"failed to handle {event.type}", code="internal_error", error_type="internal_error"
-            )
-            await self._refuse(failure, event.event_id)
+        await self._guarded(self._dispatch(event), event.type, event.event_id)
 
     async def on_binary(self, data: bytes) -> None:
         """A binary frame: raw input audio in the session's input format."""
+        await self._guarded(self._user.append(data), "input_audio_buffer.append", None)
+
+    async def _guarded(
+        self, handler: Coroutine[Any, Any, None], event_type: str, event_id: str | None
+    ) -> None:
         try:
-            await self._append_audio(data)
+            await handler
         except Refusal as refusal:
-            await self._refuse(refusal, None)
+            await self._refuse(refusal, event_id)
+        except Exception:  # a simulator bug must not end the client's session
+            logger.exception("%s: failed to handle %s", self._name, event_type)
+            failure = Refusal(
+                f"failed to handle {event_type}", code="internal_error", error_type="internal_error"
+            )
+            await self._refuse(failure, event_id)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -161,19 +214,11 @@ class SimProtocol:
             case SessionUpdate():
                 await self._session_update(event)
             case InputAudioBufferAppend():
-                try:
-                    data = base64.b64decode(event.audio, validate=True)
-                except (binascii.Error, ValueError):
-                    raise Refusal(
-                        "audio is not valid base64", code="invalid_audio", param="audio"
-                    ) from None
-                await self._append_audio(data)
+                await self._user.append_b64(event.audio)
             case InputAudioBufferCommit():
-                await self._commit()
+                await self._user.commit()
             case InputAudioBufferClear():
-                self._input.clear()
-                self._speech_item_id = None
-                await self._emit(InputAudioBufferCleared())
+                await self._user.clear()
             case ConversationItemCreate(item=item):
                 if isinstance(item, ForceMessageItem):
                     await self._force_message(item)
@@ -189,11 +234,18 @@ class SimProtocol:
                     code="unsupported_event",
                     error_type="invalid_event",
                 )
-            case ResponseCreate():
+            case ResponseCreate(response=params):
                 if self.active_response is not None:
                     raise self._already_active()
-                metadata = event.response.metadata if event.response is not None else None
-                await self._respond(metadata=metadata)
+                if params is None:
+                    await self._respond(metadata=None)
+                else:
+                    modalities = params.output_modalities or params.modalities
+                    await self._respond(
+                        metadata=params.metadata,
+                        instructions=params.instructions,
+                        modalities=tuple(modalities) if modalities else None,
+                    )
             case ResponseCancel():
                 await self._cancel(event.response_id)
             case Pong():
@@ -206,72 +258,91 @@ class SimProtocol:
         if self.active_response is not None:
             raise self._already_active()
         text = " ".join(part.text for part in item.content)
-        await self._start(ResponsePlan(speech=text, metadata=None))
+        plan = ResponsePlan(speech=text, interruptible=item.interruptible)
+        await self._start(plan)
 
     async def _session_update(self, event: SessionUpdate) -> None:
+        before = self._session
         try:
-            updated = self._session.apply(event.session)
+            updated = before.apply(event.session)
         except SessionUpdateRejected as exc:
-            raise Refusal(exc.message, code="invalid_session_config", param=exc.param) from None
+            raise Refusal(exc.message, code=exc.code, param=exc.param) from None
         self._session = updated
-        self._input.configure(updated.input_codec, updated.vad)
-        await self._emit(SessionUpdated(session=updated.state()))
+        self._user.configure(before, updated)
+        await self._out.send(SessionUpdated(session=updated.state()))
+        await self._list_mcp_tools(before, updated)
+        if updated.resumption:
+            self._context.conversations.keep(self._conversation)
+            if self._resumable is not None:
+                await self._replay(self._resumable)
+                self._resumable = None
+        self._rearm_idle()
 
-    # ------------------------------------------------------------------ input audio
+    async def _list_mcp_tools(self, before: SimSession, after: SimSession) -> None:
+        # The service lists a remote MCP server's tools once it is configured (§6.6).
+        known = {str(t.get("server_label")) for t in before.tools if t.get("type") == "mcp"}
+        for tool in after.tools:
+            if tool.get("type") == "mcp" and str(tool.get("server_label")) not in known:
+                item_id = new_id("mcp")
+                await self._out.send(McpListToolsInProgress(item_id=item_id))
+                await self._out.send(McpListToolsCompleted(item_id=item_id))
 
-    async def _append_audio(self, data: bytes) -> None:
-        try:
-            events = self._input.append(data)
-        except AudioError as exc:
-            raise Refusal(exc.message, code="invalid_audio", param="audio") from None
-        for vad_event in events:
-            match vad_event:
-                case SpeechStarted(audio_start_ms=start_ms):
-                    self._speech_item_id = new_id("item")
-                    await self._emit(
-                        InputAudioBufferSpeechStarted(
-                            item_id=self._speech_item_id, audio_start_ms=start_ms
-                        )
-                    )
-                    active = self.active_response
-                    if active is not None:  # barge-in: the user talks over the response
-                        await self._streamer.cancel(active, "turn_detected")
-                case SpeechStopped(audio_end_ms=end_ms, speech_ms=speech_ms):
-                    item_id = self._speech_item_id or new_id("item")
-                    self._speech_item_id = None
-                    await self._emit(
-                        InputAudioBufferSpeechStopped(item_id=item_id, audio_end_ms=end_ms)
-                    )
-                    await self._commit_user_audio(item_id, heard_placeholder(speech_ms))
-                    if self.active_response is None:
-                        await self._respond(metadata=None)
+    async def _replay(self, resumed: Conversation) -> None:
+        # Resumption (§6.10): the earlier connection's items, before any new turn.
+        previous: str | None = None
+        for item in self._conversation.adopt(resumed):
+            await self._out.send(ConversationItemCreated(previous_item_id=previous, item=item))
+            previous = item.id
 
-    async def _commit(self) -> None:
-        if self._session.vad is not None:
-            raise Refusal(
-                "input_audio_buffer.commit is only available when turn_detection is null",
-                code="invalid_request_error",
-            )
-        buffered_ms = self._input.commit()
-        if buffered_ms <= 0:
-            raise Refusal(
-                "Error committing input audio buffer: the buffer is empty",
-                code="input_audio_buffer_commit_empty",
-            )
-        await self._commit_user_audio(new_id("item"), heard_placeholder(buffered_ms))
+    # ------------------------------------------------------------------ user side (TurnListener)
 
-    async def _commit_user_audio(self, item_id: str, heard: str) -> None:
+    @property
+    def caller_muted(self) -> bool:
+        """Whether caller audio is dropped (an uninterruptible force message is playing)."""
+        active = self.active_response
+        return active is not None and not active.plan.interruptible
+
+    async def speech_started(self) -> None:
+        """The user started talking: no idle check-in; a response in flight is cut off."""
+        self._idle.stop()
+        active = self.active_response
+        if active is not None:  # barge-in: the user talks over the response
+            await self._streamer.cancel(active, "turn_detected")
+
+    async def turn_ended(self) -> None:
+        """A VAD turn was committed: answer it (server VAD creates the response itself)."""
+        if self.active_response is None:
+            await self._respond(metadata=None)
+
+    # ------------------------------------------------------------------ idle timeout
+
+    def _rearm_idle(self) -> None:
+        vad = self._session.vad
+        if vad is None or vad.idle_timeout_ms is None:
+            self._idle.stop()
+        elif self.active_response is None and not self._user.input.in_speech:
+            self._idle.arm(vad.idle_timeout_ms, self._user.input.position_ms)
+
+    async def _idle_expired(self, armed_at_ms: float) -> None:
+        vad = self._session.vad
+        if vad is None or vad.idle_timeout_ms is None or self.active_response is not None:
+            return
+        item_id = new_id("item")
         previous = self._conversation.last_item_id
-        await self._emit(InputAudioBufferCommitted(item_id=item_id, previous_item_id=previous))
-        item = user_audio_message(item_id, heard)
-        self._conversation.add(item)
-        self._conversation.add_user_turn(heard)
-        await self._emit(ConversationItemAdded(previous_item_id=previous, item=item))
-        await self._emit(
-            ConversationItemInputAudioTranscriptionCompleted(
-                item_id=item_id, content_index=0, transcript=heard
+        end_ms = max(self._user.input.position_ms, armed_at_ms + vad.idle_timeout_ms)
+        await self._out.send(
+            InputAudioBufferTimeoutTriggered(
+                item_id=item_id,
+                previous_item_id=previous,
+                audio_start_ms=int(armed_at_ms),
+                audio_end_ms=int(end_ms),
             )
         )
+        self._user.input.commit()
+        await self._user.commit_turn(item_id, "", end_ms - armed_at_ms)
+        decision = self._brain.match(None, None, self._session.instructions)
+        speech = decision.reply if decision is not None else None
+        await self._start(ResponsePlan(speech=speech or self._brain.script.idle_reply))
 
     # ------------------------------------------------------------------ responses
 
@@ -282,29 +353,47 @@ class SimProtocol:
                 "Cancellation failed: no active response found", code="response_cancel_not_active"
             )
         await self._streamer.cancel(active, "client_cancelled")
+        self._rearm_idle()
 
-    async def _respond(self, *, metadata: dict[str, str] | None) -> None:
-        """Answer pending tool outputs, else pending user input, with a new response."""
+    async def _respond(
+        self,
+        *,
+        metadata: dict[str, str] | None,
+        instructions: str | None = None,
+        modalities: tuple[str, ...] | None = None,
+    ) -> None:
+        """Answer pending tool outputs, else pending user input, with a new response.
+
+        ``instructions`` and ``modalities`` are ``response.create``'s own, for this response.
+        """
+        effective = instructions if instructions is not None else self._session.instructions
+        base = ResponsePlan(metadata=metadata, instructions=effective, modalities=modalities)
         outputs = self._conversation.take_outputs()
         if outputs:
             answer = self._brain.after_tool(outputs)
-            await self._start(ResponsePlan(speech=answer, metadata=metadata))
+            await self._start(base.but(speech=answer))
             return
         turn = self._conversation.take_user_turn()
         if turn is None:
-            await self._start(ResponsePlan(speech=GREETING, metadata=metadata))
-            return
-        decision = self._brain.decide(turn.heard, turn.index)
+            decision = self._brain.match(None, None, effective)
+            if decision is None:
+                await self._start(base.but(speech=GREETING))
+                return
+        else:
+            decision = self._brain.decide(turn.heard, turn.index, effective)
         speech = decision.preamble if decision.calls else decision.reply
-        await self._start(ResponsePlan(speech=speech, calls=decision.calls, metadata=metadata))
+        await self._start(base.but(speech=speech, calls=decision.calls))
 
     async def _start(self, plan: ResponsePlan) -> None:
         assert self._tasks is not None, "open() first"
+        self._idle.stop()
         run = await self._streamer.begin(plan)
         self._active = run
-        run.task = self._tasks.create_task(
-            self._streamer.stream(run, self._session), name=f"{self._name}-{run.id}"
-        )
+        run.task = self._tasks.create_task(self._run(run), name=f"{self._name}-{run.id}")
+
+    async def _run(self, run: ResponseRun) -> None:
+        await self._streamer.stream(run, self._session)
+        self._rearm_idle()
 
     # ------------------------------------------------------------------ errors
 
@@ -326,4 +415,4 @@ class SimProtocol:
             param=refusal.param,
             event_id=event_id,
         )
-        await self._emit(ErrorEvent(error=detail))
+        await self._out.send(ErrorEvent(error=detail))

@@ -4,26 +4,28 @@ Order follows the protocol reference §6.2/§6.4/§6.5: for a spoken item, outpu
 conversation.item.added, content_part.added, interleaved transcript/audio deltas,
 output_audio.done, output_audio_transcript.done, content_part.done, output_item.done; then, per
 function call, output_item.added, conversation.item.added, arguments delta(s), arguments.done
-(with ``name``), output_item.done; finally response.done. Audio deltas are sent every
-``chunk duration / speed`` of wall-clock time; cancellation stops the stream at once and ends
-the response with ``status: cancelled``.
+(with ``name``), output_item.done; finally response.done. Output starts after the response
+latency; audio deltas follow every ``chunk duration / speed`` of wall-clock time, as JSON
+deltas or binary frames (``audio.output.transport``). A text-only session gets text deltas
+under both names xAI documents. Cancellation stops the stream at once, closes the open item
+(``.done`` events with what was sent, status ``incomplete``) and ends the response with
+``status: cancelled``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import dataclasses
+import functools
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from actors.realtime.items import ContentPart, ServerItem
 from actors.realtime.server_events import (
     ConversationItemAdded,
-    KnownServerEvent,
     ResponseContentPartAdded,
     ResponseContentPartDone,
     ResponseCreated,
@@ -31,40 +33,71 @@ from actors.realtime.server_events import (
     ResponseFunctionCallArgumentsDelta,
     ResponseFunctionCallArgumentsDone,
     ResponseInfo,
-    ResponseOutputAudioDelta,
     ResponseOutputAudioDone,
     ResponseOutputAudioTranscriptDelta,
     ResponseOutputAudioTranscriptDone,
     ResponseOutputItemAdded,
     ResponseOutputItemDone,
+    ResponseOutputTextDelta,
+    ResponseOutputTextDone,
+    ResponseTextDelta,
     Usage,
 )
 from actors.simulator.brain import PlannedCall
 from actors.simulator.config import SimulatorConfig
+from actors.simulator.context import Outbox
 from actors.simulator.conversation import Conversation
+from actors.simulator.deltas import AudioDeltaFrames
 from actors.simulator.ids import new_id
+from actors.simulator.latency import ResponseLatency
 from actors.simulator.session import SimSession
-from actors.simulator.voice import VoiceBank
+from actors.simulator.voice import Utterance, VoiceBank
 from actors.simulator.wire_items import assistant_message, function_call
 
-__all__ = ["Emit", "ResponsePlan", "ResponseRun", "ResponseStreamer"]
+__all__ = ["ResponsePlan", "ResponseRun", "ResponseStreamer"]
 
 logger = logging.getLogger("voxray.simulator")
 
-Emit = Callable[[KnownServerEvent], Awaitable[None]]
-"""Queue one server event for sending (blocks while the outbound queue is full)."""
-
 _ARGUMENT_PIECES = 2
 _AUDIO_TOKENS_PER_S = 20
+_AUDIO_DELTA = "response.output_audio.delta"
+
+
+class _PartIds(TypedDict):
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
 
 
 @dataclass(frozen=True)
 class ResponsePlan:
-    """What a response will contain: spoken text (a preamble, when there are calls) and calls."""
+    """What a response will contain: spoken text (a preamble, when there are calls) and calls.
+
+    ``instructions`` are the ones in force (the response's own, else the session's);
+    ``interruptible=False`` (a force message) mutes caller audio until the response ends.
+    """
 
     speech: str | None = None
     calls: tuple[PlannedCall, ...] = ()
     metadata: dict[str, str] | None = None
+    instructions: str = ""
+    interruptible: bool = True
+    modalities: tuple[str, ...] | None = None
+    """This response's own output modalities (else the session's)."""
+
+    def but(self, **changes: Any) -> ResponsePlan:
+        """A copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class _OpenMessage:
+    item_id: str
+    index: int
+    kind: str  # "audio" or "text"
+    part_added: bool = False
+    said: str = ""
 
 
 class ResponseRun:
@@ -79,6 +112,7 @@ class ResponseRun:
         self.input_tokens = input_tokens
         self.spoken_transcript = ""
         self.sent_audio_ms = 0.0
+        self.message: _OpenMessage | None = None
 
     def info(self, status: str, **extra: Any) -> ResponseInfo:
         """The ``response`` object in its current state."""
@@ -116,22 +150,25 @@ class ResponseStreamer:
     def __init__(
         self,
         *,
-        emit: Emit,
+        outbox: Outbox,
         voices: VoiceBank,
         config: SimulatorConfig,
         conversation: Conversation,
         rng: random.Random,
+        latency: ResponseLatency | None = None,
     ) -> None:
-        self._emit = emit
+        self._out = outbox
         self._voices = voices
         self._config = config
         self._conversation = conversation
         self._rng = rng
+        self._latency = latency or config.response_latency
 
     async def begin(self, plan: ResponsePlan) -> ResponseRun:
         """Announce a new response (``response.created``); stream it with :meth:`stream`."""
-        run = ResponseRun(plan, input_tokens=40 + self._conversation.text_chars() // 4)
-        await self._emit(ResponseCreated(response=run.info("in_progress")))
+        context_chars = self._conversation.text_chars() + len(plan.instructions)
+        run = ResponseRun(plan, input_tokens=40 + context_chars // 4)
+        await self._out.send(ResponseCreated(response=run.info("in_progress")))
         return run
 
     async def stream(self, run: ResponseRun, session: SimSession) -> None:
@@ -141,10 +178,26 @@ class ResponseStreamer:
         connection down.
         """
         loop = asyncio.get_running_loop()
-        created_at = loop.time()
+        start = loop.time() + self._latency.sample_ms(self._rng) / 1000 / self._config.speed
         try:
             if run.plan.speech:
-                await self._speak(run, run.plan.speech, session, created_at)
+                text = run.plan.speech
+                modalities = run.plan.modalities or session.modalities
+                if "audio" not in modalities:
+                    await self._sleep_until(start)
+                    await self._write(run, text, start)
+                else:
+                    utterance = await self._voices.render(
+                        text,
+                        session.voice,
+                        session.output_codec,
+                        session.replace,
+                        session.output_speed or 1.0,
+                    )
+                    await self._sleep_until(start)
+                    await self._speak(run, utterance, start, binary=session.binary_output)
+            else:
+                await self._sleep_until(start)
             for call in run.plan.calls:
                 await self._call(run, call)
         except Exception as exc:  # the session must survive a simulator bug
@@ -153,15 +206,16 @@ class ResponseStreamer:
                 return
             run.final = True
             details = {"type": "failed", "error": {"type": "internal_error", "message": str(exc)}}
-            await self._emit(
-                ResponseDone(response=run.info("failed", status_details=details, usage=run.usage()))
+            usage = run.usage()
+            await self._out.send(
+                ResponseDone(response=run.info("failed", status_details=details, usage=usage))
             )
             return
         run.final = True
-        await self._emit(ResponseDone(response=run.info("completed", usage=run.usage())))
+        await self._out.send(ResponseDone(response=run.info("completed", usage=run.usage())))
 
     async def cancel(self, run: ResponseRun, reason: str) -> None:
-        """Stop ``run`` now and send ``response.done`` with ``status: cancelled``.
+        """Stop ``run`` now, close its open item, send ``response.done`` ``cancelled``.
 
         ``reason`` is ``client_cancelled`` or ``turn_detected`` (a barge-in).
         """
@@ -170,107 +224,123 @@ class ResponseStreamer:
             run.task.cancel()
             # wait() rather than await: the task's CancelledError must not look like ours.
             await asyncio.wait([run.task])
+        if run.message is not None:
+            await self._close_message(run, run.message, "incomplete")
         for index, item in enumerate(run.output):
-            if item.status == "in_progress":
-                update: dict[str, Any] = {"status": "incomplete"}
-                if item.type == "message":
-                    update["content"] = [
-                        ContentPart(type="audio", transcript=run.spoken_transcript)
-                    ]
-                run.output[index] = item.model_copy(update=update)
+            if item.status == "in_progress":  # a function call cut off mid-arguments
+                run.output[index] = item.model_copy(update={"status": "incomplete"})
                 self._conversation.replace(run.output[index])
+                done = ResponseOutputItemDone(
+                    response_id=run.id, output_index=index, item=run.output[index]
+                )
+                await self._out.send(done)
         details = {"type": "cancelled", "reason": reason}
-        await self._emit(
-            ResponseDone(response=run.info("cancelled", status_details=details, usage=run.usage()))
+        usage = run.usage()
+        await self._out.send(
+            ResponseDone(response=run.info("cancelled", status_details=details, usage=usage))
         )
 
-    # ------------------------------------------------------------------ output items
+    # ------------------------------------------------------------------ spoken output
 
-    async def _speak(
-        self, run: ResponseRun, text: str, session: SimSession, created_at: float
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        speed = self._config.speed
-        item_id = new_id("item")
-        index = len(run.output)
-        item = assistant_message(item_id, "in_progress")
+    @staticmethod
+    async def _sleep_until(deadline: float) -> None:
+        delay = deadline - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _open_message(self, run: ResponseRun, kind: str) -> _OpenMessage:
+        message = _OpenMessage(new_id("item"), len(run.output), kind)
+        item = assistant_message(message.item_id, "in_progress")
         run.output.append(item)
-        await self._emit(ResponseOutputItemAdded(response_id=run.id, output_index=index, item=item))
+        run.message = message
+        added = ResponseOutputItemAdded(response_id=run.id, output_index=message.index, item=item)
+        await self._out.send(added)
         previous = self._conversation.add(item)
-        await self._emit(ConversationItemAdded(previous_item_id=previous, item=item))
-        rid = run.id
-        await self._emit(
+        await self._out.send(ConversationItemAdded(previous_item_id=previous, item=item))
+        await self._out.send(
             ResponseContentPartAdded(
-                response_id=rid,
-                item_id=item_id,
-                output_index=index,
+                response_id=run.id,
+                item_id=message.item_id,
+                output_index=message.index,
                 content_index=0,
-                part=ContentPart(type="audio"),
+                part=ContentPart(type=kind),
             )
         )
+        message.part_added = True
+        return message
 
-        utterance = await self._voices.render(text, session.voice, session.output_codec)
-        audio = self._conversation.set_audio(item_id, utterance)
-        jitter = self._config.latency_jitter_ms
-        latency_ms = max(
-            0.0, self._config.first_audio_latency_ms + self._rng.uniform(-jitter, jitter)
-        )
-        start = created_at + latency_ms / 1000 / speed
+    async def _speak(
+        self, run: ResponseRun, utterance: Utterance, start: float, *, binary: bool
+    ) -> None:
+        message = await self._open_message(run, "audio")
+        audio = self._conversation.set_audio(message.item_id, utterance)
+        frames = AudioDeltaFrames(run.id, message.item_id, message.index, 0)
+        speed = self._config.speed
+        loop = asyncio.get_running_loop()
         for chunk in utterance.chunks:
             # Absolute deadlines: sleeping a fixed interval per chunk would drift late.
             delay = start + chunk.start_ms / 1000 / speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             if chunk.transcript_delta:
-                await self._emit(
+                await self._out.send(
                     ResponseOutputAudioTranscriptDelta(
-                        response_id=rid,
-                        item_id=item_id,
-                        output_index=index,
+                        response_id=run.id,
+                        item_id=message.item_id,
+                        output_index=message.index,
                         content_index=0,
                         delta=chunk.transcript_delta,
                     )
                 )
+                message.said += chunk.transcript_delta
                 run.spoken_transcript += chunk.transcript_delta
-            await self._emit(
-                ResponseOutputAudioDelta(
-                    response_id=rid,
-                    item_id=item_id,
-                    output_index=index,
-                    content_index=0,
-                    delta=base64.b64encode(chunk.audio).decode("ascii"),
-                )
-            )
+            if binary:
+                await self._out.send_binary(_AUDIO_DELTA, chunk.audio)
+            else:
+                render = functools.partial(_with_audio, frames, chunk.audio_b64)
+                await self._out.send_rendered(_AUDIO_DELTA, render)
             audio.sent_ms = chunk.start_ms + chunk.duration_ms
             run.sent_audio_ms += chunk.duration_ms
+        message.said = utterance.text
+        await self._close_message(run, message, "completed")
 
-        await self._emit(
-            ResponseOutputAudioDone(
-                response_id=rid, item_id=item_id, output_index=index, content_index=0
-            )
-        )
-        await self._emit(
-            ResponseOutputAudioTranscriptDone(
-                response_id=rid,
-                item_id=item_id,
-                output_index=index,
-                content_index=0,
-                transcript=text,
-            )
-        )
-        await self._emit(
-            ResponseContentPartDone(
-                response_id=rid,
-                item_id=item_id,
-                output_index=index,
-                content_index=0,
-                part=ContentPart(type="audio", transcript=text),
-            )
-        )
-        done = assistant_message(item_id, "completed", text)
-        run.output[index] = done
+    async def _write(self, run: ResponseRun, text: str, start: float) -> None:
+        # Text output: word by word, both delta names (§5), paced like speech would be.
+        message = await self._open_message(run, "text")
+        words = text.split(" ")
+        step_s = self._config.output_chunk_ms / 1000 / self._config.speed
+        for number, word in enumerate(words):
+            await self._sleep_until(start + number * step_s)
+            piece = word if number == 0 else " " + word
+            ids = _ids(run, message)
+            await self._out.send(ResponseTextDelta(**ids, delta=piece))
+            await self._out.send(ResponseOutputTextDelta(**ids, delta=piece))
+            message.said += piece
+            run.spoken_transcript += piece
+        await self._close_message(run, message, "completed")
+
+    async def _close_message(self, run: ResponseRun, message: _OpenMessage, status: str) -> None:
+        """The ``.done`` events of an assistant message, with what was said of it."""
+        ids = _ids(run, message)
+        said = message.said
+        if message.part_added:
+            if message.kind == "audio":
+                part = ContentPart(type="audio", transcript=said)
+                await self._out.send(ResponseOutputAudioDone(**ids))
+                await self._out.send(ResponseOutputAudioTranscriptDone(**ids, transcript=said))
+            else:
+                part = ContentPart(type="text", text=said)
+                await self._out.send(ResponseOutputTextDone(**ids, text=said))
+            await self._out.send(ResponseContentPartDone(**ids, part=part))
+        done = assistant_message(message.item_id, status, said, kind=message.kind)
+        run.output[message.index] = done
+        run.message = None
         self._conversation.replace(done)
-        await self._emit(ResponseOutputItemDone(response_id=run.id, output_index=index, item=done))
+        await self._out.send(
+            ResponseOutputItemDone(response_id=run.id, output_index=message.index, item=done)
+        )
+
+    # ------------------------------------------------------------------ function calls
 
     async def _call(self, run: ResponseRun, call: PlannedCall) -> None:
         item_id = new_id("item")
@@ -278,12 +348,14 @@ class ResponseStreamer:
         index = len(run.output)
         item = function_call(item_id, call_id, call.name, "in_progress")
         run.output.append(item)
-        await self._emit(ResponseOutputItemAdded(response_id=run.id, output_index=index, item=item))
+        await self._out.send(
+            ResponseOutputItemAdded(response_id=run.id, output_index=index, item=item)
+        )
         previous = self._conversation.add(item)
-        await self._emit(ConversationItemAdded(previous_item_id=previous, item=item))
+        await self._out.send(ConversationItemAdded(previous_item_id=previous, item=item))
         arguments = call.arguments_json
         for piece in _split(arguments, _ARGUMENT_PIECES):
-            await self._emit(
+            await self._out.send(
                 ResponseFunctionCallArgumentsDelta(
                     response_id=run.id,
                     item_id=item_id,
@@ -293,7 +365,7 @@ class ResponseStreamer:
                 )
             )
         self._conversation.open_call(call_id, call)
-        await self._emit(
+        await self._out.send(
             ResponseFunctionCallArgumentsDone(
                 response_id=run.id,
                 item_id=item_id,
@@ -306,4 +378,19 @@ class ResponseStreamer:
         done = function_call(item_id, call_id, call.name, "completed", arguments)
         run.output[index] = done
         self._conversation.replace(done)
-        await self._emit(ResponseOutputItemDone(response_id=run.id, output_index=index, item=done))
+        await self._out.send(
+            ResponseOutputItemDone(response_id=run.id, output_index=index, item=done)
+        )
+
+
+def _ids(run: ResponseRun, message: _OpenMessage) -> _PartIds:
+    return {
+        "response_id": run.id,
+        "item_id": message.item_id,
+        "output_index": message.index,
+        "content_index": 0,
+    }
+
+
+def _with_audio(frames: AudioDeltaFrames, audio_b64: str, event_id: str) -> str:
+    return frames.render(event_id, audio_b64)

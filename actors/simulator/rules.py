@@ -14,10 +14,18 @@ YAML::
           after_tool: "It is {output} in Paris."
         - heard: 'my name is (?P<name>\\w+)'
           reply: "Nice to meet you, {name}."
+        - instructions: 'say goodbye'
+          reply: "Goodbye!"
+      idle_reply: Are you still there?
+      latency: {mean_ms: 300, spread_ms: 100}
+      faults: {actions: [{do: drop, mid_response: 1, times: 1}]}
 
-The first matching rule wins. Placeholders ``{group}`` take regex named groups of ``heard``;
-``after_tool`` also knows ``{output}`` (the raw output of a single call) and ``{outputs}`` (all
-outputs joined).
+A rule's conditions are ``heard`` (a regex searched in what was heard this turn) or ``turn``
+(the 1-based index of the user turn), optionally with ``instructions`` (a regex searched in the
+instructions in force for the response: ``response.create``'s own, else the session's); a rule
+may also have ``instructions`` alone. The first matching rule wins. Placeholders ``{group}``
+take regex named groups of ``heard``; ``after_tool`` also knows ``{output}`` (the raw output of
+a single call) and ``{outputs}`` (all outputs joined).
 """
 
 from __future__ import annotations
@@ -27,10 +35,16 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["ECHO", "BrainRule", "BrainScript", "ScriptedCall"]
+from actors.simulator.faults import FaultPlan
+from actors.simulator.latency import ResponseLatency
+
+__all__ = ["ECHO", "IDLE_REPLY", "BrainRule", "BrainScript", "ScriptedCall"]
 
 ECHO = "echo"
 """The ``default_reply`` value meaning "repeat what was heard": ``You said: <heard>.``"""
+
+IDLE_REPLY = "Are you still there?"
+"""The default check-in said when ``idle_timeout_ms`` fires."""
 
 
 class ScriptedCall(BaseModel):
@@ -57,6 +71,10 @@ class BrainRule(BaseModel):
         description="Regex searched case-insensitively in what the simulator heard this turn.",
     )
     turn: int | None = Field(default=None, ge=1, description="1-based index of the user turn.")
+    instructions: str | None = Field(
+        default=None,
+        description="Regex searched case-insensitively in the instructions of the response.",
+    )
     reply: str | None = Field(default=None, description="What to say; may use {group}s.")
     calls: list[ScriptedCall] = Field(
         default_factory=list, description="Function calls to make; several are parallel calls."
@@ -69,20 +87,22 @@ class BrainRule(BaseModel):
         description="Said once the outputs come back; may use {group}s, {output}, {outputs}.",
     )
 
-    @field_validator("heard")
+    @field_validator("heard", "instructions")
     @classmethod
-    def _heard_compiles(cls, value: str | None) -> str | None:
+    def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
                 re.compile(value, re.IGNORECASE)
             except re.error as exc:
-                raise ValueError(f"heard is not a valid regex: {exc}") from exc
+                raise ValueError(f"not a valid regex: {exc}") from exc
         return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if (self.heard is None) == (self.turn is None):
-            raise ValueError("a rule needs exactly one of `heard` or `turn`")
+        if self.heard is not None and self.turn is not None:
+            raise ValueError("a rule has `heard` or `turn`, not both")
+        if self.heard is None and self.turn is None and self.instructions is None:
+            raise ValueError("a rule needs a condition: `heard`, `turn` or `instructions`")
         if self.calls and self.reply is not None:
             raise ValueError(
                 "a rule with `calls` speaks its `preamble` and `after_tool`, not `reply`"
@@ -94,8 +114,14 @@ class BrainRule(BaseModel):
         return self
 
     def pattern(self) -> re.Pattern[str] | None:
-        """The compiled ``heard`` regex (case-insensitive), or None for a turn rule."""
+        """The compiled ``heard`` regex (case-insensitive), or None."""
         return re.compile(self.heard, re.IGNORECASE) if self.heard is not None else None
+
+    def instructions_pattern(self) -> re.Pattern[str] | None:
+        """The compiled ``instructions`` regex (case-insensitive), or None."""
+        if self.instructions is None:
+            return None
+        return re.compile(self.instructions, re.IGNORECASE)
 
 
 class BrainScript(BaseModel):
@@ -107,4 +133,14 @@ class BrainScript(BaseModel):
     default_reply: str = Field(
         default=ECHO,
         description='Reply when no rule matches; "echo" says "You said: <heard>."',
+    )
+    idle_reply: str = Field(
+        default=IDLE_REPLY,
+        description="The check-in said when the session's idle_timeout_ms fires.",
+    )
+    latency: ResponseLatency | None = Field(
+        default=None, description="Response latency of this scenario (overrides the server's)."
+    )
+    faults: FaultPlan | None = Field(
+        default=None, description="Faults of this scenario's sessions (see faults.py)."
     )

@@ -12,7 +12,13 @@ Routes:
     body ``{"expires_after": {"seconds": N}}`` (default 600, max 3600); answers
     ``{"value": ..., "expires_at": <unix s>}``.
 
-Tokens are never logged.
+Query parameters: ``model`` (default ``grok-voice-latest``), ``reasoning.effort``
+(``high``/``none``, echoed in the session) and ``conversation_id`` (resume a conversation whose
+session enabled ``resumption``).
+
+Faults: a script's ``faults`` plan and ``SimulatorConfig.faults`` apply to every session they
+cover from its first frame; :meth:`Simulator.inject` arms more on open sessions while running
+(and a ``refuse`` in an injected plan refuses the next connects). Tokens are never logged.
 """
 
 from __future__ import annotations
@@ -24,16 +30,20 @@ import logging
 import random
 import secrets
 import time
-from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Final, Literal
 
 from aiohttp import web
 
+from actors.simulator.admission import Grant, Refusals, Script, refusal_response
 from actors.simulator.brain import Brain
 from actors.simulator.config import SimulatorConfig
 from actors.simulator.connection import SimConnection
+from actors.simulator.context import ServerContext, SessionSetup
+from actors.simulator.faults import FaultAction, FaultPlan, Refusal
+from actors.simulator.resumption import ConversationStore
 from actors.simulator.rules import BrainScript
+from actors.simulator.transcription import Transcriber
 from actors.simulator.voice import VoiceBank
 
 __all__ = ["REALTIME_PATH", "Simulator", "SimulatorState"]
@@ -56,22 +66,22 @@ class SimulatorState(Enum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True)
-class _Grant:
-    brain: Brain
-    expires_at: float | None = None  # unix seconds; None: until unregistered
-
-
 class Simulator:
     """An xAI-compatible realtime server on loopback. ``start()`` listens; ``aclose()`` stops."""
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         self.state = SimulatorState.NEW
-        self._default_brain = Brain(BrainScript())
-        self._grants: dict[str, _Grant] = {}
-        self._connections: set[SimConnection] = set()
-        self._voices = VoiceBank(self.config.output_chunk_ms)
+        self._default_script = Script(Brain(BrainScript()))
+        self._grants: dict[str, Grant] = {}
+        self._connections: dict[SimConnection, Script] = {}
+        self._global_refusals = Refusals()
+        self._context = ServerContext(
+            config=self.config,
+            voices=VoiceBank(self.config.output_chunk_ms),
+            transcriber=Transcriber(self.config.transcribe),
+            conversations=ConversationStore(self.config.resumption_ttl_s),
+        )
         self._rng = random.Random(self.config.seed)
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -105,19 +115,40 @@ class Simulator:
     def register(self, script: BrainScript) -> str:
         """A fresh random bearer token whose sessions follow ``script``."""
         token = f"sim-{secrets.token_urlsafe(24)}"
-        self._grants[token] = _Grant(Brain(script))
+        self._grants[token] = Grant(Script(Brain(script)))
         return token
 
     def unregister(self, token: str) -> None:
         """Forget ``token``; sessions already open keep running."""
         self._grants.pop(token, None)
 
+    async def inject(self, fault: FaultAction | FaultPlan, token: str | None = None) -> int:
+        """Arm ``fault`` now on the open sessions of ``token`` (every session when None).
+
+        A plan's actions, quirks and ``max_duration_s`` apply to those sessions; its
+        ``refuse`` refuses the next connects of ``token`` (of anyone, when None). Returns how
+        many open sessions got the fault.
+        """
+        script: Script | None = None
+        if token is not None:
+            script = self._script_for(token)
+            if script is None:
+                raise KeyError("unknown token")
+        if isinstance(fault, FaultPlan) and fault.refuse is not None:
+            refusals = script.refusals if script is not None else self._global_refusals
+            refusals.injected.append((fault.refuse, refusals.connects))
+        targets = [c for c, s in self._connections.items() if script is None or s is script]
+        for connection in targets:
+            await connection.inject(fault)
+        return len(targets)
+
     def statistics(self) -> dict[str, int]:
-        """Connections open now and accepted so far, tokens registered."""
+        """Connections open now and accepted so far, tokens registered, resumable ones."""
         return {
             "connections": len(self._connections),
             "accepted": self._accepted,
             "tokens": len(self._grants),
+            "resumable": len(self._context.conversations),
         }
 
     async def aclose(self) -> None:
@@ -129,6 +160,7 @@ class Simulator:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._context.transcriber.close()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
@@ -139,7 +171,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ auth
 
-    def _brain_for(self, token: str | None) -> Brain | None:
+    def _script_for(self, token: str | None) -> Script | None:
         if not token:
             return None
         grant = self._grants.get(token)
@@ -147,9 +179,9 @@ class Simulator:
             if grant.expires_at is not None and grant.expires_at < time.time():
                 self._grants.pop(token, None)
                 return None
-            return grant.brain
+            return grant.script
         if token in self.config.api_keys:
-            return self._default_brain
+            return self._default_script
         return None
 
     @staticmethod
@@ -160,15 +192,7 @@ class Simulator:
 
     @staticmethod
     def _unauthorized(message: str) -> web.Response:
-        body = {
-            "error": {
-                "type": "invalid_request_error",
-                "code": "invalid_api_key",
-                "message": message,
-                "param": None,
-            }
-        }
-        return web.json_response(body, status=401)
+        return refusal_response(Refusal(status=401), message)
 
     # ------------------------------------------------------------------ routes
 
@@ -182,40 +206,80 @@ class Simulator:
                     subprotocol = candidate
                     token = candidate.removeprefix(_SUBPROTOCOL_PREFIX)
                     break
-        brain = self._brain_for(token)
-        if brain is None:
+        script = self._script_for(token)
+        if script is None:
             logger.info("refused a realtime connection: missing or unknown credentials")
             return self._unauthorized("Incorrect API key provided.")
+        global_plan = self.config.faults
+        global_ordinal, global_refusal = self._global_refusals.next_connect(
+            global_plan.refuse if global_plan is not None else None
+        )
+        script_plan = script.faults
+        script_ordinal, script_refusal = script.refusals.next_connect(
+            script_plan.refuse if script_plan is not None else None
+        )
+        refusal = script_refusal or global_refusal
+        if refusal is not None:
+            logger.info("refused a realtime connection with HTTP %d (fault)", refusal.status)
+            return refusal_response(refusal)
+        effort = request.query.get("reasoning.effort")
+        if effort not in (None, "high", "none"):
+            return web.json_response(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "code": "invalid_value",
+                        "message": "reasoning.effort must be 'high' or 'none'",
+                        "param": "reasoning.effort",
+                    }
+                },
+                status=400,
+            )
+        plans: list[tuple[FaultPlan, int]] = []
+        if script_plan is not None:
+            plans.append((script_plan, script_ordinal))
+        if global_plan is not None:
+            plans.append((global_plan, global_ordinal))
+        setup = SessionSetup(
+            brain=script.brain,
+            model=request.query.get("model") or self.config.default_model,
+            reasoning_effort=_effort(effort),
+            conversation_id=request.query.get("conversation_id") or None,
+            faults=tuple(plans),
+        )
         ws = web.WebSocketResponse(
             heartbeat=self.config.heartbeat_s,
             protocols=(subprotocol,) if subprotocol else (),
             max_msg_size=_MAX_MESSAGE_BYTES,
         )
         await ws.prepare(request)
-        model = request.query.get("model") or self.config.default_model
+
+        def drop() -> None:
+            if request.transport is not None:
+                request.transport.abort()
+
         connection = SimConnection(
             ws,
-            config=self.config,
-            brain=brain,
-            model=model,
-            voices=self._voices,
+            context=self._context,
+            setup=setup,
             rng=random.Random(self._rng.getrandbits(64)),
+            drop=drop,
         )
-        self._connections.add(connection)
+        self._connections[connection] = script
         self._accepted += 1
-        logger.debug("%s: accepted (model %s)", connection.name, model)
+        logger.debug("%s: accepted (model %s)", connection.name, setup.model)
         try:
             await connection.serve()
         finally:
-            self._connections.discard(connection)
+            self._connections.pop(connection, None)
             with contextlib.suppress(Exception):
                 await ws.close()
         return ws
 
     async def _client_secrets(self, request: web.Request) -> web.Response:
         token = self._bearer(request)
-        brain = self._brain_for(token)
-        if brain is None:
+        script = self._script_for(token)
+        if script is None:
             return self._unauthorized("Incorrect API key provided.")
         seconds = _DEFAULT_SECRET_S
         if request.can_read_body:
@@ -244,8 +308,16 @@ class Simulator:
             del self._grants[stale]
         expires_at = int(now) + seconds
         secret = f"sim-eph-{secrets.token_urlsafe(24)}"
-        self._grants[secret] = _Grant(brain, expires_at=float(expires_at))
+        self._grants[secret] = Grant(script, expires_at=float(expires_at))
         return web.json_response({"value": secret, "expires_at": expires_at})
+
+
+def _effort(value: str | None) -> Literal["high", "none"] | None:
+    if value == "high":
+        return "high"
+    if value == "none":
+        return "none"
+    return None
 
 
 def _bound_port(runner: web.AppRunner) -> int:

@@ -23,6 +23,7 @@ from actors.realtime.session_params import (
     SessionParams,
     SessionState,
     Transcription,
+    Transport,
     TurnDetection,
 )
 from actors.simulator.codec import DEFAULT_FORMAT, WireCodec
@@ -41,10 +42,13 @@ _DEFAULT_SILENCE_MS: Final = 500
 class SessionUpdateRejected(Exception):
     """The update cannot be applied; ``param`` names the offending field."""
 
-    def __init__(self, message: str, *, param: str | None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None, code: str = "invalid_session_config"
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,14 @@ class SimSession:
     reasoning_effort: Literal["high", "none"] | None = None
     resumption: bool | None = None
     replace: dict[str, str] | None = None
+    input_transport: Transport | None = None
+    output_transport: Transport | None = None
+    output_speed: float | None = None
+
+    @property
+    def binary_output(self) -> bool:
+        """Whether output audio goes out as binary frames (``audio.output.transport``)."""
+        return self.output_transport == "binary"
 
     @property
     def input_codec(self) -> WireCodec:
@@ -114,6 +126,12 @@ class SimSession:
             changes["output_format"] = _checked_format(audio_out.format, "audio.output.format")
         if audio_in is not None and audio_in.transcription is not None:
             changes["transcription_model"] = audio_in.transcription.model
+        if audio_in is not None and audio_in.transport is not None:
+            changes["input_transport"] = audio_in.transport
+        if audio_out is not None and audio_out.transport is not None:
+            changes["output_transport"] = audio_out.transport
+        if audio_out is not None and audio_out.speed is not None:
+            changes["output_speed"] = audio_out.speed
         if params.tools is not None:
             changes["tools"] = tuple(tool.to_wire() for tool in params.tools)
         if params.reasoning is not None and params.reasoning.effort is not None:
@@ -129,6 +147,13 @@ class SimSession:
         audio_in = AudioInput(format=self.input_format)
         if self.transcription_model:
             audio_in.transcription = Transcription(model=self.transcription_model)
+        audio_out = AudioOutput(format=self.output_format)
+        if self.input_transport is not None:
+            audio_in.transport = self.input_transport
+        if self.output_transport is not None:
+            audio_out.transport = self.output_transport
+        if self.output_speed is not None:
+            audio_out.speed = self.output_speed
         echo = SessionState(
             id=self.id,
             model=self.model,
@@ -137,7 +162,7 @@ class SimSession:
             modalities=list(self.modalities),
             turn_detection=_vad_echo(self.vad),
             tools=[dict(tool) for tool in self.tools],
-            audio=AudioParams(input=audio_in, output=AudioOutput(format=self.output_format)),
+            audio=AudioParams(input=audio_in, output=audio_out),
         )
         # Optional fields are echoed only once set, as the live service does.
         if self.reasoning_effort is not None:
@@ -186,8 +211,8 @@ def _checked_format(fmt: AudioFormat, param: str) -> AudioFormat:
         WireCodec.of(fmt)
     except AudioError as exc:
         raise SessionUpdateRejected(
-            f"Audio format not supported by the simulator: {exc}. Use audio/pcm, audio/pcmu "
-            "or audio/pcma.",
+            f"Audio format not supported: {exc}. Use audio/pcm, audio/pcmu or audio/pcma.",
             param=param,
+            code="invalid_audio_format",
         ) from exc
     return AudioFormat(type=fmt.type, rate=fmt.sample_rate_hz)

@@ -111,8 +111,10 @@ class EnergyVad:
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be within 0..1, got {threshold}")
         start_dbfs = threshold_to_dbfs(threshold)
-        self._start_rms = _dbfs_to_rms(start_dbfs)
-        self._keep_rms = _dbfs_to_rms(max(start_dbfs - _HYSTERESIS_DB, _FLOOR_DBFS))
+        # Compared with a frame's energy (sum of squares): rms >= r  <=>  energy >= r² · n.
+        self._start_energy = _dbfs_to_rms(start_dbfs) ** 2 * self._frame
+        keep_rms = _dbfs_to_rms(max(start_dbfs - _HYSTERESIS_DB, _FLOOR_DBFS))
+        self._keep_energy = keep_rms**2 * self._frame
         self._prefix_ms = max(0, prefix_padding_ms)
         self._hangover_frames = math.ceil(max(0, silence_duration_ms) / _FRAME_MS)
 
@@ -143,20 +145,38 @@ class EnergyVad:
         self._pending = data[whole * self._frame :].copy()
         if whole == 0:
             return []
-        frames = data[: whole * self._frame].astype(np.float32).reshape(whole, self._frame)
-        levels = np.sqrt(np.mean(frames * frames, axis=1))
+        block = data[: whole * self._frame].reshape(whole, self._frame).astype(np.float32)
+        energy = np.einsum("ij,ij->i", block, block)
+        # Most chunks change nothing (silence stays silence, speech stays speech): decide
+        # those on the whole chunk at once; walk frame by frame only around a transition.
+        last = self._frames_seen + whole - 1
+        if not self._in_speech:
+            if float(energy.max()) < self._start_energy:
+                self._loud_run = 0
+                self._frames_seen += whole
+                return []
+        elif float(energy.min()) >= self._keep_energy:
+            self._last_speech_frame = last
+            self._frames_seen += whole
+            return []
+        elif (
+            float(energy.max()) < self._keep_energy
+            and last - self._last_speech_frame < self._hangover_frames
+        ):
+            self._frames_seen += whole
+            return []
         events: list[VadEvent] = []
-        for level in levels:
-            event = self._step(float(level))
+        for level in energy.tolist():
+            event = self._step(level)
             if event is not None:
                 events.append(event)
             self._frames_seen += 1
         return events
 
-    def _step(self, level: float) -> VadEvent | None:
+    def _step(self, energy: float) -> VadEvent | None:
         index = self._frames_seen
         if not self._in_speech:
-            self._loud_run = self._loud_run + 1 if level >= self._start_rms else 0
+            self._loud_run = self._loud_run + 1 if energy >= self._start_energy else 0
             if self._loud_run < _ONSET_FRAMES:
                 return None
             self._in_speech = True
@@ -164,7 +184,7 @@ class EnergyVad:
             self._last_speech_frame = index
             self._start_ms = max(0, self._onset_frame * _FRAME_MS - self._prefix_ms)
             return SpeechStarted(audio_start_ms=self._start_ms)
-        if level >= self._keep_rms:
+        if energy >= self._keep_energy:
             self._last_speech_frame = index
             return None
         if index - self._last_speech_frame < self._hangover_frames:

@@ -5,17 +5,23 @@ voice variant and pitch, so two simulated voices sound different in recordings. 
 is rendered before streaming starts (replies are a sentence or two), then cut into
 ``output_chunk_ms`` chunks; a word's text rides on the chunk in which the word starts, so the
 transcript a client has received always matches the audio it has received.
+
+The session's ``replace`` map changes what is spoken but not the transcript
+(:mod:`actors.simulator.replace`). Chunks carry their base64 form, computed once per rendering:
+rendered utterances are cached and shared by every session that says the same line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import bisect
+import dataclasses
 import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -25,6 +31,7 @@ from numpy.typing import NDArray
 from actors.audio.resample import StreamResampler
 from actors.audio.speech import SpeechAudio, SpeechSynthesizer
 from actors.simulator.codec import WireCodec
+from actors.simulator.replace import spoken_form
 
 __all__ = [
     "SpokenChunk",
@@ -75,8 +82,18 @@ _MALE_VARIANTS: Final = (
 )
 
 
-def voice_style(name: str) -> VoiceStyle:
-    """The espeak style of a session voice name; ``xai_`` prefixes and case are ignored."""
+def voice_style(name: str, speed: float = 1.0) -> VoiceStyle:
+    """The espeak style of a session voice name; ``xai_`` prefixes and case are ignored.
+
+    ``speed`` is ``audio.output.speed`` (0.7-1.5): it scales the speaking rate.
+    """
+    style = _base_style(name)
+    if speed != 1.0:
+        style = dataclasses.replace(style, words_per_minute=round(style.words_per_minute * speed))
+    return style
+
+
+def _base_style(name: str) -> VoiceStyle:
     bare = name.removeprefix("xai_").removeprefix("XAI_").lower()
     style = _STYLES.get(bare)
     if style is not None:
@@ -89,12 +106,13 @@ def voice_style(name: str) -> VoiceStyle:
 
 @dataclass(frozen=True)
 class SpokenChunk:
-    """One output delta: encoded audio and the transcript text that starts within it."""
+    """One output delta: encoded audio (and its base64) and the transcript starting within it."""
 
     audio: bytes
     transcript_delta: str
     start_ms: float
     duration_ms: float
+    audio_b64: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +191,9 @@ def _chunk(
         while word < len(words) and (starts[word] < end_ms or last):
             word += 1
         delta = text[offsets[first_word] : ends[word - 1]] if word > first_word else ""
-        chunks.append(SpokenChunk(codec.encode(piece), delta, start_ms, end_ms - start_ms))
+        encoded = codec.encode(piece)
+        b64 = base64.b64encode(encoded).decode("ascii")
+        chunks.append(SpokenChunk(encoded, delta, start_ms, end_ms - start_ms, b64))
     return Utterance(
         text=text,
         chunks=tuple(chunks),
@@ -181,6 +201,10 @@ def _chunk(
         word_starts_ms=tuple(starts),
         word_ends=tuple(ends),
     )
+
+
+_Key = tuple[str, VoiceStyle, WireCodec, str]
+"""(written text, voice style, codec, spoken text)."""
 
 
 class VoiceBank:
@@ -194,25 +218,61 @@ class VoiceBank:
     def __init__(self, chunk_ms: int, cache_size: int = 128) -> None:
         self._chunk_ms = chunk_ms
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, VoiceStyle, WireCodec], Utterance] = OrderedDict()
+        self._cache: OrderedDict[_Key, Utterance] = OrderedDict()
         self._synths: dict[VoiceStyle, SpeechSynthesizer] = {}
         self._lock = threading.Lock()
 
-    async def render(self, text: str, voice: str, codec: WireCodec) -> Utterance:
-        """The utterance of ``text`` in ``voice``, encoded with ``codec``."""
-        style = voice_style(voice)
-        key = (text, style, codec)
+    def cached(
+        self,
+        text: str,
+        voice: str,
+        codec: WireCodec,
+        replace: Mapping[str, str] | None = None,
+        speed: float = 1.0,
+    ) -> Utterance | None:
+        """The utterance if it is already rendered (no thread hop), else None."""
+        key = self._key(text, voice, codec, replace, speed)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-                return cached
-        utterance = await asyncio.to_thread(self._render_blocking, text, style, codec)
+            return cached
+
+    async def render(
+        self,
+        text: str,
+        voice: str,
+        codec: WireCodec,
+        replace: Mapping[str, str] | None = None,
+        speed: float = 1.0,
+    ) -> Utterance:
+        """The utterance of ``text`` in ``voice``, encoded with ``codec``.
+
+        ``replace`` (the session option) changes the words spoken, never the transcript;
+        ``speed`` (``audio.output.speed``) scales the speaking rate.
+        """
+        cached = self.cached(text, voice, codec, replace, speed)
+        if cached is not None:
+            return cached
+        key = self._key(text, voice, codec, replace, speed)
+        style = key[1]
+        utterance = await asyncio.to_thread(self._render_blocking, text, style, codec, replace)
         with self._lock:
             self._cache[key] = utterance
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return utterance
+
+    @staticmethod
+    def _key(
+        text: str,
+        voice: str,
+        codec: WireCodec,
+        replace: Mapping[str, str] | None,
+        speed: float,
+    ) -> _Key:
+        spoken = spoken_form(text, replace)[0] if replace else text
+        return (text, voice_style(voice, speed), codec, spoken)
 
     def _synthesizer(self, style: VoiceStyle) -> SpeechSynthesizer:
         with self._lock:
@@ -226,10 +286,23 @@ class VoiceBank:
                 self._synths[style] = synth
             return synth
 
-    def _render_blocking(self, text: str, style: VoiceStyle, codec: WireCodec) -> Utterance:
-        speech: SpeechAudio = self._synthesizer(style).synthesize(text)
+    def _render_blocking(
+        self,
+        text: str,
+        style: VoiceStyle,
+        codec: WireCodec,
+        replace: Mapping[str, str] | None,
+    ) -> Utterance:
+        spoken, offsets = spoken_form(text, replace)
+        speech: SpeechAudio = self._synthesizer(style).synthesize(spoken)
         resampler = StreamResampler(speech.rate, codec.rate)
         samples = np.concatenate((resampler.process(speech.samples), resampler.flush()))
         duration_ms = samples.size * 1000.0 / codec.rate
         marks = [(mark.text, mark.start_sample * 1000.0 / speech.rate) for mark in speech.words]
-        return _chunk(text, samples, codec, self._chunk_ms, align_words(text, marks, duration_ms))
+        words: list[tuple[float, int]] = []
+        for start_ms, offset in align_words(spoken, marks, duration_ms):
+            written = offsets.to_text(offset)
+            # A multi-word substitute is one written phrase: keep its first word's start.
+            if not words or written > words[-1][1]:
+                words.append((start_ms, written))
+        return _chunk(text, samples, codec, self._chunk_ms, words)

@@ -39,9 +39,17 @@ def user_audio_message(item_id: str, transcript: str) -> ServerItem:
     )
 
 
-def assistant_message(item_id: str, status: str, transcript: str | None = None) -> ServerItem:
-    """An assistant audio message: no content while in progress, the spoken part when done."""
-    content = [] if transcript is None else [ContentPart(type="audio", transcript=transcript)]
+def assistant_message(
+    item_id: str, status: str, said: str | None = None, *, kind: str = "audio"
+) -> ServerItem:
+    """An assistant message: no content while in progress, then its ``audio`` part (with the
+    transcript) or its ``text`` part (text-only sessions)."""
+    content: list[ContentPart] = []
+    if said is not None:
+        part = ContentPart(type="audio", transcript=said)
+        if kind == "text":
+            part = ContentPart(type="text", text=said)
+        content.append(part)
     return ServerItem(id=item_id, type="message", status=status, role="assistant", content=content)
 
 

@@ -7,8 +7,11 @@ import asyncio
 import contextlib
 import secrets
 import signal
+from pathlib import Path
 from typing import Any
 
+import yaml
+from pydantic import ValidationError
 from rich.console import Console
 
 from actors.errors import ConfigError, VoxrayError
@@ -24,18 +27,75 @@ def add_parser(commands: Any) -> None:
     sim.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     sim.add_argument("--token", help="bearer token to accept (default: a random one, printed)")
     sim.add_argument("--speed", type=float, default=1.0, help="audio pacing factor")
+    sim.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="transcribe user audio with pocketsphinx (pip install 'voxray[transcribe]')",
+    )
+    sim.add_argument(
+        "--ping-interval",
+        type=float,
+        default=15.0,
+        metavar="S",
+        help="seconds between `ping` events (0: none; default 15)",
+    )
+    sim.add_argument(
+        "--latency-ms",
+        type=float,
+        default=300.0,
+        metavar="MS",
+        help="mean delay before a response's first output (default 300)",
+    )
+    sim.add_argument(
+        "--latency-spread-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="uniform spread around --latency-ms, e.g. 100 for 300 ± 100 ms",
+    )
+    sim.add_argument(
+        "--max-duration",
+        type=float,
+        default=7200.0,
+        metavar="S",
+        help="end sessions after S seconds with error{max_duration} (0: never; default 7200)",
+    )
+    sim.add_argument(
+        "--faults",
+        type=Path,
+        metavar="YAML",
+        help="a fault plan applied to every session (see the README's fault schema)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until interrupted; returns the exit code."""
     from actors.simulator.config import SimulatorConfig
+    from actors.simulator.faults import FaultPlan
+    from actors.simulator.latency import ResponseLatency
     from actors.simulator.server import Simulator
 
     token = args.token or secrets.token_urlsafe(24)
     if args.speed <= 0:
         raise ConfigError("--speed must be > 0")
+    if min(args.ping_interval, args.latency_ms, args.latency_spread_ms, args.max_duration) < 0:
+        raise ConfigError("--ping-interval, --latency-*, --max-duration must be >= 0")
+    faults: FaultPlan | None = None
+    if args.faults is not None:
+        try:
+            faults = FaultPlan.model_validate(yaml.safe_load(args.faults.read_text("utf-8")))
+        except (OSError, yaml.YAMLError, ValidationError) as error:
+            raise ConfigError(f"cannot use the fault plan {args.faults}: {error}") from error
     config = SimulatorConfig(
-        host=args.host, port=args.port, speed=args.speed, api_keys=frozenset({token})
+        host=args.host,
+        port=args.port,
+        speed=args.speed,
+        api_keys=frozenset({token}),
+        transcribe=args.transcribe,
+        ping_interval_s=args.ping_interval or None,
+        response_latency=ResponseLatency(mean_ms=args.latency_ms, spread_ms=args.latency_spread_ms),
+        max_duration_s=args.max_duration or None,
+        faults=faults,
     )
 
     async def serve() -> None:
