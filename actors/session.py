@@ -6,7 +6,7 @@ Tool calls have side effects, so the actor never restarts and its calls are neve
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import ray
@@ -22,6 +22,7 @@ from actors.conversation.result import SessionResult
 from actors.conversation.script import ScenarioScript
 from actors.errors import SessionBusyError
 from actors.ray_typing import ray_method
+from actors.supervision.health import SessionHealth, measure_health
 from actors.tools.executor import ToolBackend, ToolExecutor
 
 __all__ = ["LiveSessionRequest", "SessionActor", "SessionRequest"]
@@ -39,8 +40,16 @@ class SessionRequest(BaseModel):
     tuning: EngineTuning
 
 
-async def play_scenario(request: SessionRequest, tools: ToolBackend) -> SessionResult:
-    """Run one scripted conversation to its end (plain asyncio; used by the actor and tests)."""
+async def play_scenario(
+    request: SessionRequest,
+    tools: ToolBackend,
+    *,
+    on_start: Callable[[Conversation], None] | None = None,
+) -> SessionResult:
+    """Run one scripted conversation to its end (plain asyncio; used by the actor and tests).
+
+    ``on_start`` sees the conversation before it connects (the actor watches its progress).
+    """
     conversation = Conversation(
         request.agent,
         request.endpoint,
@@ -48,6 +57,8 @@ async def play_scenario(request: SessionRequest, tools: ToolBackend) -> SessionR
         ToolExecutor(request.agent.tools, tools),
         session_id=request.session_id,
     )
+    if on_start is not None:
+        on_start(conversation)
     return await ScenarioPlayer(conversation, request.script, speed=request.tuning.speed).run()
 
 
@@ -59,16 +70,19 @@ class _Session:
 
     def __init__(self) -> None:
         self._live: LiveConversation | None = None
+        self._watched: Conversation | None = None  # what health() reports progress of
+        self._events = 0
 
     async def run_scenario(self, request: SessionRequest, tools: ToolBackend) -> SessionResult:
         """Play ``request.script`` against the endpoint and return what happened."""
-        return await play_scenario(request, tools)
+        return await play_scenario(request, tools, on_start=self._watch)
 
     async def open(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
         """Connect a live session; returns once ``session.updated`` arrived."""
         if self._live is not None:
             raise SessionBusyError("this session actor already hosts a live session")
         self._live = LiveConversation(request, tools)
+        self._watch(self._live.conversation)
         try:
             await self._live.start()
         except BaseException:
@@ -106,10 +120,28 @@ class _Session:
         """Liveness probe."""
         return "ok"
 
+    # Its own concurrency group: answers while the conversation keeps the default one busy.
+    @ray_method(concurrency_group="health", enable_task_events=False)
+    async def health(self) -> SessionHealth:
+        """Progress (events seen + 100 ms units of audio sent), memory and node, for the
+        supervisor's liveness checks, placement and recycling."""
+        watched = self._watched
+        audio = int(watched.user_audio_ms // 100) if watched is not None else 0
+        return measure_health(self._events + audio)
+
+    def _watch(self, conversation: Conversation) -> None:
+        self._watched = conversation
+        conversation.add_listener(self._count_event)
+
+    def _count_event(self, event: ConversationEvent) -> None:
+        self._events += 1
+
     def _require(self) -> LiveConversation:
         if self._live is None:
             raise SessionBusyError("no live session is open on this actor")
         return self._live
 
 
-SessionActor: Any = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(_Session)
+SessionActor: Any = ray.remote(
+    num_cpus=0, max_restarts=0, max_task_retries=0, concurrency_groups={"health": 1}
+)(_Session)

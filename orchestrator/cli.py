@@ -12,12 +12,12 @@ import sys
 from rich.console import Console
 
 from actors.errors import ConfigError
-from orchestrator.commands import EXIT_INVALID, bench, evaluate, sim
+from orchestrator.commands import EXIT_INVALID, bench, drain, evaluate, sim, status
 
 __all__ = ["main"]
 
 # Each module registers its subparser and runs it; add a command by adding a module here.
-COMMANDS = {"eval": evaluate, "bench": bench, "sim": sim}
+COMMANDS = {"eval": evaluate, "bench": bench, "sim": sim, "status": status, "drain": drain}
 
 
 def _parser() -> argparse.ArgumentParser:

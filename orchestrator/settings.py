@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from actors.errors import ConfigError
-from actors.supervisor import SupervisorSettings
+from actors.supervision.settings import SupervisorSettings
 
 __all__ = ["SupervisorSettings", "VoxraySettings"]
 
@@ -45,6 +45,20 @@ class VoxraySettings(BaseSettings):
     namespace: str = Field("voxray", description="Ray namespace of voxray's named actors.")
     sim_speed: float = Field(
         1.0, gt=0, description="Simulator audio pacing: 1 is real time, 4 is four times faster."
+    )
+    sim_host: str = Field(
+        "127.0.0.1",
+        description="Interface the simulator binds. Loopback suits one machine; on a cluster "
+        "of several machines, sessions on other nodes need an address they can reach.",
+    )
+    session_retries: int = Field(
+        1, ge=0, description="Re-runs of a scenario whose session was lost (actor or node died)."
+    )
+    drain_deadline_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM or a drain: how long live sessions get to finish before "
+        "they are stopped.",
     )
     engine: EngineTuning = Field(default_factory=EngineTuning)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)

@@ -26,6 +26,7 @@ _MODULES = (
     "orchestrator.bench.audio_path",
     "orchestrator.bench.barge_in",
     "orchestrator.bench.simulator",
+    "orchestrator.bench.startup",
     "orchestrator.bench.tools",
 )
 

@@ -1,0 +1,69 @@
+"""The supervisor's knobs: caps, queue, warm pool, recycling, liveness and 429 backoff.
+
+Built once in the driver (``VoxraySettings.supervisor``, env ``VOXRAY_SUPERVISOR__*``) and
+passed to the supervisor actor when it is created. An existing supervisor keeps the settings it
+was created with: change them with ``voxray drain`` and a new run.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["SupervisorSettings"]
+
+
+class SupervisorSettings(BaseModel):
+    """Admission, placement, warm pool and liveness of the supervisor actor."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_sessions: int = Field(
+        100, ge=1, description="Live provider sessions per API key (xAI allows 100 per team)."
+    )
+    max_sessions_per_node: int = Field(
+        60, ge=1, description="Live sessions one node hosts at most (≈ 60 fit 2 cores)."
+    )
+    max_queued: int = Field(
+        1_000, ge=0, description="Requests waiting for a slot; beyond it: CapacityError."
+    )
+    tool_runners: int = Field(2, ge=1, description="Tool-runner actors in the pool.")
+    warm_per_node: int = Field(
+        2, ge=0, description="Idle session actors kept ready on each node (0: cold starts)."
+    )
+    recycle_after_sessions: int = Field(
+        20, ge=1, description="A session actor is replaced after hosting this many sessions."
+    )
+    recycle_above_mb: float = Field(
+        300.0, gt=0, description="A session actor whose USS passes this is replaced."
+    )
+    min_node_available_mb: float = Field(
+        256.0, ge=0, description="Nodes with less free memory than this get no new sessions."
+    )
+    stall_timeout_s: float = Field(
+        120.0, gt=0, description="A session whose progress counter stays still this long dies."
+    )
+    progress_check_s: float = Field(
+        5.0, gt=0, description="How often each live session's progress counter is read."
+    )
+    rate_limit_retries: int = Field(
+        5, ge=0, description="Handshakes refused with 429 retried (backoff) before giving up."
+    )
+    rate_limit_backoff_s: float = Field(0.5, gt=0, description="First 429 backoff (doubles).")
+    rate_limit_backoff_max_s: float = Field(8.0, gt=0, description="Longest 429 backoff.")
+    node_refresh_s: float = Field(2.0, gt=0, description="How often the node list is re-read.")
+    actor_start_timeout_s: float = Field(
+        60.0, gt=0, description="Longest wait for a new session actor to answer."
+    )
+    stop_grace_s: float = Field(
+        5.0, ge=0, description="After a stop request, time a session gets to close cleanly."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.progress_check_s > self.stall_timeout_s:
+            raise ValueError("progress_check_s must not exceed stall_timeout_s")
+        if self.rate_limit_backoff_s > self.rate_limit_backoff_max_s:
+            raise ValueError("rate_limit_backoff_s must not exceed rate_limit_backoff_max_s")
+        return self

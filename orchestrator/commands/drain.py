@@ -1,0 +1,66 @@
+"""``voxray drain``: stop the cluster's supervisor gracefully.
+
+Admission stops at once (waiting requests are refused with ``CapacityError``), live sessions
+get ``--deadline`` seconds to finish, then they are stopped cleanly (their websockets closed);
+the warm pool and the tool pool are shut down and the supervisor removed. The next run starts a
+fresh one. A driver's own SIGTERM drains only its job.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.commands import EXIT_FAILED, EXIT_OK
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``voxray drain``."""
+    drain = commands.add_parser("drain", help="stop admission, finish live sessions, stop")
+    drain.add_argument("--address", default="auto", help="Ray cluster to join (default: auto)")
+    drain.add_argument(
+        "--deadline",
+        type=float,
+        dest="deadline_s",
+        help="seconds live sessions get to finish (default: VOXRAY_DRAIN_DEADLINE_S or 30)",
+    )
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Drain; exit 1 when no supervisor runs on the cluster."""
+    import ray
+
+    from actors.errors import ConfigError
+    from actors.supervisor import find_supervisor
+    from orchestrator.cluster import connect_ray, disconnect_ray
+    from orchestrator.settings import VoxraySettings
+
+    settings = VoxraySettings()
+    deadline_s = settings.drain_deadline_s if args.deadline_s is None else args.deadline_s
+    if deadline_s < 0:
+        raise ConfigError("--deadline must be >= 0")
+    owns = connect_ray(args.address, namespace=settings.namespace)
+    try:
+        supervisor = find_supervisor(settings.namespace)
+        if supervisor is None:
+            console.print("no voxray supervisor is running: nothing to drain", highlight=False)
+            return EXIT_FAILED
+        console.print(
+            f"draining: admission stopped; live sessions get {deadline_s:g} s", highlight=False
+        )
+        report = ray.get(supervisor.drain.remote(deadline_s))
+        ray.kill(supervisor, no_restart=True)
+    finally:
+        if owns:
+            disconnect_ray()
+    console.print(
+        f"drained in {report.elapsed_s:.1f} s: {report.finished} finished, "
+        f"{report.stopped} stopped at the deadline, {report.killed} killed, "
+        f"{report.refused} waiting request(s) refused; the supervisor is gone",
+        highlight=False,
+    )
+    return EXIT_OK

@@ -1,0 +1,163 @@
+"""The Python API on a real Ray cluster: jobs stream and cancel, live sessions talk, the CLI
+shows status and drains."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import ray
+
+from actors.conversation.events import AgentTranscript, ResponseFinished
+from actors.simulator.rules import BrainRule, BrainScript
+from actors.supervision.models import SupervisorStatus
+from actors.supervisor import find_supervisor, get_supervisor
+from orchestrator import Fleet
+from orchestrator.cli import main
+from orchestrator.evals.suite import Suite, load_suite
+from orchestrator.settings import SupervisorSettings, VoxraySettings
+
+pytestmark = pytest.mark.ray
+
+SUITE = """
+name: fleet-test
+backend: sim
+concurrency: 2
+output_dir: {out}
+scenarios:
+  - name: first
+    turns: [{{text: ping one}}]
+    sim: {{rules: [{{heard: ping, reply: Pong one.}}]}}
+    expect: {{transcript_contains: [pong]}}
+  - name: second
+    turns: [{{text: ping two}}]
+    sim: {{rules: [{{heard: ping, reply: Pong two.}}]}}
+    expect: {{transcript_contains: [pong]}}
+  - name: slow
+    turns: [{{text: ping three}}, {{wait_ms: {wait_ms}}}]
+    sim: {{rules: [{{heard: ping, reply: Pong three.}}]}}
+"""
+
+
+def _suite(tmp_path: Path, *, wait_ms: int = 100) -> Suite:
+    path = tmp_path / "suite.yaml"
+    path.write_text(SUITE.format(out=tmp_path / "runs", wait_ms=wait_ms))
+    return load_suite(path)
+
+
+@pytest.fixture(scope="module")
+def fleet(ray_cluster: None) -> Iterator[Fleet]:
+    settings = VoxraySettings(
+        namespace=f"fleet-test-{uuid.uuid4().hex[:6]}",
+        sim_speed=8.0,
+        supervisor=SupervisorSettings(tool_runners=1, warm_per_node=1, stop_grace_s=2.0),
+    )
+    with Fleet.connect(settings=settings) as connected:
+        yield connected
+        connected.drain(deadline_s=0)
+
+
+def test_a_job_streams_records_as_they_finish_and_waits(fleet: Fleet, tmp_path: Path) -> None:
+    job = fleet.submit(_suite(tmp_path), out=tmp_path / "run")
+    seen = [record.key for record in job]  # blocks until each one finishes
+    result = job.wait(timeout=120)
+
+    assert sorted(seen) == ["first", "second", "slow"]
+    assert [record.key for record in result.records] == seen
+    assert result.passed and not result.cancelled
+    assert result.summary.runs_passed == 3
+    lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["key"] for line in lines) == sorted(seen)
+    assert (tmp_path / "run" / "summary.json").exists() and result.report.exists()
+
+
+async def _eventually(fleet: Fleet, check: Callable[[SupervisorStatus], bool]) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            status = fleet.status()
+            if status is not None and check(status):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_async_iteration_and_cancel(fleet: Fleet, tmp_path: Path) -> None:
+    job = fleet.submit(_suite(tmp_path), filter="first", out=tmp_path / "one")
+    keys = [record.key async for record in job]
+    assert keys == ["first"]
+    assert (await job).passed
+
+    slow = fleet.submit(_suite(tmp_path, wait_ms=400_000), filter="slow", out=tmp_path / "slow")
+    await _eventually(fleet, lambda status: status.live_sessions == 1)
+    started = time.monotonic()
+    slow.cancel()
+    result = await slow
+    assert result.cancelled and result.records == []
+    assert time.monotonic() - started < 15
+    await _eventually(fleet, lambda status: status.live_sessions == 0)
+
+
+def test_drain_lets_a_job_end_at_its_deadline(fleet: Fleet, tmp_path: Path) -> None:
+    job = fleet.submit(_suite(tmp_path, wait_ms=400_000), out=tmp_path / "drained")
+    done = {record.key for record in itertools.islice(job, 2)}  # the two quick ones
+    started = time.monotonic()
+    job.drain(deadline_s=0.5)
+    result = job.wait(timeout=60)
+    assert done == {"first", "second"}
+    # The slow one was stopped at the deadline and not recorded: a resume would run it.
+    assert {record.key for record in result.records} == done
+    assert time.monotonic() - started < 15
+    assert not result.cancelled
+
+
+def test_a_live_session_answers_text_and_closes(fleet: Fleet) -> None:
+    script = BrainScript(rules=[BrainRule(heard="hello", reply="Hello from the fleet.")])
+    with fleet.open_session({"voice": "rex"}, backend="sim", sim=script) as session:
+        assert (fleet.status() or pytest.fail("no supervisor")).live_sessions == 1
+        session.send_text("hello there")
+        said = ""
+        for event in session.events():
+            if isinstance(event, AgentTranscript) and event.final:
+                said += event.text
+            if isinstance(event, ResponseFinished):
+                break
+        result = session.close()
+    assert "hello from the fleet" in said.lower()
+    assert result.status == "completed", result.error
+    status = fleet.status()
+    assert status is not None and status.live_sessions == 0
+
+
+def test_status_and_drain_commands(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("VOXRAY_NAMESPACE", f"cli-{uuid.uuid4().hex[:6]}")
+    assert main(["status"]) == 1
+    assert "no voxray supervisor" in capsys.readouterr().out
+
+    monkeypatch.setenv("VOXRAY_NAMESPACE", fleet.settings.namespace)
+    assert main(["status"]) == 0
+    shown = capsys.readouterr().out
+    for heading in ("caps", "nodes", "alive", "per API key"):
+        assert heading in shown
+    assert main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "running"
+
+
+def test_drain_command_removes_the_supervisor(
+    ray_cluster: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace = f"drain-{uuid.uuid4().hex[:6]}"
+    monkeypatch.setenv("VOXRAY_NAMESPACE", namespace)
+    supervisor = get_supervisor(SupervisorSettings(warm_per_node=0), namespace)
+    assert ray.get(supervisor.ping.remote()) == "ok"
+
+    assert main(["drain", "--deadline", "0"]) == 0
+    assert "drained" in capsys.readouterr().out
+    assert find_supervisor(namespace) is None
+    assert main(["drain"]) == 1
