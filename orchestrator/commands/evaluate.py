@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
+import os
 import time
-from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +61,7 @@ def _run_dir(suite: Suite, out: Path | None, resume: bool) -> Path:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
-    from orchestrator.cluster import connect_ray, disconnect_ray
+    from orchestrator.cluster import connect_ray, disconnect_ray, joins_existing_cluster
     from orchestrator.evals.runner import plan_jobs, run_suite
 
     settings = VoxraySettings()
@@ -83,7 +81,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     run_dir = RunDirectory(_run_dir(suite, args.out, args.resume))
     done = run_dir.completed_keys() if args.resume else set()
     jobs = plan_jobs(suite, specs, done)
-    where = args.address or "embedded Ray"
+    address = args.address or settings.ray_address
+    where = (
+        f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}"
+        if joins_existing_cluster(address)
+        else "embedded Ray"
+    )
     console.print(
         f"voxray eval: [bold]{suite.name}[/bold] — {len(jobs)} run(s) of {len(specs)} "
         f"scenario(s), backend {suite.backend}, concurrency {suite.concurrency}, on {where}",
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     started = time.monotonic()
     owns_connection = connect_ray(
-        args.address or settings.ray_address,
+        address,
         namespace=settings.namespace,
         log_to_driver=args.verbose,
     )
@@ -129,9 +132,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 progress.console.print(f"{mark} {record.key}", highlight=False)
                 progress.advance(task)
 
-            records = asyncio.run(
-                _run_until_signal(run_suite(suite, jobs, settings, run_dir, on_record=finished))
-            )
+            # SIGTERM drains the job (run_suite's handler); a second one stops it at once.
+            records = asyncio.run(run_suite(suite, jobs, settings, run_dir, on_record=finished))
     finally:
         if owns_connection:
             disconnect_ray()
@@ -165,15 +167,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
         soft_wrap=True,
     )
     console.print(f"report: {report}", highlight=False, soft_wrap=True)
+    unfinished = len(jobs) - len(records)
+    if unfinished:
+        # A drained or stopped run is not a pass: what did not finish was never judged.
+        console.print(
+            f"[yellow]{unfinished} run(s) did not finish[/yellow]; "
+            f"`voxray eval {args.suite} --resume --out {run_dir.path}` runs them",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_FAILED
     return EXIT_OK if summary.all_passed and all_records else EXIT_FAILED
-
-
-async def _run_until_signal(
-    work: Coroutine[Any, Any, list[ScenarioRecord]],
-) -> list[ScenarioRecord]:
-    """Run the suite; SIGTERM cancels it cleanly (results already written are kept)."""
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    return await task
