@@ -66,6 +66,8 @@ def test_parallel_calls_render_placeholders_at_any_depth() -> None:
 
 def test_default_echo_and_fixed_default() -> None:
     assert Brain(script()).decide("[speech 1.4 s]", 5).reply == "You said: [speech 1.4 s]."
+    assert Brain(script()).decide("Hello there!", 6).reply == "You said: Hello there!"
+    assert Brain(script()).decide("Is it open?", 7).reply == "You said: Is it open?"
     fixed = Brain(BrainScript(default_reply="Sorry?"))
     assert fixed.decide("anything", 1) == Decision(reply="Sorry?")
 

@@ -137,7 +137,9 @@ class Brain:
 
     def _default_reply(self, heard: str) -> str:
         if self._script.default_reply == ECHO:
-            return f"You said: {heard.strip().rstrip('.')}."
+            said = heard.strip()
+            # Keep the speaker's own closing punctuation ("Hello!"); add a period otherwise.
+            return f"You said: {said}" + ("" if said.endswith(("!", "?", ".")) else ".")
         return self._script.default_reply
 
     @staticmethod
