@@ -85,7 +85,7 @@ from actors.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from tests.test_sim_server import RATE, speech
+from tests.test_sim_server import RATE, Client, speech
 
 SPEED = 30.0
 TIMEOUT_S = 20.0
@@ -209,15 +209,12 @@ def normalise(frame: dict[str, Any], used: set[str]) -> dict[str, Any]:
     return event
 
 
-class Recorder:
-    """A client that keeps every raw frame and parses it with voxray's own wire models."""
+class Recorder(Client):
+    """A client that also keeps every raw frame; keepalive pings are recorded, not returned."""
 
     def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.frames: list[dict[str, Any]] = []
-
-    async def send(self, event: Any) -> None:
-        await self.ws.send_str(event.to_json())
 
     async def next(self) -> ServerEvent:
         while True:
@@ -227,21 +224,8 @@ class Recorder:
             self.frames.append(frame)
             event = parse_server_event(frame)
             assert not isinstance(event, UnknownServerEvent), frame
-            if event.type != "ping":  # keepalives interleave anywhere; recorded, not returned
+            if event.type != "ping":  # keepalives interleave anywhere
                 return event
-
-    async def expect(self, kind: type[E]) -> E:
-        event = await self.next()
-        assert isinstance(event, kind), f"expected {kind.__name__}, got {event}"
-        return event
-
-    async def until(self, kind: type[E]) -> tuple[list[ServerEvent], E]:
-        seen: list[ServerEvent] = []
-        while True:
-            event = await self.next()
-            seen.append(event)
-            if isinstance(event, kind):
-                return seen, event
 
     async def stream(self, samples: np.ndarray[Any, Any], chunk_ms: int = 100) -> None:
         step = RATE * chunk_ms // 1000
