@@ -20,6 +20,10 @@ from orchestrator.evals.suite import load_suite
 EVALS = Path(__file__).resolve().parents[1] / "configs" / "evals"
 SUITES = sorted(path for path in EVALS.glob("*.yaml") if path.name != "smoke.yaml")
 SPEED = "4"
+# Suites judged on tight timing budgets (barge-in stop time, latency p95) run slower: at speed S
+# every millisecond the event loop is late counts S times on the audio timeline, so a busy
+# machine would fail them for reasons that have nothing to do with the agent.
+TIMING_SENSITIVE_SPEED = {"barge-in": "2", "repeats": "2"}
 
 
 def _agent_channel(out: Path, record: dict[str, Any]) -> tuple[np.ndarray, int]:
@@ -91,7 +95,8 @@ def test_example_suite_passes_on_the_simulator(
     ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], path: Path
 ) -> None:
     out = tmp_path / "run"
-    code = main(["eval", str(path), "--out", str(out), "--speed", SPEED])
+    speed = TIMING_SENSITIVE_SPEED.get(path.stem, SPEED)
+    code = main(["eval", str(path), "--out", str(out), "--speed", speed])
     printed = capsys.readouterr().out
     assert code == 0, printed
     suite = load_suite(path)
