@@ -1,11 +1,17 @@
-"""The session actor: one Ray actor per conversation, a thin shell over the asyncio engine.
+"""The session actor: a thin Ray shell over the asyncio engine, hosting one or more conversations.
 
 Everything that matters lives in :mod:`actors.conversation`; this module only adapts it to Ray.
 Tool calls have side effects, so the actor never restarts and its calls are never retried.
+
+With ``conversations_per_actor`` > 1 the supervisor sends several ``run_scenario`` calls to one
+actor (a *host*): each runs as its own asyncio task with its own websocket, tools and metrics,
+and, given ``stall_timeout_s``, its own watchdog (:mod:`actors.supervision.stall_guard`), so a
+stalled or failing conversation ends alone. Live sessions stay one per actor.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,9 +29,12 @@ from actors.conversation.script import ScenarioScript
 from actors.errors import SessionBusyError
 from actors.ray_typing import ray_method
 from actors.supervision.health import SessionHealth, measure_health
+from actors.supervision.stall_guard import run_guarded
 from actors.tools.executor import ToolBackend, ToolExecutor
 
 __all__ = ["LiveSessionRequest", "SessionActor", "SessionRequest"]
+
+_MEMORY_MAX_AGE_S = 1.0
 
 
 class SessionRequest(BaseModel):
@@ -62,27 +71,67 @@ async def play_scenario(
     return await ScenarioPlayer(conversation, request.script, speed=request.tuning.speed).run()
 
 
+class _Progress:
+    """One conversation's progress counter: events seen + 100 ms units of audio sent."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+        self.events = 0
+
+    def count(self, event: ConversationEvent) -> None:
+        self.events += 1
+
+    def value(self) -> int:
+        return self.events + int(self.conversation.user_audio_ms // 100)
+
+
 class _Session:
-    """Hosts one conversation at a time: a scripted scenario, or a live session.
+    """Hosts scripted conversations (one, or several when packed) or one live session.
 
     Constructed idle (constructors start nothing), so warm actors can wait in a pool.
     """
 
     def __init__(self) -> None:
         self._live: LiveConversation | None = None
-        self._watched: Conversation | None = None  # what health() reports progress of
-        self._events = 0
+        self._watched: dict[str, _Progress] = {}  # what health() reports progress of
+        self._finished = 0  # progress of conversations that ended, so the sum never shrinks
+        self._measured: tuple[float, SessionHealth] | None = None
 
-    async def run_scenario(self, request: SessionRequest, tools: ToolBackend) -> SessionResult:
-        """Play ``request.script`` against the endpoint and return what happened."""
-        return await play_scenario(request, tools, on_start=self._watch)
+    async def run_scenario(
+        self,
+        request: SessionRequest,
+        tools: ToolBackend,
+        stall_timeout_s: float | None = None,
+        check_every_s: float = 1.0,
+    ) -> SessionResult:
+        """Play ``request.script`` against the endpoint and return what happened.
+
+        With ``stall_timeout_s`` (packed hosts) this conversation alone is cancelled and
+        reported ``lost`` once its own progress stays still that long.
+        """
+        key = f"{request.session_id}-{id(request)}"
+        try:
+            work = play_scenario(
+                request, tools, on_start=lambda conversation: self._watch(key, conversation)
+            )
+            if stall_timeout_s is None:
+                return await work
+            return await run_guarded(
+                work,
+                lambda: self._progress_of(key),
+                stall_timeout_s=stall_timeout_s,
+                check_every_s=check_every_s,
+                name=f"session-{request.session_id}-guarded",
+            )
+        finally:
+            self._unwatch(key)
 
     async def open(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
         """Connect a live session; returns once ``session.updated`` arrived."""
         if self._live is not None:
             raise SessionBusyError("this session actor already hosts a live session")
         self._live = LiveConversation(request, tools)
-        self._watch(self._live.conversation)
+        self._watch("live", self._live.conversation)
         try:
             await self._live.start()
         except BaseException:
@@ -114,6 +163,7 @@ class _Session:
         live = self._require()
         result = await live.aclose()
         self._live = None
+        self._unwatch("live")
         return result
 
     def ping(self) -> str:
@@ -125,16 +175,31 @@ class _Session:
     async def health(self) -> SessionHealth:
         """Progress (events seen + 100 ms units of audio sent), memory and node, for the
         supervisor's liveness checks, placement and recycling."""
-        watched = self._watched
-        audio = int(watched.user_audio_ms // 100) if watched is not None else 0
-        return measure_health(self._events + audio)
+        # list(): the default group's loop runs in another thread and may change the dict.
+        watched = list(self._watched.values())
+        progress = self._finished + sum(watched_one.value() for watched_one in watched)
+        now = time.monotonic()
+        if self._measured is not None and now - self._measured[0] < _MEMORY_MAX_AGE_S:
+            # A packed host is asked once per conversation per check; reading smaps costs
+            # milliseconds, so memory figures are reused for a moment (progress never is).
+            return self._measured[1].model_copy(update={"progress": progress})
+        health = measure_health(progress)
+        self._measured = (now, health)
+        return health
 
-    def _watch(self, conversation: Conversation) -> None:
-        self._watched = conversation
-        conversation.add_listener(self._count_event)
+    def _watch(self, key: str, conversation: Conversation) -> None:
+        progress = _Progress(conversation)
+        conversation.add_listener(progress.count)
+        self._watched[key] = progress
 
-    def _count_event(self, event: ConversationEvent) -> None:
-        self._events += 1
+    def _unwatch(self, key: str) -> None:
+        progress = self._watched.pop(key, None)
+        if progress is not None:
+            self._finished += progress.value()
+
+    def _progress_of(self, key: str) -> int:
+        progress = self._watched.get(key)
+        return progress.value() if progress is not None else 0
 
     def _require(self) -> LiveConversation:
         if self._live is None:

@@ -9,7 +9,10 @@ A thin actor over :mod:`actors.supervision`, one concept per module:
 - :mod:`~actors.supervision.warm_pool`: idle session actors per node, recycled after K sessions
   or past a memory ceiling;
 - :mod:`~actors.supervision.liveness`: death noticed by awaiting the in-flight call, stalls by a
-  progress counter, clean stops.
+  progress counter, clean stops;
+- :mod:`~actors.supervision.hosts`: with ``conversations_per_actor`` > 1, conversations packed
+  into host actors with room (each guarded inside its host by
+  :mod:`~actors.supervision.stall_guard`). Live sessions always get an actor of their own.
 
 This actor strings them together: a scenario is admitted, handed a warm actor (or a cold one),
 watched to its end, retried when its session was lost and its ticket allows, retried after
@@ -38,6 +41,7 @@ from actors.errors import RateLimitedError, SessionLostError, VoxrayError
 from actors.session import LiveSessionRequest, SessionActor, SessionRequest
 from actors.supervision.admission import Admission, Slot, fingerprint
 from actors.supervision.health import SessionHealth
+from actors.supervision.hosts import HostPool
 from actors.supervision.liveness import SessionWatch, watch_lease, watch_session
 from actors.supervision.models import (
     DrainReport,
@@ -114,6 +118,7 @@ class _Supervisor:
             release_node=self._placement.release,
         )
         self._pool: WarmPool | None = None
+        self._hosts: HostPool | None = None  # packed hosts (conversations_per_actor > 1)
         self._live: dict[int, _Live] = {}
         self._leases: dict[int, tuple[Slot, asyncio.Task[None]]] = {}
         self._state = "running"
@@ -385,22 +390,38 @@ class _Supervisor:
         """Run one attempt on ``slot``'s node; returns (result, stopped on request, whether
         an actor started at all)."""
         pool = self._require_pool()
+        hosts = self._hosts
         try:
-            actor, _ = await self._actor_for(slot)
+            if hosts is not None:
+                actor, warm = await hosts.acquire(slot.node_id)
+                self._counts["warm" if warm else "cold"] += 1
+            else:
+                actor, _ = await self._actor_for(slot)
         except SessionLostError as error:
             with contextlib.suppress(Exception):
                 self._refresh_nodes()
             return SessionResult(status="lost", error=f"SessionLostError: {error}"), False, False
-        watch = self._watch()
+        watch = self._watch(shared_host=hosts is not None)
         live = _Live(request, slot.job_id, actor, slot.node_id, attempt, watch, time.monotonic())
         self._live[slot.slot_id] = live
         reusable = False
+        died = False
         try:
-            ref = actor.handle.run_scenario.remote(request, tools)
+            if hosts is not None:
+                # The host guards this conversation itself: a stall ends it alone.
+                ref = actor.handle.run_scenario.remote(
+                    request,
+                    tools,
+                    stall_timeout_s=self._settings.stall_timeout_s,
+                    check_every_s=self._settings.progress_check_s,
+                )
+            else:
+                ref = actor.handle.run_scenario.remote(request, tools)
             try:
                 result = await watch_session(actor.handle, ref, watch)
                 reusable = result.status != "lost"
             except SessionLostError as error:
+                died = True
                 result = SessionResult(status="lost", error=f"SessionLostError: {error}")
                 # Its node may be gone: learn that before the retry is placed.
                 with contextlib.suppress(Exception):
@@ -408,7 +429,10 @@ class _Supervisor:
         finally:
             del self._live[slot.slot_id]
             self._changed.set()
-            pool.give_back(actor, reusable=reusable)
+            if hosts is not None:
+                hosts.release(actor, broken=died)
+            else:
+                pool.give_back(actor, reusable=reusable)
         return result, watch.stop.is_set(), True
 
     async def _actor_for(self, slot: Slot) -> tuple[PooledActor, bool]:
@@ -420,9 +444,16 @@ class _Supervisor:
             return actor, True
         return await pool.start_actor(slot.node_id), False
 
-    def _watch(self) -> SessionWatch:
+    def _watch(self, *, shared_host: bool = False) -> SessionWatch:
+        settings = self._settings
+        stall_timeout_s = settings.stall_timeout_s
+        if shared_host:
+            # The host's own per-conversation watchdog acts first; this one only ends a host
+            # whose every conversation stopped moving (a wedged event loop).
+            stall_timeout_s += 2 * settings.progress_check_s + settings.stop_grace_s
         return SessionWatch(
-            stall_timeout_s=self._settings.stall_timeout_s,
+            stall_timeout_s=stall_timeout_s,
+            shared_host=shared_host,
             check_every_s=self._settings.progress_check_s,
             stop_grace_s=self._settings.stop_grace_s,
             on_health=self._on_health,
@@ -480,15 +511,23 @@ class _Supervisor:
         """Read the nodes and start the pool and the node refresher, once (no awaits: atomic)."""
         if self._pool is not None:
             return
+        packing = self._settings.conversations_per_actor
         self._pool = WarmPool(
             actor_class=SessionActor,
             namespace=self._namespace,
             per_node=self._settings.warm_per_node,
-            recycle_after=self._settings.recycle_after_sessions,
+            recycle_after=self._settings.recycle_after_sessions * packing,
             recycle_above_mb=self._settings.recycle_above_mb,
             start_timeout_s=self._settings.actor_start_timeout_s,
             on_health=self._on_health,
+            refill_on_take=self._settings.warm_refill,
         )
+        if packing > 1:
+            self._hosts = HostPool(
+                self._pool,
+                capacity=packing,
+                lifetime=self._settings.recycle_after_sessions * packing,
+            )
         self._refresh_nodes()
         self._refresher = asyncio.get_running_loop().create_task(
             self._refresh_forever(), name="supervisor-nodes"

@@ -42,6 +42,10 @@ class SimulatorActorImpl:
         """The websocket URL."""
         return self._require().url
 
+    def input_audio(self, token: str) -> list[dict[str, int | str]]:
+        """Input audio per connection of ``token`` (see :meth:`Simulator.input_audio`)."""
+        return self._require().input_audio(token)
+
     def statistics(self) -> dict[str, int]:
         """Connection counters of the server."""
         return self._require().statistics()

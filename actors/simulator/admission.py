@@ -7,6 +7,7 @@ it (the registration token and ephemeral client secrets) is a :class:`Grant` sha
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -14,8 +15,11 @@ from aiohttp import web
 
 from actors.simulator.brain import Brain
 from actors.simulator.faults import FaultPlan, Refusal
+from actors.simulator.input_tally import InputTally
 
 __all__ = ["Grant", "Refusals", "Script", "refusal_response"]
+
+_TALLIES_KEPT: Final = 1_000
 
 
 @dataclass
@@ -42,6 +46,8 @@ class Script:
 
     brain: Brain
     refusals: Refusals = field(default_factory=Refusals)
+    inputs: deque[InputTally] = field(default_factory=lambda: deque(maxlen=_TALLIES_KEPT))
+    """Input audio tallies of its latest connections (bounded: a long run keeps the last)."""
 
     @property
     def faults(self) -> FaultPlan | None:

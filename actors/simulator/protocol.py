@@ -51,6 +51,7 @@ from actors.simulator.conversation import Conversation
 from actors.simulator.hearing import Hearing
 from actors.simulator.idle import IdleTimer
 from actors.simulator.ids import new_id
+from actors.simulator.input_tally import InputTally
 from actors.simulator.item_ops import ItemOps
 from actors.simulator.refusal import Refusal
 from actors.simulator.responses import ResponsePlan, ResponseRun, ResponseStreamer
@@ -118,6 +119,11 @@ class SimProtocol:
     def session(self) -> SimSession:
         """The current session configuration."""
         return self._session
+
+    @property
+    def input_tally(self) -> InputTally:
+        """What the caller appended so far (frames, bytes, an order-sensitive digest)."""
+        return self._user.tally
 
     @property
     def conversation(self) -> Conversation:

@@ -151,6 +151,18 @@ class Simulator:
             "resumable": len(self._context.conversations),
         }
 
+    def input_audio(self, token: str) -> list[dict[str, int | str]]:
+        """Per connection of ``token`` (oldest first, the last 1,000): frames and bytes of
+        input audio appended, and a BLAKE2b digest of it in arrival order.
+
+        Raises:
+            KeyError: unknown token.
+        """
+        script = self._script_for(token)
+        if script is None:
+            raise KeyError("unknown token")
+        return [tally.snapshot() for tally in script.inputs]
+
     async def aclose(self) -> None:
         """Close every session and stop listening. Idempotent."""
         if self.state is SimulatorState.CLOSED:
@@ -266,6 +278,7 @@ class Simulator:
             drop=drop,
         )
         self._connections[connection] = script
+        script.inputs.append(connection.protocol.input_tally)
         self._accepted += 1
         logger.debug("%s: accepted (model %s)", connection.name, setup.model)
         try:

@@ -31,6 +31,7 @@ from actors.simulator.conversation import Conversation
 from actors.simulator.hearing import Hearing
 from actors.simulator.ids import new_id
 from actors.simulator.input_audio import InputAudioBuffer
+from actors.simulator.input_tally import InputTally
 from actors.simulator.refusal import Refusal
 from actors.simulator.session import SimSession
 from actors.simulator.vad import SpeechStarted, SpeechStopped
@@ -76,6 +77,8 @@ class UserAudio:
         self.input = InputAudioBuffer(first.input_codec, first.vad)
         self._speech_item_id: str | None = None
         self._speech_start_ms = 0.0
+        self.tally = InputTally()
+        """Every appended frame, counted and hashed in order."""
 
     def configure(self, before: SimSession, after: SimSession) -> None:
         """A session update: new input format or VAD settings."""
@@ -95,6 +98,7 @@ class UserAudio:
 
     async def append(self, data: bytes) -> None:
         """Raw input audio (decoded base64, or a binary frame)."""
+        self.tally.add(data)
         start_ms = self.input.position_ms
         try:
             samples, events = self.input.append(data, muted=self._listener.caller_muted)

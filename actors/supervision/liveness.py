@@ -54,6 +54,9 @@ class SessionWatch:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     """Set it to stop the session cleanly (drain, cancel)."""
     stop_reason: str = "stopped"
+    shared_host: bool = False
+    """The actor hosts other conversations too: a stop that times out reports this one lost
+    but never kills the actor (the host's own watchdog ends a stuck conversation)."""
     on_health: Callable[[SessionHealth], None] = lambda health: None
     clock: Callable[[], float] = time.monotonic
 
@@ -121,6 +124,10 @@ async def _stop(
     except (TaskCancelledError, asyncio.CancelledError):
         return SessionResult(status="lost", error=f"SessionLostError: {watch.stop_reason}")
     except TimeoutError:
+        if watch.shared_host:
+            return SessionResult(
+                status="lost", error=f"SessionLostError: {watch.stop_reason} (did not stop)"
+            )
         logger.warning("a session did not stop within %.1f s; killing it", watch.stop_grace_s)
         _kill(actor)
         return SessionResult(

@@ -32,8 +32,31 @@ class SupervisorSettings(BaseModel):
     warm_per_node: int = Field(
         2, ge=0, description="Idle session actors kept ready on each node (0: cold starts)."
     )
+    conversations_per_actor: int = Field(
+        1,
+        ge=1,
+        description=(
+            "Conversations one session actor hosts at once. 1 (default): one process per "
+            "conversation, full isolation. N > 1: packed hosts, far denser (≈ 0.3 %% of a core "
+            "and < 1 MB per conversation instead of ≈ 2 %% and 60 MB); a conversation that "
+            "stalls or fails still ends alone, but a host process that dies takes its N along."
+        ).replace("%%", "%"),
+    )
+    warm_refill: bool = Field(
+        True,
+        description=(
+            "Start a replacement in the background whenever a warm actor is handed out. "
+            "False: the pool is filled at start and afterwards only by actors whose sessions "
+            "ended, so no actor starts (≈ 0.6 CPU-s each) while sessions run."
+        ),
+    )
     recycle_after_sessions: int = Field(
-        20, ge=1, description="A session actor is replaced after hosting this many sessions."
+        20,
+        ge=1,
+        description=(
+            "A session actor is replaced after hosting this many sessions (a packed host: "
+            "this many times conversations_per_actor conversations)."
+        ),
     )
     recycle_above_mb: float = Field(
         300.0, gt=0, description="A session actor whose USS passes this is replaced."

@@ -47,6 +47,10 @@ class PooledActor:
     node_id: str
     sessions: int = 0
     created_at: float = field(default_factory=time.monotonic)
+    active: int = 0
+    """Conversations running on it now (packed hosts)."""
+    broken: bool = False
+    """It lost a conversation to its own death: it takes no more (packed hosts)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class WarmPool:
         start_timeout_s: longest wait for a new actor's first ``health()``.
         on_health: every health report (placement learns node memory from it).
         max_parallel_starts: background starts in flight at once.
+        refill_on_take: start a replacement whenever an idle actor is handed out.
     """
 
     def __init__(
@@ -85,7 +90,9 @@ class WarmPool:
         start_timeout_s: float,
         on_health: Callable[[SessionHealth], None] = lambda health: None,
         max_parallel_starts: int = 2,
+        refill_on_take: bool = True,
     ) -> None:
+        self._refill_on_take = refill_on_take
         self._actor_class = actor_class
         self._namespace = namespace
         self._per_node = per_node
@@ -111,7 +118,8 @@ class WarmPool:
         actor = idle.popleft() if idle else None
         if actor is not None:
             actor.sessions += 1
-        self.refill()
+        if self._refill_on_take:
+            self.refill()
         return actor
 
     async def start_actor(self, node_id: str) -> PooledActor:

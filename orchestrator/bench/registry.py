@@ -25,6 +25,7 @@ __all__ = [
 _MODULES = (
     "orchestrator.bench.audio_path",
     "orchestrator.bench.barge_in",
+    "orchestrator.bench.density",
     "orchestrator.bench.simulator",
     "orchestrator.bench.startup",
     "orchestrator.bench.tools",

@@ -1,0 +1,380 @@
+"""``voxray bench density``: how many real-time conversations one machine holds, packing 1 vs N.
+
+M conversations run end to end through the supervisor and the session actors against the
+simulator, which runs alone in a spawned child process on the same machine. Audio flows both ways
+at real-time pace in 20 ms frames (microphone ``append_chunk_ms=20``, simulator
+``output_chunk_ms=20``, speed 1); each conversation types a turn every few seconds and every
+third turn makes the simulated model call a tool (``get_weather``, run by the tool pool).
+
+Per M, once all M conversations are placed, CPU is sampled with psutil over a window and split
+into session processes (the ``_Session`` actors), Ray's own processes (raylet, gcs_server and
+the rest of Ray's workers and agents) and the simulator; memory per conversation is the USS/PSS
+of the session processes over M. Lateness is how late each outbound 20 ms frame left against its
+real-time schedule (per session p50/p99/max, aggregated as the median of p50s, the max of p99s
+and the max of maxima; the worst session's p99 bounds the p99 over all frames from above, so the
+bar is judged conservatively). The bar is lateness p99 < 20 ms and no dropped frame; the
+largest M of the ramp that holds it is reported for each packing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import statistics
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from pydantic import SecretStr
+
+from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
+
+__all__ = ["run"]
+
+BAR_P99_MS: Final = 20.0
+TOOL_REF: Final = "orchestrator.examples.tools:get_weather"
+REPLY: Final = "Sure, here is a short answer for you."
+_FULL_RAMP: Final = {1: (20, 40, 60, 100), 0: (50, 80, 100, 150, 300, 500)}  # 0: packed
+_QUICK_RAMP: Final = {1: (4,), 0: (4,)}
+PACKED: Final = 50
+"""Conversations per host actor in the packed runs: one host process is one core at most
+(the GIL), so hosts of 50 let a 100-conversation run use both cores of a small machine."""
+
+
+@dataclass
+class Sample:
+    """What one (packing, M) run measured."""
+
+    packing: int
+    conversations: int
+    completed: int = 0
+    lateness_p50_ms: float = float("nan")
+    lateness_p99_ms: float = float("nan")
+    lateness_p99_median_ms: float = float("nan")
+    lateness_max_ms: float = float("nan")
+    dropped_frames: int = 0
+    frames_sent: int = 0
+    cpu_sessions: float = 0.0
+    cpu_ray: float = 0.0
+    cpu_simulator: float = 0.0
+    uss_mb_per_conversation: float = 0.0
+    pss_mb_per_conversation: float = 0.0
+    session_processes: int = 0
+    ready_s: float = 0.0
+    warm_up_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        """Lateness p99 under the bar, no drop, every conversation completed."""
+        return (
+            self.completed == self.conversations
+            and self.dropped_frames == 0
+            and self.lateness_p99_ms < BAR_P99_MS
+        )
+
+
+# ---------------------------------------------------------------- the simulator process
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    """Child process: a simulator at speed 1 with 20 ms output; exits on any message."""
+    from actors.simulator import BrainScript, Simulator, SimulatorConfig
+    from actors.simulator.rules import BrainRule, ScriptedCall
+
+    async def main() -> None:
+        simulator = Simulator(SimulatorConfig(speed=1.0, port=0, output_chunk_ms=20))
+        url = await simulator.start()
+        script = BrainScript(
+            default_reply=REPLY,
+            rules=[
+                BrainRule(
+                    heard="weather",
+                    calls=[ScriptedCall(name="get_weather", arguments={"city": "Lisbon"})],
+                    after_tool="It is sunny in Lisbon.",
+                )
+            ],
+        )
+        conn.send((url, simulator.register(script), os.getpid()))
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_reader(conn.fileno(), stop.set)
+        await stop.wait()
+        loop.remove_reader(conn.fileno())
+        await simulator.aclose()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------- processes and CPU
+
+
+def _classify(sim_pid: int) -> dict[str, list[Any]]:
+    """Processes by role: session actors, Ray's own (every other process the embedded cluster
+    started: gcs_server, raylet, workers, agents), and the simulator."""
+    import psutil
+
+    roles: dict[str, list[Any]] = {
+        "sessions": [],
+        "ray": [],
+        "simulator": [psutil.Process(sim_pid)],
+    }
+    # The embedded cluster's processes descend from this driver; another cluster on the
+    # machine (a test run, a `ray start`) is not ours to count.
+    for process in psutil.Process().children(recursive=True):
+        if process.pid == sim_pid:
+            continue
+        try:
+            cmdline = " ".join(process.cmdline())
+        except psutil.Error:
+            continue
+        roles["sessions" if "ray::_Session" in cmdline else "ray"].append(process)
+    return roles
+
+
+def _cpu_s(processes: list[Any]) -> dict[int, float]:
+    """CPU seconds so far per pid."""
+    seconds: dict[int, float] = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except Exception:  # gone meanwhile: its share is lost, not an error
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def _cores(before: dict[int, float], after: dict[int, float], window_s: float) -> float:
+    """Cores used over the window by the processes alive at both ends."""
+    used = sum(after[pid] - before[pid] for pid in after.keys() & before.keys())
+    return round(used / window_s, 3)
+
+
+def _memory_mb(processes: list[Any]) -> tuple[float, float]:
+    uss = pss = 0.0
+    for process in processes:
+        try:
+            info = process.memory_full_info()
+        except Exception:
+            continue
+        uss += info.uss / 2**20
+        pss += getattr(info, "pss", 0.0) / 2**20
+    return uss, pss
+
+
+# ---------------------------------------------------------------- one run
+
+
+def _request(target: _Target, index: int, turns: int) -> Any:
+    from actors.conversation.agent import AgentConfig
+    from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+    from actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
+    from actors.session import SessionRequest
+
+    script: list[Any] = [WaitTurn(wait_ms=1_000 + (index * 37) % 2_000)]  # stagger the turns
+    for turn in range(turns):
+        text = "what is the weather" if turn % 3 == 2 else f"tell me something, turn {turn}"
+        script += [TextTurn(text=text), WaitTurn(wait_ms=3_000)]
+    return SessionRequest(
+        session_id=f"density-{index}-{uuid.uuid4().hex[:6]}",
+        agent=AgentConfig.model_validate({"tools": [TOOL_REF]}),
+        script=ScenarioScript(turns=tuple(script)),
+        endpoint=ProviderEndpoint(url=target.url, api_key=SecretStr(target.token)),
+        tuning=EngineTuning(append_chunk_ms=20, speed=1.0),
+    )
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The simulator the conversations talk to."""
+
+    url: str
+    token: str
+    pid: int
+
+
+async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_s: float) -> Sample:
+    import ray
+
+    from actors.supervision.models import SessionTicket
+    from actors.supervisor import SupervisorSettings, get_supervisor
+
+    sample = Sample(packing=packing, conversations=m)
+    settings = SupervisorSettings(
+        conversations_per_actor=packing,
+        max_sessions=m,
+        max_sessions_per_node=m,
+        tool_runners=1,
+        # Every actor the run needs is started before it (warm) and none during it: starting
+        # one costs ≈ 0.6 CPU-s, which would show as lateness of the sessions already live.
+        warm_per_node=-(-m // packing),
+        warm_refill=False,
+        recycle_after_sessions=1_000,
+        actor_start_timeout_s=300.0,
+    )
+    supervisor = get_supervisor(settings, f"voxray-density-{uuid.uuid4().hex[:6]}")
+    try:
+        warming = time.monotonic()
+        await supervisor.warm_up.remote(600.0)
+        sample.warm_up_s = round(time.monotonic() - warming, 2)
+        ticket = SessionTicket(job_id="density", quota=SecretStr(f"sim:{target.url}"))
+        started = time.monotonic()
+        refs = [supervisor.run_session.remote(_request(target, i, turns), ticket) for i in range(m)]
+        while len(await supervisor.sessions.remote()) < m:
+            if time.monotonic() - started > 600:
+                break
+            await asyncio.sleep(0.1)
+        sample.ready_s = round(time.monotonic() - started, 2)
+        await asyncio.sleep(1.0)  # let the last starts settle before the CPU window
+        roles = _classify(target.pid)
+        before = {role: _cpu_s(processes) for role, processes in roles.items()}
+        await asyncio.sleep(window_s)
+        after = {role: _cpu_s(processes) for role, processes in roles.items()}
+        sample.cpu_sessions = _cores(before["sessions"], after["sessions"], window_s)
+        sample.cpu_ray = _cores(before["ray"], after["ray"], window_s)
+        sample.cpu_simulator = _cores(before["simulator"], after["simulator"], window_s)
+        uss, pss = _memory_mb(roles["sessions"])
+        sample.session_processes = len(roles["sessions"])
+        sample.uss_mb_per_conversation = round(uss / m, 2)
+        sample.pss_mb_per_conversation = round(pss / m, 2)
+        results = await asyncio.gather(*refs)
+    finally:
+        await supervisor.drain.remote(0.0)
+        ray.kill(supervisor)
+    p50s, p99s, maxes = [], [], []
+    for result in results:
+        metrics = result.metrics
+        if result.status == "completed":
+            sample.completed += 1
+        elif len(sample.errors) < 3:
+            sample.errors.append(f"{result.status}: {result.error}")
+        sample.dropped_frames += metrics.dropped_audio_chunks
+        sample.frames_sent += metrics.frames_sent
+        if metrics.frame_lateness_p99_ms is not None:
+            p50s.append(metrics.frame_lateness_p50_ms or 0.0)
+            p99s.append(metrics.frame_lateness_p99_ms)
+            maxes.append(metrics.frame_lateness_max_ms or 0.0)
+    if p99s:
+        sample.lateness_p50_ms = round(statistics.median(p50s), 2)
+        sample.lateness_p99_ms = round(max(p99s), 2)
+        sample.lateness_p99_median_ms = round(statistics.median(p99s), 2)
+        sample.lateness_max_ms = round(max(maxes), 2)
+    return sample
+
+
+async def _ramp(quick: bool, target: _Target) -> list[Sample]:
+    ramp = _QUICK_RAMP if quick else _FULL_RAMP
+    turns, window_s = (2, 3.0) if quick else (6, 10.0)
+    samples: list[Sample] = []
+    for key, sizes in ramp.items():
+        packing = key or PACKED
+        for m in sizes:
+            sample = await _measure(target, packing=packing, m=m, turns=turns, window_s=window_s)
+            samples.append(sample)
+            if not sample.holds and not quick:
+                break  # larger M only does worse
+    return samples
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def _figures(samples: list[Sample]) -> list[Figure]:
+    figures: list[Figure] = []
+    for sample in samples:
+        tag = f"packing {sample.packing}, M={sample.conversations}"
+        figures += [
+            Figure(
+                name=f"{tag}: lateness p50/p99/max",
+                value=sample.lateness_p99_ms,
+                unit=(
+                    f"ms worst-session p99 (median p99 {sample.lateness_p99_median_ms}, "
+                    f"p50 {sample.lateness_p50_ms}, max {sample.lateness_max_ms})"
+                ),
+                target=f"< {BAR_P99_MS:g}",
+                met=sample.lateness_p99_ms < BAR_P99_MS,
+            ),
+            Figure(
+                name=f"{tag}: dropped frames",
+                value=sample.dropped_frames,
+                unit=f"of {sample.frames_sent}",
+                target="0",
+                met=sample.dropped_frames == 0,
+            ),
+            Figure(
+                name=f"{tag}: CPU sessions / Ray / simulator",
+                value=sample.cpu_sessions,
+                unit=f"cores (Ray {sample.cpu_ray}, sim {sample.cpu_simulator})",
+            ),
+            Figure(
+                name=f"{tag}: memory per conversation",
+                value=sample.uss_mb_per_conversation,
+                unit=f"MB USS (PSS {sample.pss_mb_per_conversation}, "
+                f"{sample.session_processes} procs)",
+            ),
+            Figure(
+                name=f"{tag}: ready time for all M",
+                value=sample.ready_s,
+                unit=f"s (warm pool filled before: {sample.warm_up_s} s)",
+            ),
+            Figure(
+                name=f"{tag}: completed",
+                value=sample.completed,
+                unit=f"of {sample.conversations}",
+                met=sample.completed == sample.conversations,
+            ),
+        ]
+    for packing, target in ((1, 60), (PACKED, 300)):
+        held = [s.conversations for s in samples if s.packing == packing and s.holds]
+        best = max(held, default=0)
+        figures.append(
+            Figure(
+                name=f"packing {packing}: largest M holding the bar",
+                value=best,
+                unit="conversations",
+                target=f">= {target}",
+                met=best >= target,
+            )
+        )
+    return figures
+
+
+def run(quick: bool) -> BenchResult:
+    """Measure both packings; starts (and stops) an embedded Ray cluster if none is connected."""
+    import ray
+
+    from orchestrator.cluster import connect_ray, disconnect_ray
+
+    # Background work of every Ray worker, trimmed where Ray allows it (set before Ray starts).
+    os.environ.setdefault("RAY_task_events_report_interval_ms", "5000")
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    server = context.Process(target=_serve, args=(child,), daemon=True)
+    server.start()
+    owns = False
+    try:
+        url, token, sim_pid = parent.recv()
+        owns = connect_ray(None, namespace="voxray-bench") if not ray.is_initialized() else False
+        samples = asyncio.run(_ramp(quick, _Target(url, token, sim_pid)))
+    finally:
+        if owns:
+            disconnect_ray()
+        parent.send("stop")
+        server.join(timeout=10)
+        if server.is_alive():
+            server.kill()
+    notes = [json.dumps(asdict(sample)) for sample in samples]
+    return BenchResult(
+        name="density",
+        description=f"real-time conversations per machine, packing 1 vs {PACKED}",
+        figures=_figures(samples),
+        notes=notes,
+    )
+
+
+register(Benchmark("density", "real-time conversations per machine, packing 1 vs N", run))
