@@ -586,8 +586,8 @@ class _Supervisor:
     async def _tools(self) -> ToolPool:
         async with self._pool_lock:
             if self._tool_pool is None:
-                self._tool_pool = ToolPool.start(
-                    self._settings.tool_runners, namespace=self._namespace
+                self._tool_pool = ToolPool.from_settings(
+                    self._settings.tools, namespace=self._namespace
                 )
                 await self._tool_pool.wait_ready()
             return self._tool_pool

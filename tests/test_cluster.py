@@ -81,10 +81,11 @@ async def _scenario(cluster: Any, workers: list[Any]) -> dict[str, Any]:
     from actors.simulator.rules import BrainRule, BrainScript
     from actors.supervision.models import SessionTicket
     from actors.supervisor import SupervisorSettings, get_supervisor
+    from actors.tools.settings import ToolPoolSettings
 
     namespace = "voxray-cluster-test"
     settings = SupervisorSettings(
-        tool_runners=1,
+        tools=ToolPoolSettings(size=1),
         warm_per_node=0,
         max_sessions_per_node=2,
         node_refresh_s=0.5,

@@ -31,6 +31,7 @@ from actors.simulator.actor import SimulatorActor
 from actors.simulator.config import SimulatorConfig
 from actors.simulator.rules import BrainScript
 from actors.supervisor import SupervisorSettings, get_supervisor
+from actors.tools.settings import ToolPoolSettings
 
 pytestmark = pytest.mark.ray
 
@@ -64,7 +65,9 @@ def _digest(result: SessionResult, size_bytes: int) -> str:
 async def test_every_frame_arrives_in_order(simulator: tuple[Any, str], packing: int) -> None:
     sim, url = simulator
     supervisor = get_supervisor(
-        SupervisorSettings(conversations_per_actor=packing, tool_runners=1, warm_per_node=1),
+        SupervisorSettings(
+            conversations_per_actor=packing, tools=ToolPoolSettings(size=1), warm_per_node=1
+        ),
         f"density-test-{uuid.uuid4().hex[:6]}",
     )
     try:

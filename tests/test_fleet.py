@@ -18,6 +18,7 @@ from actors.conversation.events import AgentTranscript, ResponseFinished
 from actors.simulator.rules import BrainRule, BrainScript
 from actors.supervision.models import SupervisorStatus
 from actors.supervisor import find_supervisor, get_supervisor
+from actors.tools.settings import ToolPoolSettings
 from orchestrator import Fleet
 from orchestrator.cli import main
 from orchestrator.evals.suite import Suite, load_suite
@@ -56,7 +57,9 @@ def fleet(ray_cluster: None) -> Iterator[Fleet]:
     settings = VoxraySettings(
         namespace=f"fleet-test-{uuid.uuid4().hex[:6]}",
         sim_speed=8.0,
-        supervisor=SupervisorSettings(tool_runners=1, warm_per_node=1, stop_grace_s=2.0),
+        supervisor=SupervisorSettings(
+            tools=ToolPoolSettings(size=1), warm_per_node=1, stop_grace_s=2.0
+        ),
     )
     with Fleet.connect(settings=settings) as connected:
         yield connected

@@ -20,6 +20,7 @@ from actors.simulator.config import SimulatorConfig
 from actors.simulator.faults import FaultPlan, StallFault
 from actors.simulator.rules import BrainRule, BrainScript
 from actors.supervisor import SupervisorSettings, get_supervisor
+from actors.tools.settings import ToolPoolSettings
 
 pytestmark = pytest.mark.ray
 
@@ -34,7 +35,7 @@ def packed(ray_cluster: None) -> Iterator[tuple[Any, Any, str]]:
     simulator = SimulatorActor.options(num_cpus=0).remote()
     settings = SupervisorSettings(
         conversations_per_actor=3,
-        tool_runners=1,
+        tools=ToolPoolSettings(size=1),
         warm_per_node=1,
         stall_timeout_s=2.0,
         progress_check_s=0.25,

@@ -25,6 +25,7 @@ from actors.simulator.faults import FaultPlan, Refusal
 from actors.simulator.rules import BrainRule, BrainScript
 from actors.supervision.models import SessionTicket
 from actors.supervisor import SupervisorSettings, find_supervisor, get_supervisor
+from actors.tools.settings import ToolPoolSettings
 
 pytestmark = pytest.mark.ray
 
@@ -81,7 +82,7 @@ def rig(ray_cluster: None) -> Iterator[Rig]:
     with _rig(
         SupervisorSettings(
             max_sessions=4,
-            tool_runners=1,
+            tools=ToolPoolSettings(size=1),
             warm_per_node=1,
             stall_timeout_s=2.0,
             progress_check_s=0.25,
@@ -125,7 +126,9 @@ async def test_a_warm_actor_is_handed_out_and_the_pool_refilled(rig: Rig) -> Non
 
 async def test_an_actor_past_its_memory_ceiling_is_recycled(ray_cluster: None) -> None:
     # Every real actor holds far more than 1 MB of its own memory.
-    settings = SupervisorSettings(tool_runners=1, warm_per_node=0, recycle_above_mb=1.0)
+    settings = SupervisorSettings(
+        tools=ToolPoolSettings(size=1), warm_per_node=0, recycle_above_mb=1.0
+    )
     with _rig(settings) as rig:
         result = await rig.supervisor.run_session.remote(await rig.request())
         assert result.status == "completed", result.error
@@ -214,7 +217,9 @@ async def test_429_gives_up_after_the_configured_retries(rig: Rig) -> None:
 
 
 async def test_drain_refuses_waiters_and_stops_live_sessions_cleanly(ray_cluster: None) -> None:
-    settings = SupervisorSettings(max_sessions=1, tool_runners=1, warm_per_node=0, stop_grace_s=2)
+    settings = SupervisorSettings(
+        max_sessions=1, tools=ToolPoolSettings(size=1), warm_per_node=0, stop_grace_s=2
+    )
     with _rig(settings) as rig:
         # Both count against one key, whose cap is 1: the second waits.
         ticket = SessionTicket(job_id="drain", quota=SecretStr("one key"))

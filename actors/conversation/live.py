@@ -120,8 +120,9 @@ class LiveConversation:
             await self.conversation.aclose()
             self._closed = True
             self._wake.set()
-            self._result = self._collector.result(
-                self.conversation.failure, record=self.request.record
+            # Off the event loop: a host may be running other conversations.
+            self._result = await asyncio.to_thread(
+                self._collector.result, self.conversation.failure, record=self.request.record
             )
         return self._result
 

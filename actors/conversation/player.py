@@ -118,7 +118,9 @@ class ScenarioPlayer:
                     await mic_task
             await conversation.aclose()
         error = error or conversation.failure
-        return self._result(error)
+        # Rendering the recording and the result is CPU work on a finished conversation: off
+        # the event loop, which in a packed host is shared with conversations still running.
+        return await asyncio.to_thread(self._result, error)
 
     # --- turns -----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from actors.tools.settings import ToolPoolSettings
+
 __all__ = ["SupervisorSettings"]
 
 
@@ -28,7 +30,10 @@ class SupervisorSettings(BaseModel):
     max_queued: int = Field(
         1_000, ge=0, description="Requests waiting for a slot; beyond it: CapacityError."
     )
-    tool_runners: int = Field(2, ge=1, description="Tool-runner actors in the pool.")
+    tools: ToolPoolSettings = Field(
+        default_factory=ToolPoolSettings,
+        description="The tool-runner pool: size, growth, queue bound, timeouts, output cap.",
+    )
     warm_per_node: int = Field(
         2, ge=0, description="Idle session actors kept ready on each node (0: cold starts)."
     )

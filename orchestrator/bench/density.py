@@ -202,13 +202,14 @@ async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_
 
     from actors.supervision.models import SessionTicket
     from actors.supervisor import SupervisorSettings, get_supervisor
+    from actors.tools.settings import ToolPoolSettings
 
     sample = Sample(packing=packing, conversations=m)
     settings = SupervisorSettings(
         conversations_per_actor=packing,
         max_sessions=m,
         max_sessions_per_node=m,
-        tool_runners=1,
+        tools=ToolPoolSettings(size=1),
         # Every actor the run needs is started before it (warm) and none during it: starting
         # one costs ≈ 0.6 CPU-s, which would show as lateness of the sessions already live.
         warm_per_node=-(-m // packing),

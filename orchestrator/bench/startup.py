@@ -61,6 +61,7 @@ async def _measure(warm_n: int, cold_n: int) -> dict[str, list[tuple[float, floa
     from actors.simulator.actor import SimulatorActor
     from actors.simulator.config import SimulatorConfig
     from actors.supervisor import SupervisorSettings, get_supervisor
+    from actors.tools.settings import ToolPoolSettings
 
     simulator = SimulatorActor.options(num_cpus=0).remote()
     url: str = await simulator.start.remote(SimulatorConfig())
@@ -68,7 +69,7 @@ async def _measure(warm_n: int, cold_n: int) -> dict[str, list[tuple[float, floa
     try:
         for kind, count, per_node in (("warm", warm_n, 2), ("cold", cold_n, 0)):
             namespace = f"voxray-bench-{kind}-{uuid.uuid4().hex[:6]}"
-            settings = SupervisorSettings(tool_runners=1, warm_per_node=per_node)
+            settings = SupervisorSettings(tools=ToolPoolSettings(size=1), warm_per_node=per_node)
             supervisor = get_supervisor(settings, namespace)
             try:
                 await _sample(supervisor, simulator, url, warm=per_node > 0)  # not counted
