@@ -30,7 +30,7 @@ connection. A bare list under ``faults:`` is read as its ``actions``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -78,18 +78,7 @@ Quirk = Literal[
 - ``tool_choice_echo``: ``session.updated`` echoes ``tool_choice: "not implemented"``.
 """
 
-QUIRKS: Final[tuple[Quirk, ...]] = (
-    "missing_indexes",
-    "output_item_index",
-    "missing_part",
-    "missing_audio_start_ms",
-    "string_status_details",
-    "duplicate_transcription",
-    "duplicate_item_added",
-    "empty_usage",
-    "empty_deleted_item_id",
-    "tool_choice_echo",
-)
+QUIRKS: Final[tuple[Quirk, ...]] = get_args(Quirk)
 
 ErrorType = Literal[
     "invalid_request_error", "invalid_event", "internal_error", "timeout", "max_duration"
