@@ -67,7 +67,9 @@ async def test_grows_to_max_queues_one_and_refuses_the_rest(ray_cluster: None) -
         )
 
         stats = await pool.statistics()
-        assert (stats.runners, stats.runners_started, stats.capacity_refusals) == (2, 2, 2)
+        # The pool grew to max_size: counted by runners_started, which only goes up. (How many
+        # runners exist right now is a race: the surplus one retires after 1 s idle.)
+        assert (stats.runners_started, stats.capacity_refusals) == (2, 2)
         assert stats.queued_calls == 0
         assert tools.statistics()["hang_sync"].error_types == {"capacity": 2}
         await tools.aclose()
