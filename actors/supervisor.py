@@ -122,6 +122,10 @@ class _Supervisor:
         self._live: dict[int, _Live] = {}
         self._leases: dict[int, tuple[Slot, asyncio.Task[None]]] = {}
         self._state = "running"
+        # Why a job (or, after a drain's deadline, everything) was stopped: a conversation that
+        # was still waiting for an actor or a host then must not start once it gets one.
+        self._stopped_jobs: dict[str, str] = {}
+        self._stopping_all: str | None = None
         self._counts = dict.fromkeys(
             ("completed", "failed", "lost", "retried", "rate_limited", "cold", "warm"), 0
         )
@@ -339,6 +343,7 @@ class _Supervisor:
     def stop_job(self, job_id: str, reason: str = "stopped by its job") -> int:
         """Stop the live sessions of ``job_id`` cleanly; returns how many were asked to stop."""
         self.cancel_queued(job_id)
+        self._stopped_jobs[job_id] = reason
         return self._stop([live for live in self._live.values() if live.job_id == job_id], reason)
 
     async def drain(self, deadline_s: float = 60.0) -> DrainReport:
@@ -349,7 +354,8 @@ class _Supervisor:
         at_start = len(self._live)
         await self._wait_until(lambda: not self._live, started + deadline_s)
         remaining = list(self._live.values())
-        self._stop(remaining, f"stopped: {_DRAINING} (deadline {deadline_s:g} s)")
+        self._stopping_all = f"stopped: {_DRAINING} (deadline {deadline_s:g} s)"
+        self._stop(remaining, self._stopping_all)
         await self._wait_until(
             lambda: not self._live, time.monotonic() + self._settings.stop_grace_s + 5.0
         )
@@ -401,6 +407,13 @@ class _Supervisor:
             with contextlib.suppress(Exception):
                 self._refresh_nodes()
             return SessionResult(status="lost", error=f"SessionLostError: {error}"), False, False
+        stopped = self._stopping_all or self._stopped_jobs.get(slot.job_id)
+        if stopped is not None:  # stopped while it waited for an actor: it never starts
+            if hosts is not None:
+                hosts.release(actor, broken=False)
+            else:
+                pool.give_back(actor, reusable=True)
+            return SessionResult(status="lost", error=f"SessionLostError: {stopped}"), True, True
         watch = self._watch(shared_host=hosts is not None)
         live = _Live(request, slot.job_id, actor, slot.node_id, attempt, watch, time.monotonic())
         self._live[slot.slot_id] = live

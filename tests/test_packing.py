@@ -19,6 +19,7 @@ from actors.simulator.actor import SimulatorActor
 from actors.simulator.config import SimulatorConfig
 from actors.simulator.faults import FaultPlan, StallFault
 from actors.simulator.rules import BrainRule, BrainScript
+from actors.supervision.models import SessionTicket
 from actors.supervisor import SupervisorSettings, get_supervisor
 from actors.tools.settings import ToolPoolSettings
 
@@ -124,4 +125,28 @@ async def test_one_stalled_and_one_crashing_conversation_leave_their_host_mate_a
     assert "pong" in healthy_result.agent_transcript.lower()
     status = await supervisor.status.remote()
     assert (status.completed, status.failed, status.lost) == (1, 1, 1)
+    assert status.live_sessions == 0
+
+
+async def test_a_conversation_stopped_while_its_host_starts_never_begins(
+    packed: tuple[Any, Any, str],
+) -> None:
+    _, simulator, url = packed
+    # No warm hosts: the conversation waits for a host to start, and its job is stopped then.
+    settings = SupervisorSettings(
+        conversations_per_actor=3, tools=ToolPoolSettings(size=1), warm_per_node=0
+    )
+    supervisor = get_supervisor(settings, f"pack-stop-{uuid.uuid4().hex[:6]}")
+    try:
+        request = await _request(simulator, url, (TextTurn(text="ping me"),))
+        ref = supervisor.run_session.remote(request, SessionTicket(job_id="doomed"))
+        await supervisor.stop_job.remote("doomed")
+        result = await ref
+        status = await supervisor.status.remote()
+    finally:
+        await supervisor.shutdown_tools.remote()
+        ray.kill(supervisor)
+    assert result.status == "lost"
+    assert "stopped by its job" in (result.error or "")
+    assert not result.turns, "it never started"
     assert status.live_sessions == 0

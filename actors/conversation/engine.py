@@ -93,7 +93,7 @@ from actors.realtime.server_events import (
     ServerEvent,
     SessionUpdated,
 )
-from actors.realtime.transport import RealtimeTransport, SocketClosed
+from actors.realtime.transport import Inbound, RealtimeTransport, TransportState
 from actors.tools.executor import ToolExecutor
 from actors.tools.outcome import ToolOutcome
 
@@ -187,6 +187,7 @@ class Conversation:
             name=f"session-{self.session_id}",
             connect_timeout_s=self._tuning.connect_timeout_s,
             max_queued_audio=self._tuning.input_queue_frames,
+            on_event=self._on_inbound,
         )
 
     async def start(self) -> None:
@@ -321,10 +322,14 @@ class Conversation:
         self._user_audio_ms += len(wire) * 1000 / self.agent.input_audio.rate
         self.recorder.add_user(self._user_to_recording.process(wire), at_ms)
         for payload in self._input.take_chunks():
-            if self._ready.is_set():
+            if self._ready.is_set() and self._transport.state is TransportState.OPEN:
                 self._transport.send_audio_nowait(payload)
+            elif self.state in (EngineState.CLOSED, EngineState.FAILED):
+                raise ConnectionLostError(f"session {self.session_id} has ended")
             else:
-                self._early_audio.append(payload)  # bounded: the oldest drops
+                # Connecting, or the socket has just gone and the dispatcher has yet to start
+                # the reconnect: kept for the next connection (bounded: the oldest drops).
+                self._early_audio.append(payload)
 
     def commit_audio(self) -> None:
         """End a manual (push-to-talk) turn and ask for the answer. Manual mode only."""
@@ -367,6 +372,9 @@ class Conversation:
             self._send(ResponseCreate())
 
     async def _fail(self, error: VoxrayError) -> None:
+        self._fail_now(error)
+
+    def _fail_now(self, error: VoxrayError) -> None:
         if self.failure is None:
             self.failure = error
             self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=True))
@@ -374,31 +382,40 @@ class Conversation:
         self._closed.set()
 
     async def _dispatch_loop(self) -> None:
+        """Watch the connection's end: reconnect, roll over, or finish."""
         while True:
-            inbound = await self._transport.receive()
-            if isinstance(inbound, SocketClosed):
-                if self.state is EngineState.CLOSED:
-                    return
-                cause: VoxrayError = (
-                    self._responses.fatal_error
-                    or inbound.error
-                    or ConnectionLostError("the server closed the session")
-                )
-                self._responses.fatal_error = None
-                planned, self._rollover_requested = self._rollover_requested, False
-                if not await self._recover(cause, planned=planned):
-                    return
-                continue
-            if isinstance(inbound, ProtocolError):
-                # A malformed frame is reported and skipped; the session goes on.
-                logger.warning("session %s: %s", self.session_id, inbound.message)
-                self._emit(ErrorOccurred(self.now_ms(), inbound.message, "malformed_frame", False))
-                continue
-            try:
-                self._handle(inbound)
-            except VoxrayError as error:
-                logger.warning("session %s: %s", self.session_id, error.message)
-                self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=False))
+            closed = await self._transport.closed()
+            if self.state in (EngineState.CLOSED, EngineState.FAILED):
+                return
+            cause: VoxrayError = (
+                self._responses.fatal_error
+                or closed.error
+                or ConnectionLostError("the server closed the session")
+            )
+            self._responses.fatal_error = None
+            planned, self._rollover_requested = self._rollover_requested, False
+            if not await self._recover(cause, planned=planned):
+                return
+
+    def _on_inbound(self, inbound: Inbound) -> None:
+        """Every inbound item, called by the transport's reader, in order."""
+        if self.state is EngineState.FAILED:
+            return
+        if isinstance(inbound, ProtocolError):
+            # A malformed frame is reported and skipped; the session goes on.
+            logger.warning("session %s: %s", self.session_id, inbound.message)
+            self._emit(ErrorOccurred(self.now_ms(), inbound.message, "malformed_frame", False))
+            return
+        try:
+            self._handle(inbound)
+        except VoxrayError as error:
+            logger.warning("session %s: %s", self.session_id, error.message)
+            self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=False))
+        except Exception as error:  # a bug must end this conversation visibly, never hang it
+            logger.exception("session %s: handling %s failed", self.session_id, inbound.type)
+            self._fail_now(
+                VoxrayError(f"internal error on {inbound.type}: {type(error).__name__}: {error}")
+            )
 
     def _handle(self, event: ServerEvent) -> None:
         now = self.now_ms()

@@ -25,6 +25,8 @@ from actors.audio.wav import read_wav
 from actors.conversation.collector import SessionCollector
 from actors.conversation.engine import Conversation
 from actors.conversation.events import (
+    AgentAudio,
+    AgentTranscript,
     ConversationEvent,
     Interrupted,
     UserTranscript,
@@ -176,16 +178,19 @@ class ScenarioPlayer:
         conversation = self._conversation
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._script.reply_timeout_s
-        while not condition():
-            if conversation.failure is not None:
-                raise conversation.failure
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                self._collector.note("turn_timeout", {"after_s": self._script.reply_timeout_s})
-                return False
-            self._progress.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), timeout=remaining)
+        # One timer for the whole wait (not one per wake-up): it wakes the loop at the deadline.
+        timer = loop.call_at(deadline, self._progress.set)
+        try:
+            while not condition():
+                if conversation.failure is not None:
+                    raise conversation.failure
+                if loop.time() >= deadline:
+                    self._collector.note("turn_timeout", {"after_s": self._script.reply_timeout_s})
+                    return False
+                self._progress.clear()
+                await self._progress.wait()
+        finally:
+            timer.cancel()
         return True
 
     async def _sleep_timeline(self, until_ms: float) -> None:
@@ -223,7 +228,12 @@ class ScenarioPlayer:
     # --- events ----------------------------------------------------------------------------
 
     def _on_event(self, event: ConversationEvent) -> None:
-        self._progress.set()
+        # Audio and transcript deltas change nothing a turn waits for (the first audio of a
+        # response comes with AgentSpeechStarted); they are most events, so they wake no one.
+        if not isinstance(event, AgentAudio) and not (
+            isinstance(event, AgentTranscript) and not event.final
+        ):
+            self._progress.set()
         match event:
             case UserTranscript(final=True, text=text) if self._turns:
                 self._turns[-1].user_transcript = text

@@ -64,6 +64,15 @@ class OutboundQueue:
                 self._dropped_audio += 1
                 return
 
+    @property
+    def empty(self) -> bool:
+        """Nothing is waiting to be sent."""
+        return not self._entries
+
+    def note_sent(self) -> None:
+        """Count a frame that was written without passing through the queue."""
+        self._sent += 1
+
     async def get(self) -> str | None:
         """The next frame to send, or None once the queue is closed and empty."""
         while not self._entries:

@@ -1,9 +1,12 @@
 """The websocket to a realtime endpoint: connect, one reader, one writer.
 
 aiohttp's exceptions are mapped into voxray's tree here and nowhere else. The reader parses every
-frame once (``parse_server_event``) and hands the result to the inbound queue, which blocks when
-full so a slow consumer slows the socket rather than losing events. A malformed frame is passed
-on as a :class:`~actors.errors.ProtocolError` value: it is reported, and the session goes on.
+frame once (``parse_server_event``) and hands the result straight to the consumer's ``on_event``
+callback, in order: no queue and no second task per event (at 50 audio deltas a second per
+conversation, each hand-off between tasks is a visible share of the CPU), and a slow consumer
+slows the socket rather than losing events. A malformed frame is passed on as a
+:class:`~actors.errors.ProtocolError` value: it is reported, and the session goes on. The end of
+the connection is reported once, by :meth:`RealtimeTransport.closed`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -27,6 +31,7 @@ from actors.errors import (
     RateLimitedError,
 )
 from actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
+from actors.realtime.eager_send import send_eagerly
 from actors.realtime.outbound import OutboundQueue, OutboundStatistics
 from actors.realtime.server_events import ServerEvent, parse_server_event
 
@@ -55,7 +60,8 @@ class SocketClosed:
     error: ConnectionLostError | None
 
 
-Inbound = ServerEvent | ProtocolError | SocketClosed
+Inbound = ServerEvent | ProtocolError
+"""What the reader hands to ``on_event``: an event, or a malformed frame's error."""
 
 
 class RealtimeTransport:
@@ -67,6 +73,7 @@ class RealtimeTransport:
         name: prefix of the task names, e.g. ``session-<id>``.
         connect_timeout_s: bound on the handshake.
         max_queued_audio: outbound audio frames kept before the oldest is dropped.
+        on_event: called by the reader with every inbound item, in order; it must not raise.
     """
 
     def __init__(
@@ -77,17 +84,21 @@ class RealtimeTransport:
         name: str,
         connect_timeout_s: float,
         max_queued_audio: int,
-        inbound_capacity: int = 1024,
+        on_event: Callable[[Inbound], None],
     ) -> None:
         self._endpoint = endpoint
         self._model = model
         self._name = name
         self._connect_timeout_s = connect_timeout_s
         self._outbound = OutboundQueue(max_audio=max_queued_audio)
-        self._inbound: asyncio.Queue[Inbound] = asyncio.Queue(maxsize=inbound_capacity)
+        self._on_event = on_event
+        self._closed = asyncio.Event()
+        self._close_marker = SocketClosed(None)
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._io_task: asyncio.Task[None] | None = None
+        self._writer_busy = False  # the writer holds frames or waits for the socket to drain
+        self._congestion: asyncio.Future[None] | None = None  # a drain the writer must await
         self.state = TransportState.NEW
 
     async def connect(self) -> None:
@@ -115,9 +126,7 @@ class RealtimeTransport:
         """Queue an event for the writer. Audio may be dropped under backlog; control never is."""
         if self.state is not TransportState.OPEN:
             raise ConnectionLostError(f"cannot send {event.type}: the socket is closed")
-        self._outbound.put_nowait(
-            event.to_json(), is_audio=isinstance(event, InputAudioBufferAppend)
-        )
+        self._put(event.to_json(), is_audio=isinstance(event, InputAudioBufferAppend))
 
     def send_audio_nowait(self, audio_b64: str) -> None:
         """Queue one ``input_audio_buffer.append`` (droppable under backlog).
@@ -128,11 +137,36 @@ class RealtimeTransport:
         """
         if self.state is not TransportState.OPEN:
             raise ConnectionLostError("cannot send audio: the socket is closed")
-        self._outbound.put_nowait(encode_append(audio_b64), is_audio=True)
+        self._put(encode_append(audio_b64), is_audio=True)
 
-    async def receive(self) -> Inbound:
-        """The next inbound item: an event, a malformed-frame error, or the close marker."""
-        return await self._inbound.get()
+    def _put(self, payload: str, *, is_audio: bool) -> None:
+        # With nothing queued and the writer not waiting for the socket to drain, the frame is
+        # written at once (see eager_send).
+        if self._outbound.empty and not self._writer_busy and self._write_now(payload):
+            self._outbound.note_sent()
+            return
+        self._outbound.put_nowait(payload, is_audio=is_audio)
+
+    def _write_now(self, payload: str) -> bool:
+        """Write one frame without a task switch; False if it must go through the writer.
+
+        If the socket needs to drain, the writer waits for it before sending anything else,
+        and frames queue (dropping the oldest audio) until the queue is empty again.
+        """
+        assert self._ws is not None
+        try:
+            drain = send_eagerly(self._ws, payload)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError):
+            return False  # not written: the writer meets the same error and reports it
+        if drain is not None:
+            self._writer_busy = True
+            self._congestion = drain
+        return True
+
+    async def closed(self) -> SocketClosed:
+        """Wait until the connection is over; says why when it was not closed by us."""
+        await self._closed.wait()
+        return self._close_marker
 
     def statistics(self) -> OutboundStatistics:
         """Outbound queue counters (dropped audio included)."""
@@ -173,20 +207,20 @@ class RealtimeTransport:
             closed_by_us = self.state is TransportState.CLOSED
             self.state = TransportState.CLOSED
             self._outbound.close()
-            marker = SocketClosed(None if closed_by_us else lost)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._inbound.put_nowait(marker)
+            self._close_marker = SocketClosed(None if closed_by_us else lost)
+            self._closed.set()
 
     async def _read(self) -> None:
         assert self._ws is not None
         ws = self._ws
+        on_event = self._on_event
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
-                await self._inbound.put(_parse(message.data))
+                on_event(_parse(message.data))
             elif message.type is aiohttp.WSMsgType.BINARY:
                 # Binary output transport is not requested by this client; report, don't crash.
-                await self._inbound.put(ProtocolError("unexpected binary frame from the server"))
+                on_event(ProtocolError("unexpected binary frame from the server"))
             elif message.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -200,9 +234,16 @@ class RealtimeTransport:
     async def _write(self) -> None:
         assert self._ws is not None
         while True:
+            if self._outbound.empty:
+                self._writer_busy = False
             payload = await self._outbound.get()
             if payload is None:
                 return
+            self._writer_busy = True
+            if self._congestion is not None:
+                congestion, self._congestion = self._congestion, None
+                with contextlib.suppress(Exception):  # a lost connection shows in the send
+                    await congestion
             try:
                 await self._ws.send_str(payload)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:

@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from actors.realtime.eager_send import send_eagerly
 from actors.realtime.server_events import (
     ErrorDetail,
     ErrorEvent,
@@ -103,6 +105,9 @@ class SimConnection:
         )
         self._send_failed = False
         self._sent = 0
+        self._writer_busy = False  # the writer holds frames or waits for the socket to drain
+        self._eager = False  # frames may be written without the writer (see _enqueue)
+        self._congestion: asyncio.Future[Any] | None = None
         self._last_client_frame = time.monotonic()
         self._faults = FaultRunner(self._queue_fault)
         self._protocol = SimProtocol(
@@ -137,6 +142,9 @@ class SimConnection:
                 try:
                     await self._protocol.open(tasks)
                     await self._arm_plans()
+                    # Fault triggers count events from the greeting on: until they are armed,
+                    # the greeting waits in the queue rather than being written at once.
+                    self._eager = True
                     await self._read()
                 finally:
                     # The socket is gone: nothing left to flush, so stop everything at once.
@@ -173,7 +181,7 @@ class SimConnection:
             for frame in apply_quirks(self._faults.quirks, payload):
                 await self._outbound.put(_Frame(event.type, frame))
             return
-        await self._outbound.put(_Frame(event.type, payload))
+        await self._enqueue(_Frame(event.type, payload))
 
     async def send_rendered(self, event_type: str, render: Callable[[str], str]) -> None:
         """Queue a pre-rendered event; ``render(event_id)`` is its JSON text."""
@@ -184,12 +192,39 @@ class SimConnection:
             for frame in apply_quirks(self._faults.quirks, payload):
                 await self._outbound.put(_Frame(event_type, frame))
             return
-        await self._outbound.put(_Frame(event_type, payload))
+        await self._enqueue(_Frame(event_type, payload))
 
     async def send_binary(self, event_type: str, data: bytes) -> None:
         """Queue a binary frame."""
         if not self._send_failed:
-            await self._outbound.put(_Frame(event_type, data))
+            await self._enqueue(_Frame(event_type, data))
+
+    async def _enqueue(self, frame: _Frame) -> None:
+        # With nothing queued, the writer idle and no delay fault holding events, the frame is
+        # written at once (see actors.realtime.eager_send): no task switch per audio delta.
+        if (
+            self._eager
+            and self._outbound.empty()
+            and not self._writer_busy
+            and not self._faults.holds_events
+            and self._write_now(frame)
+        ):
+            return
+        await self._outbound.put(frame)
+
+    def _write_now(self, frame: _Frame) -> bool:
+        """Write a frame without the writer task; False if it must go through the writer."""
+        try:
+            drain = send_eagerly(self._ws, frame.data)
+        except (ConnectionError, RuntimeError):
+            return False  # not written: the writer meets the same error and handles it
+        self._sent += 1
+        if drain is not None:  # the writer waits for the socket before its next frame
+            self._writer_busy = True
+            self._congestion = drain
+        for action in self._faults.observe(frame.type):
+            self._outbound.put_nowait(_Command(action))  # the queue was empty: room enough
+        return True
 
     # ------------------------------------------------------------------ faults and limits
 
@@ -311,7 +346,14 @@ class SimConnection:
     async def _write(self) -> None:
         faults = self._faults
         while True:
+            if self._outbound.empty():
+                self._writer_busy = False
             item = await self._outbound.get()
+            self._writer_busy = True
+            if self._congestion is not None:
+                congestion, self._congestion = self._congestion, None
+                with contextlib.suppress(Exception):  # a lost socket shows in the next send
+                    await congestion
             if isinstance(item, _Command):
                 if not self._send_failed:
                     await self._execute(item.action)

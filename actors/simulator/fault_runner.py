@@ -96,6 +96,11 @@ class FaultRunner:
             return True
         return False
 
+    @property
+    def holds_events(self) -> bool:
+        """A delay fault is active: events must pass through the writer, which holds them."""
+        return bool(self._delays)
+
     def delay_s(self, event_type: str) -> float:
         """How long to hold an event of ``event_type`` before sending it."""
         if not self._delays:

@@ -145,8 +145,16 @@ class EnergyVad:
         self._pending = data[whole * self._frame :].copy()
         if whole == 0:
             return []
-        block = data[: whole * self._frame].reshape(whole, self._frame).astype(np.float32)
-        energy = np.einsum("ij,ij->i", block, block)
+        usable = data[: whole * self._frame]
+        if not usable.any():  # digital silence, what a microphone streams between turns
+            if not self._in_speech:
+                self._loud_run = 0
+                self._frames_seen += whole
+                return []
+            energy = np.zeros(whole, dtype=np.float32)
+        else:
+            block = usable.reshape(whole, self._frame).astype(np.float32)
+            energy = np.einsum("ij,ij->i", block, block)
         # Most chunks change nothing (silence stays silence, speech stays speech): decide
         # those on the whole chunk at once; walk frame by frame only around a transition.
         last = self._frames_seen + whole - 1

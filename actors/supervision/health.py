@@ -6,19 +6,25 @@ event loop is wedged still reports a progress counter that no longer moves.
 
 Memory is measured in the actor's own process: USS (memory only this process holds, what
 recycling watches) and RSS through psutil when it is installed, else from ``/proc``; the node's
-free memory (``MemAvailable``) feeds placement.
+free memory (``MemAvailable``) feeds placement. USS is re-read at most every
+``USS_REFRESH_S``: walking the page tables of a Ray worker takes milliseconds of kernel time, and
+health is asked for every few seconds by every session actor on the node.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["SessionHealth", "measure_health"]
 
 _MB = 1024 * 1024
+USS_REFRESH_S: Final = 30.0
+_uss_cache: dict[str, float | None] = {}  # "at" (monotonic s) and "uss" (bytes) of the last read
 
 
 class SessionHealth(BaseModel):
@@ -37,10 +43,10 @@ class SessionHealth(BaseModel):
 
 
 def measure_health(progress: int) -> SessionHealth:
-    """Measure this process and node now (a few ms: USS reads the smaps)."""
+    """Measure this process and node now (USS as of at most ``USS_REFRESH_S`` ago)."""
     import ray
 
-    rss, uss = _process_memory()
+    rss, uss = _memory_now()
     return SessionHealth(
         progress=progress,
         node_id=ray.get_runtime_context().get_node_id(),
@@ -49,6 +55,24 @@ def measure_health(progress: int) -> SessionHealth:
         uss_mb=None if uss is None else uss / _MB,
         node_available_mb=_node_available_mb(),
     )
+
+
+def _memory_now() -> tuple[float, float | None]:
+    now = time.monotonic()
+    at = _uss_cache.get("at")
+    if at is not None and now - at < USS_REFRESH_S:
+        return _rss(), _uss_cache["uss"]
+    rss, uss = _process_memory()
+    _uss_cache.update(at=now, uss=uss)
+    return rss, uss
+
+
+def _rss() -> float:
+    try:
+        import psutil
+    except ImportError:
+        return _proc_memory()[0]
+    return float(psutil.Process().memory_info().rss)
 
 
 def _process_memory() -> tuple[float, float | None]:
