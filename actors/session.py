@@ -27,6 +27,8 @@ from actors.conversation.player import ScenarioPlayer
 from actors.conversation.result import SessionResult
 from actors.conversation.script import ScenarioScript
 from actors.errors import SessionBusyError
+from actors.heap import freeze_startup_heap
+from actors.priority import run_at_normal_priority
 from actors.ray_typing import ray_method
 from actors.supervision.health import SessionHealth, measure_health
 from actors.supervision.stall_guard import run_guarded
@@ -92,6 +94,8 @@ class _Session:
     """
 
     def __init__(self) -> None:
+        run_at_normal_priority()  # real-time audio, not background work (see actors.priority)
+        freeze_startup_heap()  # imports are done: keep GC pauses off the conversations' loop
         self._live: LiveConversation | None = None
         self._watched: dict[str, _Progress] = {}  # what health() reports progress of
         self._finished = 0  # progress of conversations that ended, so the sum never shrinks

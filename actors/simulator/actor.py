@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ray
 
+from actors.heap import freeze_startup_heap
+from actors.priority import run_at_normal_priority
 from actors.simulator.config import SimulatorConfig
 from actors.simulator.faults import FaultAction, FaultPlan
 from actors.simulator.rules import BrainScript
@@ -27,7 +29,10 @@ class SimulatorActorImpl:
         """Start the server (once); returns its websocket URL."""
         if self._simulator is None:
             self._simulator = Simulator(config)
-            return await self._simulator.start()
+            url = await self._simulator.start()
+            freeze_startup_heap()  # a real-time server: keep GC pauses off its event loop
+            run_at_normal_priority()  # and keep its audio on time next to other processes
+            return url
         return self._simulator.url
 
     def register(self, script: BrainScript) -> str:

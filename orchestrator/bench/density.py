@@ -83,12 +83,14 @@ class Sample:
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """Child process: a simulator at speed 1 with 20 ms output; exits on any message."""
+    from actors.heap import freeze_startup_heap
     from actors.simulator import BrainScript, Simulator, SimulatorConfig
     from actors.simulator.rules import BrainRule, ScriptedCall
 
     async def main() -> None:
         simulator = Simulator(SimulatorConfig(speed=1.0, port=0, output_chunk_ms=20))
         url = await simulator.start()
+        freeze_startup_heap()
         script = BrainScript(
             default_reply=REPLY,
             rules=[
@@ -197,6 +199,18 @@ class _Target:
     pid: int
 
 
+async def _settle(sim_pid: int, *, below_cores: float = 0.3, within_s: float = 60.0) -> None:
+    """Wait until the machine is quiet: the previous run's actors take seconds of CPU to exit,
+    and that must not count as lateness of the next run."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        processes = [p for group in _classify(sim_pid).values() for p in group]
+        before = _cpu_s(processes)
+        await asyncio.sleep(1.0)
+        if _cores(before, _cpu_s(processes), 1.0) < below_cores:
+            return
+
+
 async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_s: float) -> Sample:
     import ray
 
@@ -204,6 +218,7 @@ async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_
     from actors.supervisor import SupervisorSettings, get_supervisor
     from actors.tools.settings import ToolPoolSettings
 
+    await _settle(target.pid)
     sample = Sample(packing=packing, conversations=m)
     settings = SupervisorSettings(
         conversations_per_actor=packing,
@@ -276,9 +291,23 @@ async def _ramp(quick: bool, target: _Target) -> list[Sample]:
         for m in sizes:
             sample = await _measure(target, packing=packing, m=m, turns=turns, window_s=window_s)
             samples.append(sample)
+            _report(sample)
             if not sample.holds and not quick:
                 break  # larger M only does worse
     return samples
+
+
+def _report(sample: Sample) -> None:
+    """One progress line per measured M (a full ramp takes several minutes)."""
+    from rich.console import Console
+
+    verdict = "holds" if sample.holds else "fails"
+    Console(stderr=True).print(
+        f"density: packing {sample.packing}, M={sample.conversations}: lateness p99 "
+        f"{sample.lateness_p99_ms} ms, {sample.dropped_frames} dropped, CPU sessions "
+        f"{sample.cpu_sessions} / Ray {sample.cpu_ray} / sim {sample.cpu_simulator}: {verdict}",
+        highlight=False,
+    )
 
 
 # ---------------------------------------------------------------- entry point

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from actors.errors import ConfigError, VoxrayError
+from actors.heap import freeze_startup_heap
 from orchestrator.commands import EXIT_INVALID, EXIT_OK
 
 __all__ = ["add_parser", "run"]
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     async def serve() -> None:
         simulator = Simulator(config)
         url = await simulator.start()
+        freeze_startup_heap()  # a real-time server: keep GC pauses off its event loop
         console.print(f"voxray simulator listening on {url}", highlight=False)
         if args.token is None:
             console.print(f"bearer token: {token}", highlight=False)
