@@ -123,13 +123,14 @@ class RealtimeTransport:
         self._io_task = asyncio.create_task(self._run_io(), name=f"{self._name}-io")
 
     def send_nowait(self, event: ClientEvent) -> None:
-        """Queue an event for the writer. Audio may be dropped under backlog; control never is."""
+        """Send an event now, or queue it behind a backlog. Audio may be dropped under backlog;
+        control events never are."""
         if self.state is not TransportState.OPEN:
             raise ConnectionLostError(f"cannot send {event.type}: the socket is closed")
         self._put(event.to_json(), is_audio=isinstance(event, InputAudioBufferAppend))
 
     def send_audio_nowait(self, audio_b64: str) -> None:
-        """Queue one ``input_audio_buffer.append`` (droppable under backlog).
+        """Send one ``input_audio_buffer.append`` (droppable under backlog).
 
         The hot path of every session: base64 text needs no JSON escaping, so the frame is
         formatted directly instead of building and serializing a model for every chunk. It is
