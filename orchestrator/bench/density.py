@@ -203,15 +203,16 @@ class _Target:
     pid: int
 
 
-async def _settle(sim_pid: int, *, below_cores: float = 0.3, within_s: float = 60.0) -> None:
-    """Wait until the machine is quiet: the previous run's actors take seconds of CPU to exit,
-    and that must not count as lateness of the next run."""
+async def _settle(*, below: float = 0.2, within_s: float = 120.0) -> None:
+    """Wait until the machine is quiet (busy below ``below`` of its CPUs over a second): the
+    processes of a previous run take many seconds to exit, even after their cluster was shut
+    down and they stopped being ours, and that must not count as lateness of the next run."""
+    import psutil
+
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        processes = [p for group in _classify(sim_pid).values() for p in group]
-        before = _cpu_s(processes)
-        await asyncio.sleep(1.0)
-        if _cores(before, _cpu_s(processes), 1.0) < below_cores:
+        busy = await asyncio.to_thread(psutil.cpu_percent, 1.0)
+        if busy < below * 100:
             return
 
 
@@ -222,7 +223,7 @@ async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_
     from actors.supervisor import SupervisorSettings, get_supervisor
     from actors.tools.settings import ToolPoolSettings
 
-    await _settle(target.pid)
+    await _settle()
     sample = Sample(packing=packing, conversations=m)
     settings = SupervisorSettings(
         conversations_per_actor=packing,
