@@ -42,7 +42,8 @@ __all__ = ["run"]
 BAR_P99_MS: Final = 20.0
 TOOL_REF: Final = "orchestrator.examples.tools:get_weather"
 REPLY: Final = "Sure, here is a short answer for you."
-_FULL_RAMP: Final = {1: (20, 40, 50, 60, 100), 0: (50, 60, 70, 80, 100, 150, 300, 500)}  # 0: packed
+# Conversations per run, by packing (0: packed); a ramp stops at the first M that fails.
+_FULL_RAMP: Final = {1: (20, 40, 50, 60, 70, 80, 100), 0: (50, 80, 100, 120, 150, 300, 500)}
 _QUICK_RAMP: Final = {1: (4,), 0: (4,)}
 PACKED: Final = 50
 """Conversations per host actor in the packed runs: one host process is one core at most
