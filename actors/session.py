@@ -184,8 +184,8 @@ class _Session:
         progress = self._finished + sum(watched_one.value() for watched_one in watched)
         now = time.monotonic()
         if self._measured is not None and now - self._measured[0] < _MEMORY_MAX_AGE_S:
-            # A packed host is asked once per conversation per check; reading smaps costs
-            # milliseconds, so memory figures are reused for a moment (progress never is).
+            # A packed host is asked once per conversation per check: one measurement serves
+            # every ask for a moment (progress is never reused).
             return self._measured[1].model_copy(update={"progress": progress})
         health = measure_health(progress)
         self._measured = (now, health)
