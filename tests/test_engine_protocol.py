@@ -25,6 +25,7 @@ from actors.simulator.server import Simulator
 from actors.tools.executor import ToolExecutor
 from actors.tools.inprocess import InProcessToolBackend
 from tests.conftest import TEST_SPEED
+from tests.local_websocket import serve_websocket
 
 WEATHER = "orchestrator.examples.tools:get_weather"
 
@@ -85,17 +86,8 @@ async def silent_server() -> AsyncIterator[str]:
             pass
         return socket
 
-    app = web.Application()
-    app.router.add_get("/v1/realtime", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"ws://127.0.0.1:{port}/v1/realtime"
-    finally:
-        await runner.cleanup()
+    async with serve_websocket(handle) as url:
+        yield url
 
 
 async def test_no_session_updated_within_the_timeout_is_a_clear_error(silent_server: str) -> None:

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from actors.conversation.endpoint import ProviderEndpoint
 from actors.realtime.transport import Inbound, RealtimeTransport
+from tests.local_websocket import serve_websocket
 
 FRAMES = 400
 PAYLOAD = "A" * 65_536  # 400 x 64 KiB: far more than the socket buffers hold
@@ -42,18 +43,9 @@ async def peer() -> AsyncIterator[Peer]:
                 state.changed.set()
         return socket
 
-    app = web.Application()
-    app.router.add_get("/v1/realtime", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"ws://127.0.0.1:{port}/v1/realtime"
-    try:
+    async with serve_websocket(handle) as url:
+        state.url = url
         yield state
-    finally:
-        await runner.cleanup()
 
 
 async def _open(url: str, events: list[Inbound]) -> RealtimeTransport:
