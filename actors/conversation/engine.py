@@ -204,14 +204,14 @@ class Conversation:
             self._transport.send_nowait(build_session_update(self.agent))
             await asyncio.wait_for(self._ready.wait(), timeout=self._tuning.connect_timeout_s)
         except TimeoutError:
-            await self._fail(
+            self._fail(
                 ConnectTimeoutError(
                     f"no session.updated within {self._tuning.connect_timeout_s:g} s"
                 )
             )
             raise self.failure from None  # type: ignore[misc]
         except VoxrayError as error:
-            await self._fail(error)
+            self._fail(error)
             raise
         if self.failure is not None:
             raise self.failure
@@ -371,10 +371,7 @@ class Conversation:
         if self._responses.want_response():
             self._send(ResponseCreate())
 
-    async def _fail(self, error: VoxrayError) -> None:
-        self._fail_now(error)
-
-    def _fail_now(self, error: VoxrayError) -> None:
+    def _fail(self, error: VoxrayError) -> None:
         if self.failure is None:
             self.failure = error
             self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=True))
@@ -413,7 +410,7 @@ class Conversation:
             self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=False))
         except Exception as error:  # a bug must end this conversation visibly, never hang it
             logger.exception("session %s: handling %s failed", self.session_id, inbound.type)
-            self._fail_now(
+            self._fail(
                 VoxrayError(f"internal error on {inbound.type}: {type(error).__name__}: {error}")
             )
 
@@ -578,7 +575,7 @@ class Conversation:
             self._resume_response = self._responses.abandon(now) or self._resume_response
             transport = await self._reconnector.reconnect(cause, planned=planned)
         except VoxrayError as error:
-            await self._fail(error)
+            self._fail(error)
             return False
         old, self._transport = self._transport, transport
         await old.aclose()

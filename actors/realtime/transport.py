@@ -31,7 +31,7 @@ from actors.errors import (
     RateLimitedError,
 )
 from actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
-from actors.realtime.eager_send import send_eagerly
+from actors.realtime.eager_send import EagerWriter
 from actors.realtime.outbound import OutboundQueue, OutboundStatistics
 from actors.realtime.server_events import ServerEvent, parse_server_event
 
@@ -97,8 +97,7 @@ class RealtimeTransport:
         self._http: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._io_task: asyncio.Task[None] | None = None
-        self._writer_busy = False  # the writer holds frames or waits for the socket to drain
-        self._congestion: asyncio.Future[None] | None = None  # a drain the writer must await
+        self._eager = EagerWriter()
         self.state = TransportState.NEW
 
     async def connect(self) -> None:
@@ -143,7 +142,7 @@ class RealtimeTransport:
     def _put(self, payload: str, *, is_audio: bool) -> None:
         # With nothing queued and the writer not waiting for the socket to drain, the frame is
         # written at once (see eager_send).
-        if self._outbound.empty and not self._writer_busy and self._write_now(payload):
+        if self._outbound.empty and not self._eager.busy and self._write_now(payload):
             self._outbound.note_sent()
             return
         self._outbound.put_nowait(payload, is_audio=is_audio)
@@ -156,12 +155,9 @@ class RealtimeTransport:
         """
         assert self._ws is not None
         try:
-            drain = send_eagerly(self._ws, payload)
+            self._eager.write_now(self._ws, payload)
         except (aiohttp.ClientError, ConnectionError, RuntimeError):
             return False  # not written: the writer meets the same error and reports it
-        if drain is not None:
-            self._writer_busy = True
-            self._congestion = drain
         return True
 
     async def closed(self) -> SocketClosed:
@@ -235,16 +231,11 @@ class RealtimeTransport:
     async def _write(self) -> None:
         assert self._ws is not None
         while True:
-            if self._outbound.empty:
-                self._writer_busy = False
+            self._eager.waiting_for_frames(queue_empty=self._outbound.empty)
             payload = await self._outbound.get()
             if payload is None:
                 return
-            self._writer_busy = True
-            if self._congestion is not None:
-                congestion, self._congestion = self._congestion, None
-                with contextlib.suppress(Exception):  # a lost connection shows in the send
-                    await congestion
+            await self._eager.ready_to_send()
             try:
                 await self._ws.send_str(payload)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:

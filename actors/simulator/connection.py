@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from actors.realtime.eager_send import send_eagerly
+from actors.realtime.eager_send import EagerWriter
 from actors.realtime.server_events import (
     ErrorDetail,
     ErrorEvent,
@@ -105,9 +104,8 @@ class SimConnection:
         )
         self._send_failed = False
         self._sent = 0
-        self._writer_busy = False  # the writer holds frames or waits for the socket to drain
-        self._eager = False  # frames may be written without the writer (see _enqueue)
-        self._congestion: asyncio.Future[Any] | None = None
+        self._eager_allowed = False  # frames may be written without the writer (see _enqueue)
+        self._eager = EagerWriter()
         self._last_client_frame = time.monotonic()
         self._faults = FaultRunner(self._queue_fault)
         self._protocol = SimProtocol(
@@ -144,7 +142,7 @@ class SimConnection:
                     await self._arm_plans()
                     # Fault triggers count events from the greeting on: until they are armed,
                     # the greeting waits in the queue rather than being written at once.
-                    self._eager = True
+                    self._eager_allowed = True
                     await self._read()
                 finally:
                     # The socket is gone: nothing left to flush, so stop everything at once.
@@ -203,9 +201,9 @@ class SimConnection:
         # With nothing queued, the writer idle and no delay fault holding events, the frame is
         # written at once (see actors.realtime.eager_send): no task switch per audio delta.
         if (
-            self._eager
+            self._eager_allowed
             and self._outbound.empty()
-            and not self._writer_busy
+            and not self._eager.busy
             and not self._faults.holds_events
             and self._write_now(frame)
         ):
@@ -215,13 +213,10 @@ class SimConnection:
     def _write_now(self, frame: _Frame) -> bool:
         """Write a frame without the writer task; False if it must go through the writer."""
         try:
-            drain = send_eagerly(self._ws, frame.data)
+            self._eager.write_now(self._ws, frame.data)
         except (ConnectionError, RuntimeError):
             return False  # not written: the writer meets the same error and handles it
         self._sent += 1
-        if drain is not None:  # the writer waits for the socket before its next frame
-            self._writer_busy = True
-            self._congestion = drain
         for action in self._faults.observe(frame.type):
             self._outbound.put_nowait(_Command(action))  # the queue was empty: room enough
         return True
@@ -346,14 +341,9 @@ class SimConnection:
     async def _write(self) -> None:
         faults = self._faults
         while True:
-            if self._outbound.empty():
-                self._writer_busy = False
+            self._eager.waiting_for_frames(queue_empty=self._outbound.empty())
             item = await self._outbound.get()
-            self._writer_busy = True
-            if self._congestion is not None:
-                congestion, self._congestion = self._congestion, None
-                with contextlib.suppress(Exception):  # a lost socket shows in the next send
-                    await congestion
+            await self._eager.ready_to_send()
             if isinstance(item, _Command):
                 if not self._send_failed:
                     await self._execute(item.action)
