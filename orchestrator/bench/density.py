@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from pydantic import SecretStr
 
+from actors import event_loop
 from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
@@ -114,7 +115,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
         loop.remove_reader(conn.fileno())
         await simulator.aclose()
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 # ---------------------------------------------------------------- processes and CPU

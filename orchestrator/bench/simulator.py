@@ -25,6 +25,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from actors import event_loop
 from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
@@ -66,7 +67,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
         loop.remove_reader(conn.fileno())
         await simulator.aclose()
 
-    asyncio.run(main())
+    event_loop.run(main())
 
 
 # ---------------------------------------------------------------- the load generator
@@ -200,7 +201,7 @@ def _generate(
             await asyncio.gather(window_cpu(), *(one(n) for n in range(first, first + count)))
         return load
 
-    conn.send(asyncio.run(main()))
+    conn.send(event_loop.run(main()))
 
 
 def _measure(sessions: int, warmup_s: float, window_s: float) -> tuple[float, float, _Load]:

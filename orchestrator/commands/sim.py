@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from actors import event_loop
 from actors.errors import ConfigError, VoxrayError
 from actors.heap import freeze_startup_heap
 from orchestrator.commands import EXIT_INVALID, EXIT_OK
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             await simulator.aclose()
 
     try:
-        asyncio.run(serve())
+        event_loop.run(serve())
     except VoxrayError as error:
         console.print(f"[red]error:[/red] {error.message}", highlight=False)
         return EXIT_INVALID
