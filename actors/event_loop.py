@@ -5,9 +5,9 @@ own cost per callback and per socket read and write is a large share of a conver
 uvloop (libuv) does that work in C. Ray already runs its workers' event loops on uvloop when the
 package is importable (``RAY_USE_UVLOOP``, on by default), so installing it moves the session
 and host actors over; :func:`run` does the same for the processes voxray starts itself (the
-simulator and the benchmarks' servers). Measured with a bare aiohttp websocket client and
-server at 20 ms both ways, 100 connections: the client 0.34 to 0.45 → 0.27 to 0.28 % of a core per
-connection and the server 0.38 to 0.48 → 0.22 to 0.25 %.
+simulator and the benchmarks' servers). ``voxray bench wire`` measures the gain on bare aiohttp
+websocket traffic at 20 ms both ways: client + server CPU on uvloop is 0.87 of asyncio's at
+100 connections and 0.78 at 200 (medians of three alternating pairs, one run).
 
 ``VOXRAY_USE_UVLOOP=0`` (or Ray's ``RAY_USE_UVLOOP=0``) keeps the standard loop, for
 comparison or to rule uvloop out.

@@ -30,3 +30,17 @@ def test_barge_in_bench_measures_every_round(tmp_path: Path) -> None:
     assert main(["bench", "barge-in", "--quick", "--json", str(out)]) == 0
     figures = {f["name"]: f["value"] for f in json.loads(out.read_text())["barge-in"]["figures"]}
     assert 0 < figures["response.cancel received, p50"] <= figures["response.cancel received, p99"]
+
+
+def test_wire_bench_carries_traffic_on_both_loops(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", "wire", "--quick", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["wire"]
+    figures = {f["name"]: f["value"] for f in result["figures"]}
+    assert result["notes"] == []  # no connection failed or errored
+    for loop in ("asyncio", "uvloop"):
+        tag = f"10 connections, {loop}"
+        # 10 connections at 50 appends/s for ~4.5 s; the server answers half the time.
+        assert figures[f"{tag}: appends sent"] > 10 * 50 * 3  # every connection sends
+        assert 0 < figures[f"{tag}: deltas received"] < figures[f"{tag}: appends sent"]
+        assert figures[f"{tag}: client CPU per connection"] > 0

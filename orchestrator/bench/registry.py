@@ -29,6 +29,7 @@ _MODULES = (
     "orchestrator.bench.simulator",
     "orchestrator.bench.startup",
     "orchestrator.bench.tools",
+    "orchestrator.bench.wire",
 )
 
 
