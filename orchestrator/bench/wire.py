@@ -202,6 +202,7 @@ def _measure(kind: str, connections: int, warmup_s: float, window_s: float) -> _
     client_conn, client_child = context.Pipe()
     server = context.Process(target=_serve, args=(kind, server_child), daemon=True)
     server.start()
+    server_child.close()  # ours closed, a child that dies shows as EOF instead of a hang
     client: Any = None
     try:
         port = server_conn.recv()
@@ -210,6 +211,7 @@ def _measure(kind: str, connections: int, warmup_s: float, window_s: float) -> _
             target=_client, args=(kind, port, connections, run_s, client_child), daemon=True
         )
         client.start()
+        client_child.close()
         processes = [psutil.Process(client.pid), psutil.Process(server.pid)]
         time.sleep(warmup_s)
         before = [p.cpu_times() for p in processes]
