@@ -36,6 +36,7 @@ from typing import Any, Final
 from pydantic import SecretStr
 
 from actors import event_loop
+from orchestrator.bench.child import until_parent_says_stop
 from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
@@ -108,11 +109,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             ],
         )
         conn.send((url, simulator.register(script), os.getpid()))
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        loop.add_reader(conn.fileno(), stop.set)
-        await stop.wait()
-        loop.remove_reader(conn.fileno())
+        await until_parent_says_stop(conn)
         await simulator.aclose()
 
     event_loop.run(main())

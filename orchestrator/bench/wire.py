@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from orchestrator.bench.child import until_parent_says_stop
 from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
@@ -57,6 +58,8 @@ LOOPS: Final = ("asyncio", "uvloop")
 
 
 def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    # Not actors.event_loop.loop_factory: that one falls back to asyncio quietly, which would
+    # label an asyncio run "uvloop" here; this one fails if uvloop is missing.
     if kind == "uvloop":
         import uvloop
 
@@ -96,11 +99,7 @@ def _serve(kind: str, conn: multiprocessing.connection.Connection) -> None:
         sock = socket.create_server(("127.0.0.1", 0))
         await web.SockSite(runner, sock).start()
         conn.send(sock.getsockname()[1])
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_reader(conn.fileno(), stop.set)
-        await stop.wait()
-        loop.remove_reader(conn.fileno())
+        await until_parent_says_stop(conn)
         await runner.cleanup()
 
     with asyncio.Runner(loop_factory=_loop_factory(kind)) as runner:
