@@ -377,6 +377,12 @@ async def _first_connection(client: Recorder) -> str:
     await client.expect(ErrorEvent)
     await client.ws.send_str("{not json")
     await client.expect(ErrorEvent)
+    # Audio that is not strict base64, in the compact shape the fast path takes and in one
+    # it does not (a space after the colon): both refused as invalid_audio.
+    await client.ws.send_str('{"type":"input_audio_buffer.append","audio":"AAA=AAAA"}')
+    assert (await client.expect(ErrorEvent)).error.code == "invalid_audio"
+    await client.ws.send_str('{"type": "input_audio_buffer.append", "audio": "AA AA"}')
+    assert (await client.expect(ErrorEvent)).error.code == "invalid_audio"
     opus = AudioParams(output=AudioOutput(format=AudioFormat(type="audio/opus")))
     await client.send(SessionUpdate(session=SessionParams(audio=opus)))
     assert (await client.expect(ErrorEvent)).error.code == "invalid_audio_format"
