@@ -419,9 +419,6 @@ def _figures(samples: list[Sample]) -> list[Figure]:
 def run(quick: bool) -> BenchResult:
     """Measure both packings; each M on its own simulator process and embedded Ray cluster
     (started and stopped here) unless a cluster is connected already."""
-    # Background work of every Ray worker, trimmed where Ray allows it (set before Ray starts).
-    os.environ.setdefault("RAY_task_events_report_interval_ms", "5000")
-    os.environ.setdefault("RAY_enable_metrics_collection", "0")
     samples = _ramp(quick)
     notes = [json.dumps(asdict(sample)) for sample in samples]
     return BenchResult(
