@@ -15,7 +15,6 @@ follow-up response is always requested; metrics and recording are per session.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -26,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from actors.audio.resample import StreamResampler
+from actors.cancel import cancel_and_wait
 from actors.conversation.agent import AgentConfig
 from actors.conversation.audio_paths import InputAudioPath
 from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
@@ -155,7 +155,8 @@ class Conversation:
         )
         self._deferred: list[ClientEvent] = []
         self._resume_response = False
-        self._rollover_requested = False
+        self._rolling_over: RealtimeTransport | None = None
+        """The connection a planned rollover is closing: its close is not a drop."""
         self._input = InputAudioPath(agent.input_audio, chunk_ms=tuning.append_chunk_ms)
 
         self._user_to_recording = StreamResampler(agent.input_audio.rate, tuning.recording_rate)
@@ -229,13 +230,7 @@ class Conversation:
             self.state = EngineState.CLOSED
         self._closed.set()
         await self._tools.aclose()
-        for task in [*self._background, self._dispatch_task]:
-            if task is not None and not task.done():
-                task.cancel()
-        for task in [*self._background, self._dispatch_task]:
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_and_wait(*self._background, self._dispatch_task)
         await self._transport.aclose()
 
     async def wait_closed(self) -> None:
@@ -358,7 +353,12 @@ class Conversation:
     # --- internals -------------------------------------------------------------------------
 
     def _send(self, event: ClientEvent) -> None:
-        if self.state is EngineState.RECONNECTING:
+        # A connection that has just closed (a rollover, a drop the dispatch loop has yet to
+        # see) is about to be replaced: the event waits for the new one like any other.
+        replacing = self.state is EngineState.RECONNECTING or (
+            self.state is EngineState.READY and self._transport.state is not TransportState.OPEN
+        )
+        if replacing:
             self._deferred.append(event)  # sent, in order, once the new connection is ready
         else:
             self._transport.send_nowait(event)
@@ -380,8 +380,11 @@ class Conversation:
 
     async def _dispatch_loop(self) -> None:
         """Watch the connection's end: reconnect, roll over, or finish."""
-        while True:
-            closed = await self._transport.closed()
+        # aclose() marks the conversation closed before it cancels this loop: checked before
+        # each wait too, so a replacement opened just as the close came is not waited on.
+        while self.state not in (EngineState.CLOSED, EngineState.FAILED):
+            transport = self._transport
+            closed = await transport.closed()
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 return
             cause: VoxrayError = (
@@ -390,7 +393,11 @@ class Conversation:
                 or ConnectionLostError("the server closed the session")
             )
             self._responses.fatal_error = None
-            planned, self._rollover_requested = self._rollover_requested, False
+            # Planned only if this very connection was the one rolled over: a flag alone was
+            # once taken by the close of an older connection, and the planned close of the new
+            # one then counted as a drop.
+            planned = self._rolling_over is transport
+            self._rolling_over = None
             if not await self._recover(cause, planned=planned):
                 return
 
@@ -423,11 +430,8 @@ class Conversation:
                         self._t0 = self._clock()
                     self.state = EngineState.READY
                     self._ready.set()
-                    deferred, self._deferred = self._deferred, []
-                    for pending in deferred:
-                        self._transport.send_nowait(pending)
-                    while self._early_audio:
-                        self._transport.send_audio_nowait(self._early_audio.popleft())
+                    if not self._flush_waiting():
+                        return
                     if self._resume_response:
                         self._resume_response = False
                         self._request_response()
@@ -550,12 +554,37 @@ class Conversation:
 
     def _roll_over(self) -> None:
         """Between turns, before the provider's maximum duration: move to a fresh connection."""
-        self._rollover_requested = True
-        task = asyncio.create_task(
-            self._transport.aclose(), name=f"session-{self.session_id}-rollover"
-        )
+        transport = self._transport
+        if self.state is not EngineState.READY or self._rolling_over is transport:
+            # A reconnect is under way, or this connection is being replaced already (a late
+            # event of the old connection must not close the new one).
+            return
+        self._rolling_over = transport
+        task = asyncio.create_task(transport.aclose(), name=f"session-{self.session_id}-rollover")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def _flush_waiting(self) -> bool:
+        """Send what waited for this connection, in order; False if it closed meanwhile.
+
+        The reader still delivers what arrived before a close, so a connection can be closed
+        by the time its ``session.updated`` is handled: what did not go waits for the next
+        connection instead of being lost.
+        """
+        deferred, self._deferred = self._deferred, []
+        try:
+            while deferred:
+                self._transport.send_nowait(deferred[0])
+                deferred.pop(0)
+            while self._early_audio:
+                self._transport.send_audio_nowait(self._early_audio[0])
+                self._early_audio.popleft()
+        except ConnectionLostError:
+            self._deferred = deferred + self._deferred
+            self._ready.clear()
+            self.state = EngineState.RECONNECTING  # the dispatch loop sees the close next
+            return False
+        return True
 
     async def _recover(self, cause: VoxrayError, *, planned: bool) -> bool:
         """Reconnect after a drop (or a planned rollover); False when the session had to end.

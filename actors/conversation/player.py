@@ -10,7 +10,6 @@ agent audio, both measured on the audio timeline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from actors.audio.pcm import downmix_to_mono
 from actors.audio.resample import StreamResampler
 from actors.audio.speech import SpeechSynthesizer
 from actors.audio.wav import read_wav
+from actors.cancel import cancel_and_wait
 from actors.conversation.collector import SessionCollector
 from actors.conversation.engine import Conversation
 from actors.conversation.events import (
@@ -114,12 +114,9 @@ class ScenarioPlayer:
         except VoxrayError as failure:
             error = failure
         finally:
-            if mic_task is not None:
-                mic_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await mic_task
+            await cancel_and_wait(mic_task)
             await conversation.aclose()
-        error = error or conversation.failure
+        error = error or conversation.failure or _failure_of(mic_task)
         # Rendering the recording and the result is CPU work on a finished conversation: off
         # the event loop, which in a packed host is shared with conversations still running.
         return await asyncio.to_thread(self._result, error)
@@ -307,3 +304,11 @@ def _kind(turn: UserTurn) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _failure_of(task: asyncio.Task[None] | None) -> VoxrayError | None:
+    """Why the microphone stopped on its own (a frame it could not send), if it did."""
+    if task is None or not task.done() or task.cancelled():
+        return None
+    error = task.exception()
+    return error if isinstance(error, VoxrayError) else None

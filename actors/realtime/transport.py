@@ -20,6 +20,7 @@ from enum import Enum
 
 import aiohttp
 
+from actors.cancel import cancel_and_wait
 from actors.conversation.endpoint import ProviderEndpoint
 from actors.errors import (
     AuthenticationError,
@@ -108,12 +109,13 @@ class RealtimeTransport:
         url = self._endpoint.connect_url(self._model)
         headers = {"Authorization": f"Bearer {self._endpoint.api_key.get_secret_value()}"}
         try:
-            self._ws = await asyncio.wait_for(
-                self._http.ws_connect(
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the socket and
+            # drops a cancellation that lands as the handshake completes, and a conversation
+            # being closed then carried on with a fresh connection.
+            async with asyncio.timeout(self._connect_timeout_s):
+                self._ws = await self._http.ws_connect(
                     url, headers=headers, heartbeat=_HEARTBEAT_S, max_msg_size=_MAX_MESSAGE_BYTES
-                ),
-                timeout=self._connect_timeout_s,
-            )
+                )
         except BaseException as error:
             await self._http.close()
             self.state = TransportState.CLOSED
@@ -183,9 +185,7 @@ class RealtimeTransport:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._ws.close(), timeout=2.0)
         if self._io_task is not None:
-            self._io_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._io_task
+            await cancel_and_wait(self._io_task)
             self._io_task = None
         if self._http is not None:
             await self._http.close()

@@ -1,0 +1,47 @@
+"""``cancel_and_wait``: tasks end, their outcomes are dropped, the caller's cancellation is not."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from actors.cancel import cancel_and_wait
+
+
+async def _stops_slowly(stopping: asyncio.Event) -> None:
+    try:
+        await asyncio.sleep(60)
+    finally:
+        stopping.set()
+        await asyncio.sleep(0.05)  # clean-up after the cancel, like closing a socket
+
+
+async def test_a_caller_cancelled_while_waiting_stays_cancelled() -> None:
+    stopping = asyncio.Event()
+    child = asyncio.create_task(_stops_slowly(stopping))
+    await asyncio.sleep(0)
+    went_on: list[bool] = []
+
+    async def closer() -> None:
+        await cancel_and_wait(child)
+        went_on.append(True)  # must not run: the closer itself was cancelled
+
+    caller = asyncio.create_task(closer())
+    await stopping.wait()  # the closer is now waiting for the child's clean-up
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert not went_on
+    await asyncio.wait({child})
+
+
+async def test_tasks_end_and_their_errors_are_dropped() -> None:
+    async def fails() -> None:
+        raise RuntimeError("boom")
+
+    failing = asyncio.create_task(fails())
+    sleeping = asyncio.create_task(asyncio.sleep(60))
+    await asyncio.sleep(0)
+    await cancel_and_wait(failing, None, sleeping)
+    assert failing.done() and sleeping.cancelled()
