@@ -45,3 +45,21 @@ async def test_tasks_end_and_their_errors_are_dropped() -> None:
     await asyncio.sleep(0)
     await cancel_and_wait(failing, None, sleeping)
     assert failing.done() and sleeping.cancelled()
+
+
+async def test_a_microphone_that_failed_on_its_own_shows_in_the_result() -> None:
+    from actors.conversation.player import _failure_of
+    from actors.errors import ConnectionLostError, VoxrayError
+
+    async def raises(error: Exception) -> None:
+        raise error
+
+    lost = asyncio.create_task(raises(ConnectionLostError("the socket is closed")))
+    bug = asyncio.create_task(raises(ZeroDivisionError("division by zero")))
+    stopped = asyncio.create_task(asyncio.sleep(60))
+    await asyncio.sleep(0)
+    await cancel_and_wait(lost, bug, stopped)
+    assert isinstance(_failure_of(lost), ConnectionLostError)
+    failure = _failure_of(bug)
+    assert isinstance(failure, VoxrayError) and "ZeroDivisionError" in failure.message
+    assert _failure_of(stopped) is None and _failure_of(None) is None

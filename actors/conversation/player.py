@@ -311,4 +311,7 @@ def _failure_of(task: asyncio.Task[None] | None) -> VoxrayError | None:
     if task is None or not task.done() or task.cancelled():
         return None
     error = task.exception()
-    return error if isinstance(error, VoxrayError) else None
+    if error is None or isinstance(error, VoxrayError):
+        return error
+    # A bug must show in the result, never vanish with the task.
+    return VoxrayError(f"the microphone failed: {type(error).__name__}: {error}")
