@@ -1,4 +1,5 @@
-"""``cancel_and_wait``: tasks end, their outcomes are dropped, the caller's cancellation is not."""
+"""Ending tasks: ``cancel_and_wait`` keeps the caller's cancellation, and the player keeps a
+microphone's own failure (both once lost theirs to ``suppress(CancelledError)``)."""
 
 from __future__ import annotations
 
