@@ -1,11 +1,13 @@
 """The session actor: a thin Ray shell over the asyncio engine, hosting one or more conversations.
 
-Everything that matters lives in :mod:`actors.conversation`; this module only adapts it to Ray.
+Everything that matters lives in :mod:`voxray.actors.conversation`; this module only adapts it to
+Ray.
 Tool calls have side effects, so the actor never restarts and its calls are never retried.
 
 With ``conversations_per_actor`` > 1 the supervisor sends several ``run_scenario`` calls to one
 actor (a *host*): each runs as its own asyncio task with its own websocket, tools and metrics,
-and, given ``stall_timeout_s``, its own watchdog (:mod:`actors.supervision.stall_guard`), so a
+and, given ``stall_timeout_s``, its own watchdog (:mod:`voxray.actors.supervision.stall_guard`), so
+a
 stalled or failing conversation ends alone. Live sessions stay one per actor.
 """
 
@@ -17,22 +19,21 @@ from typing import Any
 
 import ray
 from pydantic import BaseModel, ConfigDict
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.engine import Conversation
-from actors.conversation.events import ConversationEvent
-from actors.conversation.live import LiveConversation, LiveSessionRequest
-from actors.conversation.player import ScenarioPlayer
-from actors.conversation.result import SessionResult
-from actors.conversation.script import ScenarioScript
-from actors.errors import SessionBusyError
-from actors.heap import freeze_startup_heap
-from actors.priority import run_at_normal_priority
-from actors.ray_typing import ray_method
-from actors.supervision.health import SessionHealth, measure_health
-from actors.supervision.stall_guard import run_guarded
-from actors.tools.executor import ToolBackend, ToolExecutor
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import ConversationEvent
+from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
+from voxray.actors.conversation.player import ScenarioPlayer
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import ScenarioScript
+from voxray.actors.errors import SessionBusyError
+from voxray.actors.heap import freeze_startup_heap
+from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.ray_typing import ray_method
+from voxray.actors.supervision.health import SessionHealth, measure_health
+from voxray.actors.supervision.stall_guard import run_guarded
+from voxray.actors.tools.executor import ToolBackend, ToolExecutor
 
 __all__ = ["LiveSessionRequest", "SessionActor", "SessionRequest"]
 
@@ -94,7 +95,7 @@ class _Session:
     """
 
     def __init__(self) -> None:
-        run_at_normal_priority()  # real-time audio, not background work (see actors.priority)
+        run_at_normal_priority()  # real-time audio, not background work (voxray.actors.priority)
         freeze_startup_heap()  # imports are done: keep GC pauses off the conversations' loop
         self._live: LiveConversation | None = None
         self._watched: dict[str, _Progress] = {}  # what health() reports progress of

@@ -1,18 +1,23 @@
 """The supervisor: one named, detached actor per cluster that admits, places and watches sessions.
 
-A thin actor over :mod:`actors.supervision`, one concept per module:
+A thin actor over :mod:`voxray.actors.supervision`, one concept per module:
 
-- :mod:`~actors.supervision.admission`: caps per API key (by fingerprint) and per node, claimed
+- :mod:`~voxray.actors.supervision.admission`: caps per API key (by fingerprint) and per node,
+claimed
   atomically, a bounded queue fair across jobs;
-- :mod:`~actors.supervision.placement`: which node, by live sessions and free memory, with soft
+- :mod:`~voxray.actors.supervision.placement`: which node, by live sessions and free memory, with
+soft
   node affinity;
-- :mod:`~actors.supervision.warm_pool`: idle session actors per node, recycled after K sessions
+- :mod:`~voxray.actors.supervision.warm_pool`: idle session actors per node, recycled after K
+sessions
   or past a memory ceiling;
-- :mod:`~actors.supervision.liveness`: death noticed by awaiting the in-flight call, stalls by a
+- :mod:`~voxray.actors.supervision.liveness`: death noticed by awaiting the in-flight call, stalls
+by a
   progress counter, clean stops;
-- :mod:`~actors.supervision.hosts`: with ``conversations_per_actor`` > 1, conversations packed
+- :mod:`~voxray.actors.supervision.hosts`: with ``conversations_per_actor`` > 1, conversations
+packed
   into host actors with room (each guarded inside its host by
-  :mod:`~actors.supervision.stall_guard`). Live sessions always get an actor of their own.
+  :mod:`~voxray.actors.supervision.stall_guard`). Live sessions always get an actor of their own.
 
 This actor strings them together: a scenario is admitted, handed a warm actor (or a cold one),
 watched to its end, retried when its session was lost and its ticket allows, retried after
@@ -34,16 +39,15 @@ from typing import Any
 
 import ray
 from ray.exceptions import RayActorError, RayTaskError
-
-from actors.conversation.backoff import Backoff, ReconnectPolicy
-from actors.conversation.result import SessionResult
-from actors.errors import RateLimitedError, SessionLostError, VoxrayError
-from actors.session import LiveSessionRequest, SessionActor, SessionRequest
-from actors.supervision.admission import Admission, Slot, fingerprint
-from actors.supervision.health import SessionHealth
-from actors.supervision.hosts import HostPool
-from actors.supervision.liveness import SessionWatch, watch_lease, watch_session
-from actors.supervision.models import (
+from voxray.actors.conversation.backoff import Backoff, ReconnectPolicy
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import RateLimitedError, SessionLostError, VoxrayError
+from voxray.actors.session import LiveSessionRequest, SessionActor, SessionRequest
+from voxray.actors.supervision.admission import Admission, Slot, fingerprint
+from voxray.actors.supervision.health import SessionHealth
+from voxray.actors.supervision.hosts import HostPool
+from voxray.actors.supervision.liveness import SessionWatch, watch_lease, watch_session
+from voxray.actors.supervision.models import (
     DrainReport,
     JobStatus,
     LiveSessionInfo,
@@ -53,10 +57,10 @@ from actors.supervision.models import (
     SessionTicket,
     SupervisorStatus,
 )
-from actors.supervision.placement import Placement, affinity, read_nodes
-from actors.supervision.settings import SupervisorSettings
-from actors.supervision.warm_pool import PooledActor, WarmPool
-from actors.tools.pool import ToolPool
+from voxray.actors.supervision.placement import Placement, affinity, read_nodes
+from voxray.actors.supervision.settings import SupervisorSettings
+from voxray.actors.supervision.warm_pool import PooledActor, WarmPool
+from voxray.actors.tools.pool import ToolPool
 
 __all__ = [
     "SUPERVISOR_NAME",

@@ -10,9 +10,8 @@ import logging
 import sys
 
 from rich.console import Console
-
-from actors.errors import ConfigError
-from orchestrator.commands import EXIT_INVALID, bench, drain, evaluate, sim, status
+from voxray.actors.errors import ConfigError
+from voxray.commands import EXIT_INVALID, bench, drain, evaluate, sim, status
 
 __all__ = ["main"]
 

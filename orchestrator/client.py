@@ -2,7 +2,7 @@
 
 ::
 
-    from orchestrator import Fleet
+    from voxray import Fleet
 
     with Fleet.connect() as fleet:                 # embedded Ray; "auto" joins `ray start`
         job = fleet.submit("configs/evals/smoke.yaml")
@@ -41,25 +41,29 @@ import ray
 from numpy.typing import NDArray
 from pydantic import SecretStr
 from ray.exceptions import RayActorError, RayTaskError
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import ProviderEndpoint
-from actors.conversation.events import ConversationEvent
-from actors.conversation.live import LiveSessionRequest
-from actors.conversation.result import SessionResult
-from actors.errors import ConfigError, SessionLostError, VoxrayError
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.rules import BrainScript
-from actors.supervision.models import DrainReport, SessionLease, SessionTicket, SupervisorStatus
-from actors.supervision.placement import affinity
-from actors.supervisor import find_supervisor, get_supervisor
-from orchestrator.cluster import connect_ray, disconnect_ray
-from orchestrator.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summarize
-from orchestrator.evals.report import write_report
-from orchestrator.evals.runner import JobDrain, plan_jobs, run_suite
-from orchestrator.evals.suite import Suite, load_suite, select
-from orchestrator.settings import VoxraySettings
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.conversation.events import ConversationEvent
+from voxray.actors.conversation.live import LiveSessionRequest
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import ConfigError, SessionLostError, VoxrayError
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.supervision.models import (
+    DrainReport,
+    SessionLease,
+    SessionTicket,
+    SupervisorStatus,
+)
+from voxray.actors.supervision.placement import affinity
+from voxray.actors.supervisor import find_supervisor, get_supervisor
+from voxray.cluster import connect_ray, disconnect_ray
+from voxray.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summarize
+from voxray.evals.report import write_report
+from voxray.evals.runner import JobDrain, plan_jobs, run_suite
+from voxray.evals.suite import Suite, load_suite, select
+from voxray.settings import VoxraySettings
 
 __all__ = ["Fleet", "Job", "JobResult", "Session"]
 

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Final
 
 import ray
-
-from actors.errors import ConfigError
+from voxray.actors.errors import ConfigError
 
 __all__ = ["EMBEDDED_RAY_ENVIRONMENT", "connect_ray", "disconnect_ray", "joins_existing_cluster"]
 

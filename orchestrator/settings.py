@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.errors import ConfigError
-from actors.supervision.settings import SupervisorSettings
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.errors import ConfigError
+from voxray.actors.supervision.settings import SupervisorSettings
 
 __all__ = ["SupervisorSettings", "VoxraySettings"]
 

@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.server import Simulator
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.server import Simulator
 
 # Fast pacing for tests: the simulator's audio and the scripted microphone run 8x real time.
 TEST_SPEED = 8.0

@@ -6,10 +6,9 @@ import asyncio
 import pickle
 
 import pytest
-
-from actors.errors import CapacityError
-from actors.supervision.admission import Admission, Slot, fingerprint
-from actors.supervision.placement import NodeInfo, Placement
+from voxray.actors.errors import CapacityError
+from voxray.actors.supervision.admission import Admission, Slot, fingerprint
+from voxray.actors.supervision.placement import NodeInfo, Placement
 
 
 def _node(node_id: str, *, alive: bool = True) -> NodeInfo:

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-
-from actors.audio import (
+from voxray.actors.audio import (
     alaw_decode,
     alaw_encode,
     downmix_to_mono,
@@ -24,7 +23,7 @@ from actors.audio import (
     pcm16_to_float,
     silence,
 )
-from actors.errors import AudioError
+from voxray.actors.errors import AudioError
 
 ALL_INT16 = np.arange(-32768, 32768, dtype=np.int16)
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import soxr
 from numpy.typing import NDArray
-
-from actors.audio import StreamResampler, float_to_pcm16, frame_samples, pcm16_to_float
-from actors.errors import AudioError
+from voxray.actors.audio import StreamResampler, float_to_pcm16, frame_samples, pcm16_to_float
+from voxray.actors.errors import AudioError
 
 RATE_PAIRS = [(48000, 24000), (22050, 24000), (24000, 16000), (8000, 24000)]
 

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-
-from actors.audio import WavAudio, read_wav, stereo_interleave, write_wav
-from actors.errors import AudioError
+from voxray.actors.audio import WavAudio, read_wav, stereo_interleave, write_wav
+from voxray.actors.errors import AudioError
 
 
 def ramp(n: int) -> NDArray[np.int16]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from actors.cancel import cancel_and_wait
+from voxray.actors.cancel import cancel_and_wait
 
 
 async def _stops_slowly(stopping: asyncio.Event) -> None:
@@ -49,8 +48,8 @@ async def test_tasks_end_and_their_errors_are_dropped() -> None:
 
 
 async def test_a_microphone_that_failed_on_its_own_shows_in_the_result() -> None:
-    from actors.conversation.player import _failure_of
-    from actors.errors import ConnectionLostError, VoxrayError
+    from voxray.actors.conversation.player import _failure_of
+    from voxray.actors.errors import ConnectionLostError, VoxrayError
 
     async def raises(error: Exception) -> None:
         raise error

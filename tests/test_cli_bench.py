@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from orchestrator.cli import main
+from voxray.cli import main
 
 
 def test_audio_bench_writes_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from actors.conversation.result import SessionResult, TurnMetrics
-from orchestrator.cli import main
-from orchestrator.evals.outputs import RunDirectory
-from orchestrator.evals.records import ScenarioRecord
-from orchestrator.evals.scoring import score
-from orchestrator.evals.suite import ScenarioSpec, load_suite
+from voxray.actors.conversation.result import SessionResult, TurnMetrics
+from voxray.cli import main
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import ScenarioRecord
+from voxray.evals.scoring import score
+from voxray.evals.suite import ScenarioSpec, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "configs" / "evals" / "smoke.yaml"

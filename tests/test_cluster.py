@@ -71,17 +71,16 @@ def test_sessions_spread_over_nodes_and_survive_a_lost_node() -> None:
 async def _scenario(cluster: Any, workers: list[Any]) -> dict[str, Any]:
     import ray
     from pydantic import SecretStr
-
-    from actors.conversation.agent import AgentConfig
-    from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-    from actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
-    from actors.session import SessionRequest
-    from actors.simulator.actor import SimulatorActor
-    from actors.simulator.config import SimulatorConfig
-    from actors.simulator.rules import BrainRule, BrainScript
-    from actors.supervision.models import SessionTicket
-    from actors.supervisor import SupervisorSettings, get_supervisor
-    from actors.tools.settings import ToolPoolSettings
+    from voxray.actors.conversation.agent import AgentConfig
+    from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+    from voxray.actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
+    from voxray.actors.session import SessionRequest
+    from voxray.actors.simulator.actor import SimulatorActor
+    from voxray.actors.simulator.config import SimulatorConfig
+    from voxray.actors.simulator.rules import BrainRule, BrainScript
+    from voxray.actors.supervision.models import SessionTicket
+    from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+    from voxray.actors.tools.settings import ToolPoolSettings
 
     namespace = "voxray-cluster-test"
     settings = SupervisorSettings(

@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 import ray
-
-from actors.errors import ConfigError
-from orchestrator import cluster
-from orchestrator.cluster import EMBEDDED_RAY_ENVIRONMENT, connect_ray
+from voxray import cluster
+from voxray.actors.errors import ConfigError
+from voxray.cluster import EMBEDDED_RAY_ENVIRONMENT, connect_ray
 
 
 class _InitRecorder:

@@ -21,17 +21,16 @@ import numpy as np
 import pytest
 import ray
 from pydantic import SecretStr
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.result import SessionResult
-from actors.conversation.script import SayTurn, ScenarioScript, TextTurn, WaitTurn
-from actors.session import SessionRequest
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.rules import BrainScript
-from actors.supervisor import SupervisorSettings, get_supervisor
-from actors.tools.settings import ToolPoolSettings
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import SayTurn, ScenarioScript, TextTurn, WaitTurn
+from voxray.actors.session import SessionRequest
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+from voxray.actors.tools.settings import ToolPoolSettings
 
 pytestmark = pytest.mark.ray
 

@@ -6,18 +6,18 @@ import json
 
 import numpy as np
 from pydantic import SecretStr
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import BargeInTurn, SayTurn, ScenarioScript, TextTurn
+from voxray.actors.session import SessionRequest, play_scenario
+from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.tools.inprocess import InProcessToolBackend
 
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.result import SessionResult
-from actors.conversation.script import BargeInTurn, SayTurn, ScenarioScript, TextTurn
-from actors.session import SessionRequest, play_scenario
-from actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
-from actors.simulator.server import Simulator
-from actors.tools.inprocess import InProcessToolBackend
 from tests.conftest import TEST_SPEED
 
-WEATHER = "orchestrator.examples.tools:get_weather"
+WEATHER = "voxray.examples.tools:get_weather"
 
 
 async def _play(

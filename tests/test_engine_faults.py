@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import SecretStr
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import ScenarioScript, TextTurn, UserTurn, WaitTurn
+from voxray.actors.session import SessionRequest, play_scenario
+from voxray.actors.simulator.faults import FaultPlan
+from voxray.actors.simulator.rules import BrainRule, BrainScript
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.tools.inprocess import InProcessToolBackend
 
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.result import SessionResult
-from actors.conversation.script import ScenarioScript, TextTurn, UserTurn, WaitTurn
-from actors.session import SessionRequest, play_scenario
-from actors.simulator.faults import FaultPlan
-from actors.simulator.rules import BrainRule, BrainScript
-from actors.simulator.server import Simulator
-from actors.tools.inprocess import InProcessToolBackend
 from tests.conftest import TEST_SPEED
 
 RULES = [

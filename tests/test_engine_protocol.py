@@ -10,24 +10,24 @@ import numpy as np
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import ConversationEvent, ResponseFinished, UserSpeechStarted
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import ScenarioScript, TextTurn
+from voxray.actors.errors import ConnectTimeoutError
+from voxray.actors.session import SessionRequest, play_scenario
+from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.tools.executor import ToolExecutor
+from voxray.actors.tools.inprocess import InProcessToolBackend
 
-from actors.audio.speech import SpeechSynthesizer
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.engine import Conversation
-from actors.conversation.events import ConversationEvent, ResponseFinished, UserSpeechStarted
-from actors.conversation.result import SessionResult
-from actors.conversation.script import ScenarioScript, TextTurn
-from actors.errors import ConnectTimeoutError
-from actors.session import SessionRequest, play_scenario
-from actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
-from actors.simulator.server import Simulator
-from actors.tools.executor import ToolExecutor
-from actors.tools.inprocess import InProcessToolBackend
 from tests.conftest import TEST_SPEED
 from tests.local_websocket import serve_websocket
 
-WEATHER = "orchestrator.examples.tools:get_weather"
+WEATHER = "voxray.examples.tools:get_weather"
 
 
 def _endpoint(url: str, token: str) -> ProviderEndpoint:
@@ -210,7 +210,7 @@ async def test_a_tool_that_times_out_gets_an_error_output(simulator: Simulator) 
 async def test_other_wire_formats_are_heard_and_recorded(
     simulator: Simulator, input_audio: dict[str, object], output_audio: dict[str, object]
 ) -> None:
-    from actors.conversation.script import SayTurn
+    from voxray.actors.conversation.script import SayTurn
 
     agent = AgentConfig.model_validate({"input_audio": input_audio, "output_audio": output_audio})
     result = await _play(

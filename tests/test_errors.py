@@ -5,9 +5,8 @@ from __future__ import annotations
 import pickle
 
 import pytest
-
-from actors import errors
-from actors.errors import (
+from voxray.actors import errors
+from voxray.actors.errors import (
     AuthenticationError,
     CapacityError,
     ConfigError,

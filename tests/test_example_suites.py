@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from orchestrator.cli import main
-from orchestrator.evals.suite import load_suite
+from voxray.cli import main
+from voxray.evals.suite import load_suite
 
 EVALS = Path(__file__).resolve().parents[1] / "configs" / "evals"
 SUITES = sorted(path for path in EVALS.glob("*.yaml") if path.name != "smoke.yaml")

@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 import ray
-
-from actors.conversation.events import AgentTranscript, ResponseFinished
-from actors.simulator.rules import BrainRule, BrainScript
-from actors.supervision.models import SupervisorStatus
-from actors.supervisor import find_supervisor, get_supervisor
-from actors.tools.settings import ToolPoolSettings
-from orchestrator import Fleet
-from orchestrator.cli import main
-from orchestrator.evals.suite import Suite, load_suite
-from orchestrator.settings import SupervisorSettings, VoxraySettings
+from voxray import Fleet
+from voxray.actors.conversation.events import AgentTranscript, ResponseFinished
+from voxray.actors.simulator.rules import BrainRule, BrainScript
+from voxray.actors.supervision.models import SupervisorStatus
+from voxray.actors.supervisor import find_supervisor, get_supervisor
+from voxray.actors.tools.settings import ToolPoolSettings
+from voxray.cli import main
+from voxray.evals.suite import Suite, load_suite
+from voxray.settings import SupervisorSettings, VoxraySettings
 
 pytestmark = pytest.mark.ray
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="/proc/self/stat
 
 _PROBE = """
 import json, numpy as np, psutil
-from actors.supervision.health import _memory_now
+from voxray.actors.supervision.health import _memory_now
 figures = {"before": _memory_now()[1]}
 held = np.ones(128 * 1024 * 1024 // 8)  # 128 MiB this process alone holds, all touched
 rss, uss = _memory_now()

@@ -8,24 +8,24 @@ import numpy as np
 import pytest
 import ray
 from pydantic import SecretStr
-
-from actors.audio.speech import SpeechSynthesizer
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.events import (
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.events import (
     AgentSpeechStarted,
     AgentTranscript,
     ConversationEvent,
     ResponseFinished,
     UserSpeechStarted,
 )
-from actors.conversation.live import LiveConversation, LiveSessionRequest
-from actors.session import SessionActor
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.rules import BrainRule, BrainScript
-from actors.simulator.server import Simulator
-from actors.tools.inprocess import InProcessToolBackend
+from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
+from voxray.actors.session import SessionActor
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.rules import BrainRule, BrainScript
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.tools.inprocess import InProcessToolBackend
+
 from tests.conftest import TEST_SPEED
 
 
@@ -92,7 +92,7 @@ async def test_caller_audio_is_heard_by_server_vad(simulator: Simulator) -> None
 
 @pytest.mark.ray
 async def test_live_session_through_the_actor_streams_events(ray_cluster: None) -> None:
-    from actors.tools.pool import ToolPool
+    from voxray.actors.tools.pool import ToolPool
 
     simulator = SimulatorActor.options(num_cpus=0).remote()
     session = SessionActor.remote()

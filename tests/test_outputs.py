@@ -8,29 +8,28 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-from actors.conversation.result import (
+from voxray.actors.conversation.result import (
     Recording,
     SessionResult,
     ToolCallRecord,
     TurnMetrics,
     Usage,
 )
-from orchestrator.evals.outputs import (
+from voxray.evals.outputs import (
     COST_PER_AUDIO_MINUTE_USD,
     COST_PER_TEXT_ITEM_USD,
     RunDirectory,
     ScenarioRecord,
     summarize,
 )
-from orchestrator.evals.scoring import score
-from orchestrator.evals.suite import ScenarioSpec
-from orchestrator.evals.tables import results_table, summary_line
+from voxray.evals.scoring import score
+from voxray.evals.suite import ScenarioSpec
+from voxray.evals.tables import results_table, summary_line
 
 SPEC = ScenarioSpec.model_validate(
     {
         "name": "weather",
-        "agent": {"tools": ["orchestrator.examples.tools:get_weather"]},
+        "agent": {"tools": ["voxray.examples.tools:get_weather"]},
         "turns": [{"say": "Weather in Paris?"}, {"say": "And tomorrow?"}],
         "expect": {"transcript_contains": ["Paris"], "max_latency_ms": 1000},
     }
@@ -230,7 +229,7 @@ def test_table_and_summary_line() -> None:
 
 
 def test_record_keeps_turn_text_timeline_and_call_times() -> None:
-    from actors.conversation.result import TimelineEvent
+    from voxray.actors.conversation.result import TimelineEvent
 
     result = _result().model_copy(
         update={"timeline": (TimelineEvent(t_ms=12.5, kind="user_speech_started"),)}
@@ -323,7 +322,7 @@ def test_summary_line_states_the_cost() -> None:
 
 
 def test_scenario_table_shows_pass_rate_and_failure_kinds() -> None:
-    from orchestrator.evals.tables import scenario_table
+    from voxray.evals.tables import scenario_table
 
     records = [_record("weather#1", _result()), _record("weather#2", _result((612.0, 1500.0)), 1)]
     table = scenario_table(summarize(records, pass_threshold=0.5))
@@ -335,7 +334,7 @@ def test_scenario_table_shows_pass_rate_and_failure_kinds() -> None:
 
 
 def test_planned_cost_estimate_states_its_assumption() -> None:
-    from orchestrator.evals.cost import ASSUMED_LATENCY_S, ASSUMED_REPLY_S, estimate_cost
+    from voxray.evals.cost import ASSUMED_LATENCY_S, ASSUMED_REPLY_S, estimate_cost
 
     spoken = ScenarioSpec.model_validate(
         {

@@ -22,7 +22,7 @@ def test_a_niced_worker_is_brought_back_to_normal_priority() -> None:
         "import os, logging\n"
         "logging.basicConfig()\n"
         "os.nice(15)\n"  # what Ray's raylet does to every worker it starts
-        "from actors.priority import run_at_normal_priority\n"
+        "from voxray.actors.priority import run_at_normal_priority\n"
         "print(run_at_normal_priority(), os.getpriority(os.PRIO_PROCESS, 0))\n"
     )
     if os.geteuid() == 0:
@@ -35,8 +35,8 @@ def test_a_niced_worker_is_brought_back_to_normal_priority() -> None:
 def test_the_start_up_heap_is_frozen_out_of_collections() -> None:
     out = _run(
         "import gc\n"
-        "import actors.session\n"
-        "from actors.heap import freeze_startup_heap\n"
+        "import voxray.actors.session\n"
+        "from voxray.actors.heap import freeze_startup_heap\n"
         "before = gc.get_freeze_count()\n"
         "freeze_startup_heap()\n"
         "print(before, gc.get_freeze_count(), len(gc.get_objects()))\n"

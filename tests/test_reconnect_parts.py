@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from actors.conversation.backoff import Backoff, ReconnectPolicy
-from actors.conversation.history import ConversationHistory
-from actors.realtime.items import ContentPart, ServerItem
+from voxray.actors.conversation.backoff import Backoff, ReconnectPolicy
+from voxray.actors.conversation.history import ConversationHistory
+from voxray.actors.realtime.items import ContentPart, ServerItem
 
 
 def _message(item_id: str, role: str, **content: str) -> ServerItem:

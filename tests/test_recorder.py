@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.conversation.recorder import StereoRecorder
+from voxray.actors.conversation.recorder import StereoRecorder
 
 RATE = 1_000  # one sample per millisecond keeps the expected arrays readable
 

@@ -15,26 +15,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from actors.conversation.result import (
+from voxray.actors.conversation.result import (
     Recording,
     SessionResult,
     TimelineEvent,
     ToolCallRecord,
     TurnMetrics,
 )
-from orchestrator.evals.outputs import RunDirectory
-from orchestrator.evals.records import ScenarioRecord
-from orchestrator.evals.report import write_report
-from orchestrator.evals.scoring import score
-from orchestrator.evals.suite import ScenarioSpec
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import ScenarioRecord
+from voxray.evals.report import write_report
+from voxray.evals.scoring import score
+from voxray.evals.suite import ScenarioSpec
 
 RATE = 8_000
 WEATHER = ScenarioSpec.model_validate(
     {
         "name": "weather-call",
         "description": "A spoken question answered with a tool call.",
-        "agent": {"tools": ["orchestrator.examples.tools:get_weather"]},
+        "agent": {"tools": ["voxray.examples.tools:get_weather"]},
         "turns": [{"say": "What is the weather in Paris?"}],
         "expect": {"tools_called": ["get_weather"], "max_user_wer": 0.3},
     }

@@ -6,12 +6,11 @@ import json
 from typing import Any
 
 import pytest
+from voxray.actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
+from voxray.evals.scoring import Check, ScenarioScore, score
+from voxray.evals.suite import ScenarioSpec
 
-from actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
-from orchestrator.evals.scoring import Check, ScenarioScore, score
-from orchestrator.evals.suite import ScenarioSpec
-
-WEATHER_TOOL = "orchestrator.examples.tools:get_weather"
+WEATHER_TOOL = "voxray.examples.tools:get_weather"
 
 
 def _spec(expect: dict[str, Any] | None = None, **fields: Any) -> ScenarioSpec:
@@ -345,10 +344,10 @@ def test_user_wer_is_skipped_loudly_without_a_transcription(transcript: str | No
 
 def test_simulator_placeholder_is_not_a_transcription() -> None:
     try:  # where the simulator's transcription lives since it learned pocketsphinx
-        from actors.simulator.transcription import heard_placeholder
+        from voxray.actors.simulator.transcription import heard_placeholder
     except ImportError:
-        from actors.simulator.item_ops import heard_placeholder
-    from orchestrator.evals.wer import is_transcribed
+        from voxray.actors.simulator.item_ops import heard_placeholder
+    from voxray.evals.wer import is_transcribed
 
     assert not is_transcribed(heard_placeholder(1640.0))
     assert is_transcribed("")  # an empty transcription is still one: every word was missed

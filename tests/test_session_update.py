@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr, ValidationError
-
-from actors.conversation.agent import AgentConfig, XSearchConfig
-from actors.conversation.endpoint import ProviderEndpoint
-from actors.conversation.session_update import build_session_update
+from voxray.actors.conversation.agent import AgentConfig, XSearchConfig
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.conversation.session_update import build_session_update
 
 
 def test_default_agent_sends_voice_instructions_vad_and_formats_but_no_null_tools() -> None:
@@ -33,7 +32,7 @@ def test_manual_turns_send_turn_detection_null() -> None:
 
 def test_function_and_builtin_tools_are_flat() -> None:
     agent = AgentConfig(
-        tools=["orchestrator.examples.tools:get_weather"],  # type: ignore[list-item]
+        tools=["voxray.examples.tools:get_weather"],  # type: ignore[list-item]
         x_search=XSearchConfig(allowed_x_handles=("xai",)),
     )
     tools = build_session_update(agent).to_wire()["session"]["tools"]
@@ -75,8 +74,8 @@ def test_fast_append_encoding_equals_the_wire_model() -> None:
     import base64
     import json
 
-    from actors.realtime.client_events import InputAudioBufferAppend
-    from actors.realtime.transport import encode_append
+    from voxray.actors.realtime.client_events import InputAudioBufferAppend
+    from voxray.actors.realtime.transport import encode_append
 
     payload = base64.b64encode(bytes(range(256)) * 4).decode("ascii")
     assert encode_append(payload) == InputAudioBufferAppend(audio=payload).to_json()
@@ -91,7 +90,7 @@ def test_tool_entries_keep_their_options_and_reject_unknown_keys() -> None:
         {
             "tools": [
                 {
-                    "ref": "orchestrator.examples.tools:get_weather",
+                    "ref": "voxray.examples.tools:get_weather",
                     "timeout_s": 2.5,
                     "runtime_env": {"env_vars": {"WEATHER_UNITS": "metric"}},
                 }
@@ -103,5 +102,5 @@ def test_tool_entries_keep_their_options_and_reject_unknown_keys() -> None:
     assert spec.runtime_env == {"env_vars": {"WEATHER_UNITS": "metric"}}
     with pytest.raises(ValidationError, match="timeout"):
         AgentConfig.model_validate(
-            {"tools": [{"ref": "orchestrator.examples.tools:get_weather", "timeout": 2}]}
+            {"tools": [{"ref": "voxray.examples.tools:get_weather", "timeout": 2}]}
         )

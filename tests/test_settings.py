@@ -6,9 +6,8 @@ import pickle
 
 import pytest
 from pydantic import ValidationError
-
-from actors.errors import ConfigError
-from orchestrator.settings import VoxraySettings
+from voxray.actors.errors import ConfigError
+from voxray.settings import VoxraySettings
 
 SECRET = "xai-test-secret-0123456789"
 

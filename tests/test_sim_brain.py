@@ -7,9 +7,8 @@ import json
 import pytest
 import yaml
 from pydantic import ValidationError
-
-from actors.simulator.brain import Brain, Decision, PlannedCall
-from actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
+from voxray.actors.simulator.brain import Brain, Decision, PlannedCall
+from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 
 SUITE_YAML = r"""
 default_reply: echo

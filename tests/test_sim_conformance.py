@@ -22,8 +22,7 @@ import aiohttp
 import numpy as np
 import pytest
 from pydantic import BaseModel, ValidationError
-
-from actors.realtime.client_events import (
+from voxray.actors.realtime.client_events import (
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemTruncate,
@@ -35,14 +34,14 @@ from actors.realtime.client_events import (
     ResponseParams,
     SessionUpdate,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ForceMessageItem,
     FunctionCallOutputItem,
     InputText,
     MessageItem,
     OutputText,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationCreated,
     ConversationItemAdded,
     ConversationItemCreated,
@@ -63,7 +62,7 @@ from actors.realtime.server_events import (
     UnknownServerEvent,
     parse_server_event,
 )
-from actors.realtime.session_params import (
+from voxray.actors.realtime.session_params import (
     AudioFormat,
     AudioInput,
     AudioOutput,
@@ -77,7 +76,7 @@ from actors.realtime.session_params import (
     TurnDetection,
     WebSearchTool,
 )
-from actors.simulator import (
+from voxray.actors.simulator import (
     BrainRule,
     BrainScript,
     ResponseLatency,
@@ -85,6 +84,7 @@ from actors.simulator import (
     Simulator,
     SimulatorConfig,
 )
+
 from tests.test_sim_server import RATE, Client, speech
 
 SPEED = 30.0

@@ -14,17 +14,16 @@ import pytest
 import ray
 import yaml
 from pydantic import ValidationError
-
-from actors.realtime.client_events import ResponseCreate, SessionUpdate
-from actors.realtime.server_events import (
+from voxray.actors.realtime.client_events import ResponseCreate, SessionUpdate
+from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
     ErrorEvent,
     ResponseCreated,
     ResponseDone,
     SessionUpdated,
 )
-from actors.realtime.session_params import SessionParams
-from actors.simulator import (
+from voxray.actors.realtime.session_params import SessionParams
+from voxray.actors.simulator import (
     BrainScript,
     DropFault,
     ErrorFault,
@@ -33,8 +32,9 @@ from actors.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.faults import QUIRKS
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.faults import QUIRKS
+
 from tests.test_sim_server import (
     Client,
     connect,

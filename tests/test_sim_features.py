@@ -15,20 +15,19 @@ from collections.abc import AsyncIterator
 import aiohttp
 import numpy as np
 import pytest
-
-from actors.realtime.client_events import (
+from voxray.actors.realtime.client_events import (
     ConversationItemCreate,
     ResponseCreate,
     ResponseParams,
     SessionUpdate,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ForceMessageItem,
     InputAudio,
     MessageItem,
     OutputText,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationCreated,
     ConversationItemAdded,
     ConversationItemCreated,
@@ -50,7 +49,7 @@ from actors.realtime.server_events import (
     SessionUpdated,
     encode_server_event,
 )
-from actors.realtime.session_params import (
+from voxray.actors.realtime.session_params import (
     AudioInput,
     AudioOutput,
     AudioParams,
@@ -60,10 +59,17 @@ from actors.realtime.session_params import (
     Transcription,
     TurnDetection,
 )
-from actors.simulator import BrainRule, BrainScript, ResponseLatency, Simulator, SimulatorConfig
-from actors.simulator.deltas import AudioDeltaFrames
-from actors.simulator.replace import spoken_form
-from actors.simulator.transcription import Transcriber
+from voxray.actors.simulator import (
+    BrainRule,
+    BrainScript,
+    ResponseLatency,
+    Simulator,
+    SimulatorConfig,
+)
+from voxray.actors.simulator.deltas import AudioDeltaFrames
+from voxray.actors.simulator.replace import spoken_form
+from voxray.actors.simulator.transcription import Transcriber
+
 from tests.test_sim_server import (
     RATE,
     SPOKEN_ITEM,
@@ -96,7 +102,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def test_prerendered_audio_delta_is_byte_identical_to_the_wire_model() -> None:
-    from actors.realtime.server_events import ResponseOutputAudioDelta as Delta
+    from voxray.actors.realtime.server_events import ResponseOutputAudioDelta as Delta
 
     audio = base64.b64encode(bytes(range(256)) * 8).decode()
     for index in (0, 3):

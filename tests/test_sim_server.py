@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 import ray
 from numpy.typing import NDArray
-
-from actors.audio.g711 import mulaw_encode
-from actors.audio.resample import StreamResampler
-from actors.audio.speech import SpeechSynthesizer
-from actors.realtime.client_events import (
+from voxray.actors.audio.g711 import mulaw_encode
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
     ConversationItemDelete,
@@ -35,14 +34,14 @@ from actors.realtime.client_events import (
     SessionUpdate,
     encode_client_event,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ForceMessageItem,
     FunctionCallOutputItem,
     InputText,
     MessageItem,
     OutputText,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationCreated,
     ConversationItemAdded,
     ConversationItemDeleted,
@@ -69,7 +68,7 @@ from actors.realtime.server_events import (
     UnknownServerEvent,
     parse_server_event,
 )
-from actors.realtime.session_params import (
+from voxray.actors.realtime.session_params import (
     AudioFormat,
     AudioInput,
     AudioOutput,
@@ -78,7 +77,7 @@ from actors.realtime.session_params import (
     SessionParams,
     TurnDetection,
 )
-from actors.simulator import (
+from voxray.actors.simulator import (
     BrainRule,
     BrainScript,
     ResponseLatency,
@@ -86,8 +85,8 @@ from actors.simulator import (
     Simulator,
     SimulatorConfig,
 )
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.voice import voice_style
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.voice import voice_style
 
 SPEED = 20.0
 RATE = 24_000

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-
-from actors.audio.resample import StreamResampler
-from actors.audio.speech import SpeechSynthesizer
-from actors.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, VadEvent
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, VadEvent
 
 RATE = 24_000
 THRESHOLDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from actors.realtime.session_params import AudioFormat
-from actors.simulator.codec import WireCodec
-from actors.simulator.voice import VoiceBank, align_words, voice_style
+from voxray.actors.realtime.session_params import AudioFormat
+from voxray.actors.simulator.codec import WireCodec
+from voxray.actors.simulator.voice import VoiceBank, align_words, voice_style
 
 TEXT = "Hello there! The weather in Paris is sunny today."
 KNOWN_VOICES = (  # xai-sdk-ts KnownVoiceId

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-
-from actors.audio import SpeechAudio, SpeechSynthesizer, available_voices
-from actors.errors import ConfigError
+from voxray.actors.audio import SpeechAudio, SpeechSynthesizer, available_voices
+from voxray.actors.errors import ConfigError
 
 TEXT = "hello world, this is a test"
 WORDS = ["hello", "world,", "this", "is", "a", "test"]
@@ -192,8 +191,8 @@ def test_tone_fallback_pitch_and_voice_change_the_tone() -> None:
 _BROKEN_LIBRARY_SCRIPT = textwrap.dedent(
     """
     import json, logging
-    from actors.audio import SpeechSynthesizer
-    from actors.errors import AudioError
+    from voxray.actors.audio import SpeechSynthesizer
+    from voxray.actors.errors import AudioError
 
     records = []
     handler = logging.Handler()

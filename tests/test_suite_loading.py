@@ -6,10 +6,9 @@ import wave
 from pathlib import Path
 
 import pytest
-
-from actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn
-from actors.errors import ConfigError
-from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
+from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn
+from voxray.actors.errors import ConfigError
+from voxray.evals.suite import Suite, load_suite, select, with_overrides
 
 SMOKE = Path(__file__).resolve().parent.parent / "configs" / "evals" / "smoke.yaml"
 

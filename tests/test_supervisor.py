@@ -13,19 +13,18 @@ from typing import Any
 import pytest
 import ray
 from pydantic import SecretStr
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.script import ScenarioScript, TextTurn, UserTurn, WaitTurn
-from actors.errors import CapacityError
-from actors.session import SessionRequest
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.faults import FaultPlan, Refusal
-from actors.simulator.rules import BrainRule, BrainScript
-from actors.supervision.models import SessionTicket
-from actors.supervisor import SupervisorSettings, find_supervisor, get_supervisor
-from actors.tools.settings import ToolPoolSettings
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.script import ScenarioScript, TextTurn, UserTurn, WaitTurn
+from voxray.actors.errors import CapacityError
+from voxray.actors.session import SessionRequest
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.faults import FaultPlan, Refusal
+from voxray.actors.simulator.rules import BrainRule, BrainScript
+from voxray.actors.supervision.models import SessionTicket
+from voxray.actors.supervisor import SupervisorSettings, find_supervisor, get_supervisor
+from voxray.actors.tools.settings import ToolPoolSettings
 
 pytestmark = pytest.mark.ray
 

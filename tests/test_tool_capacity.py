@@ -11,10 +11,10 @@ import json
 import pickle
 
 import pytest
+from voxray.actors.errors import CapacityError
+from voxray.actors.tools import ToolExecutor, ToolOutcome, ToolPoolSettings, build_tool_spec
+from voxray.actors.tools.pool import ToolPool
 
-from actors.errors import CapacityError
-from actors.tools import ToolExecutor, ToolOutcome, ToolPoolSettings, build_tool_spec
-from actors.tools.pool import ToolPool
 from tests.tool_fixtures import stats_when
 
 pytestmark = pytest.mark.ray

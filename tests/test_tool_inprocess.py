@@ -13,15 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-
-from actors.errors import (
+from voxray.actors.errors import (
     CapacityError,
     ToolExecutionError,
     ToolNotFoundError,
     ToolSpecError,
     ToolTimeoutError,
 )
-from actors.tools import (
+from voxray.actors.tools import (
     DEFAULT_MAX_OUTPUT_BYTES,
     InProcessToolBackend,
     ToolExecutor,
@@ -32,8 +31,9 @@ from actors.tools import (
     build_tool_spec,
     error_output,
 )
-from actors.tools.executor import UNKNOWN_TOOL_KEY
-from actors.tools.redact import SecretScrubber, looks_secret
+from voxray.actors.tools.executor import UNKNOWN_TOOL_KEY
+from voxray.actors.tools.redact import SecretScrubber, looks_secret
+
 from tests.tool_fixtures import wait_for_file
 
 FIXTURES = "tests.tool_fixtures"
@@ -58,7 +58,7 @@ def backend() -> InProcessToolBackend:
 
 async def test_sync_and_async_example_tools(backend: InProcessToolBackend) -> None:
     weather = await backend.call(
-        spec("get_weather", module="orchestrator.examples.tools"),
+        spec("get_weather", module="voxray.examples.tools"),
         "call_1",
         '{"city": "Lisbon", "unit": "fahrenheit"}',
     )
@@ -68,12 +68,12 @@ async def test_sync_and_async_example_tools(backend: InProcessToolBackend) -> No
     assert result["city"] == "Lisbon" and result["unit"] == "fahrenheit"
     # Deterministic: the same city gives the same forecast.
     again = await backend.call(
-        spec("get_weather", module="orchestrator.examples.tools"), "c", '{"city": "Lisbon"}'
+        spec("get_weather", module="voxray.examples.tools"), "c", '{"city": "Lisbon"}'
     )
     assert json.loads(again.output)["conditions"] == result["conditions"]
 
     order = await backend.call(
-        spec("lookup_order", module="orchestrator.examples.tools"), "c", '{"order_id": "A-1"}'
+        spec("lookup_order", module="voxray.examples.tools"), "c", '{"order_id": "A-1"}'
     )
     assert order.ok and json.loads(order.output)["order_id"] == "A-1"
     assert order.latency_ms >= 0
@@ -177,7 +177,7 @@ async def test_secret_values_are_scrubbed_from_messages_and_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("VOXRAY_TEST_SERVICE_TOKEN", "tok-9f8e7d6c5b4a")
-    with caplog.at_level("WARNING", logger="actors.tools.runner"):
+    with caplog.at_level("WARNING", logger="voxray.actors.tools.runner"):
         outcome = await backend.call(
             spec("raise_with_env"), "c", '{"name": "VOXRAY_TEST_SERVICE_TOKEN"}'
         )

@@ -19,10 +19,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from voxray.actors.tools import (
+    ToolExecutor,
+    ToolOutcome,
+    ToolPoolSettings,
+    ToolSpec,
+    build_tool_spec,
+)
+from voxray.actors.tools.metrics import PoolStatistics
+from voxray.actors.tools.pool import ToolPool
 
-from actors.tools import ToolExecutor, ToolOutcome, ToolPoolSettings, ToolSpec, build_tool_spec
-from actors.tools.metrics import PoolStatistics
-from actors.tools.pool import ToolPool
 from tests import tool_fixtures
 from tests.tool_fixtures import stats_when, wait_for_file
 
@@ -70,13 +76,13 @@ async def sleep_past(started: float, seconds: float) -> None:
 
 async def test_normal_calls_return_json(pool: ToolPool) -> None:
     weather = await pool.call(
-        spec("get_weather", module="orchestrator.examples.tools"), "c1", '{"city": "Oslo"}'
+        spec("get_weather", module="voxray.examples.tools"), "c1", '{"city": "Oslo"}'
     )
     assert weather.ok and weather.error_type is None
     assert (weather.call_id, weather.name) == ("c1", "get_weather")
     assert json.loads(weather.output)["city"] == "Oslo"
     order = await pool.call(
-        spec("lookup_order", module="orchestrator.examples.tools"), "c2", '{"order_id": "B-7"}'
+        spec("lookup_order", module="voxray.examples.tools"), "c2", '{"order_id": "B-7"}'
     )
     assert json.loads(order.output)["order_id"] == "B-7"
 
@@ -240,7 +246,7 @@ async def test_stale_copies_never_fail_innocent_calls(
     # is being killed it answers RETIRING, once dead the keeper says it never admitted the
     # call. Either way the call runs elsewhere instead of failing. Fresh stale copies until
     # one has met the dead runner, the case that needs the keeper's verdict.
-    caplog.set_level(logging.WARNING, logger="actors.tools.pool")
+    caplog.set_level(logging.WARNING, logger="voxray.actors.tools.pool")
     async with asyncio.timeout(30):
         while "tool runner died during add" not in caplog.text:
             copy = pickle.loads(pickled)

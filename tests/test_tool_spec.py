@@ -7,15 +7,14 @@ import pickle
 from pathlib import Path
 
 import pytest
-
-from actors.errors import ConfigError, ToolSpecError
-from actors.tools import ToolSpec, build_tool_spec, tool_spec_from_entry
+from voxray.actors.errors import ConfigError, ToolSpecError
+from voxray.actors.tools import ToolSpec, build_tool_spec, tool_spec_from_entry
 
 FIXTURES = "tests.tool_fixtures"
 
 
 def test_example_weather_tool_wire_shape() -> None:
-    spec = build_tool_spec("orchestrator.examples.tools:get_weather")
+    spec = build_tool_spec("voxray.examples.tools:get_weather")
     assert spec.to_wire() == {
         "type": "function",
         "name": "get_weather",
@@ -38,12 +37,12 @@ def test_example_weather_tool_wire_shape() -> None:
         },
     }
     assert spec.timeout_s is None  # the pool's default applies
-    assert spec.ref == "orchestrator.examples.tools:get_weather"
+    assert spec.ref == "voxray.examples.tools:get_weather"
     assert not spec.is_async and spec.runtime_env is None and spec.runtime_env_key == ""
 
 
 def test_async_tool_is_accepted() -> None:
-    spec = build_tool_spec("orchestrator.examples.tools:lookup_order")
+    spec = build_tool_spec("voxray.examples.tools:lookup_order")
     assert spec.parameters["required"] == ["order_id"]
     assert "order" in spec.description
     assert spec.is_async
@@ -74,7 +73,7 @@ def test_invalid_runtime_env(runtime_env: dict[str, object], cause: str) -> None
 
 
 def test_tool_entries_as_written_in_yaml() -> None:
-    plain = tool_spec_from_entry("orchestrator.examples.tools:get_weather")
+    plain = tool_spec_from_entry("voxray.examples.tools:get_weather")
     assert plain.name == "get_weather"
     full = tool_spec_from_entry(
         {

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import WSMsgType, web
 from pydantic import SecretStr
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.realtime.transport import Inbound, RealtimeTransport
 
-from actors.conversation.endpoint import ProviderEndpoint
-from actors.realtime.transport import Inbound, RealtimeTransport
 from tests.local_websocket import serve_websocket
 
 FRAMES = 400

@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-
-from actors.errors import ProtocolError
-from actors.realtime import (
+from voxray.actors.errors import ProtocolError
+from voxray.actors.realtime import (
     AudioFormat,
     AudioInput,
     AudioOutput,

@@ -9,9 +9,8 @@ from typing import Any, get_args
 
 import pytest
 from pydantic import BaseModel, ValidationError
-
-from actors.errors import ProtocolError
-from actors.realtime import (
+from voxray.actors.errors import ProtocolError
+from voxray.actors.realtime import (
     ContentPart,
     ConversationCreated,
     ConversationInfo,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from actors.tools.metrics import PoolStatistics
-    from actors.tools.pool import ToolPool
+    from voxray.actors.tools.metrics import PoolStatistics
+    from voxray.actors.tools.pool import ToolPool
 
 
 async def wait_for_file(path: Path, timeout_s: float = 10.0) -> None:

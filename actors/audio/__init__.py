@@ -5,9 +5,9 @@ Everything inside voxray is signed 16-bit PCM in numpy arrays: mono 1-D, or inte
 ``(frames, channels)`` where channels are stated explicitly.
 """
 
-from actors.audio.frames import frame_samples, iter_frames, silence
-from actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
-from actors.audio.pcm import (
+from voxray.actors.audio.frames import frame_samples, iter_frames, silence
+from voxray.actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from voxray.actors.audio.pcm import (
     PCM16_MAX,
     PCM16_MIN,
     downmix_to_mono,
@@ -17,15 +17,15 @@ from actors.audio.pcm import (
     pcm16_to_bytes,
     pcm16_to_float,
 )
-from actors.audio.resample import ResampleQuality, StreamResampler
-from actors.audio.speech import (
+from voxray.actors.audio.resample import ResampleQuality, StreamResampler
+from voxray.actors.audio.speech import (
     SpeechAudio,
     SpeechEngine,
     SpeechSynthesizer,
     WordMark,
     available_voices,
 )
-from actors.audio.wav import WavAudio, read_wav, stereo_interleave, write_wav
+from voxray.actors.audio.wav import WavAudio, read_wav, stereo_interleave, write_wav
 
 __all__ = [
     "PCM16_MAX",

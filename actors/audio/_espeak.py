@@ -14,8 +14,7 @@ import threading
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.errors import AudioError, ConfigError
+from voxray.actors.errors import AudioError, ConfigError
 
 __all__ = ["EspeakEngine", "get_engine"]
 

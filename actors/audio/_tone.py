@@ -12,8 +12,7 @@ import zlib
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.pcm import float_to_pcm16
+from voxray.actors.audio.pcm import float_to_pcm16
 
 __all__ = ["TONE_RATE", "synthesize_tone"]
 

@@ -12,8 +12,7 @@ from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.errors import AudioError
+from voxray.actors.errors import AudioError
 
 __all__ = ["frame_samples", "iter_frames", "silence"]
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.errors import AudioError
+from voxray.actors.errors import AudioError
 
 __all__ = ["alaw_decode", "alaw_encode", "mulaw_decode", "mulaw_encode"]
 

@@ -10,8 +10,7 @@ import sys
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.errors import AudioError
+from voxray.actors.errors import AudioError
 
 __all__ = [
     "PCM16_MAX",

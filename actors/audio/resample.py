@@ -13,9 +13,8 @@ from typing import Literal, get_args
 import numpy as np
 import soxr
 from numpy.typing import NDArray
-
-from actors.audio.pcm import pcm16_to_float
-from actors.errors import AudioError
+from voxray.actors.audio.pcm import pcm16_to_float
+from voxray.actors.errors import AudioError
 
 __all__ = ["ResampleQuality", "StreamResampler"]
 

@@ -14,9 +14,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio import _espeak, _tone
-from actors.errors import AudioError, ConfigError
+from voxray.actors.audio import _espeak, _tone
+from voxray.actors.errors import AudioError, ConfigError
 
 __all__ = ["SpeechAudio", "SpeechEngine", "SpeechSynthesizer", "WordMark", "available_voices"]
 

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.pcm import downmix_to_mono
-from actors.errors import AudioError
+from voxray.actors.audio.pcm import downmix_to_mono
+from voxray.actors.errors import AudioError
 
 __all__ = ["WavAudio", "read_wav", "stereo_interleave", "write_wav"]
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from actors.errors import ToolSpecError
-from actors.tools.spec import ToolSpec, tool_spec_from_entry
+from voxray.actors.errors import ToolSpecError
+from voxray.actors.tools.spec import ToolSpec, tool_spec_from_entry
 
 __all__ = [
     "CLASSIC_VOICES",

@@ -13,11 +13,10 @@ import base64
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
-from actors.audio.pcm import downmix_to_mono, pcm16_from_bytes, pcm16_to_bytes
-from actors.audio.resample import StreamResampler
-from actors.conversation.agent import AudioFormatConfig
+from voxray.actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from voxray.actors.audio.pcm import downmix_to_mono, pcm16_from_bytes, pcm16_to_bytes
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.conversation.agent import AudioFormatConfig
 
 __all__ = ["InputAudioPath", "OutputAudioPath"]
 

@@ -10,9 +10,8 @@ import statistics
 from collections.abc import Sequence
 
 import numpy as np
-
-from actors.conversation.engine import Conversation
-from actors.conversation.events import (
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import (
     AgentAudio,
     AgentTranscript,
     ConversationEvent,
@@ -22,7 +21,7 @@ from actors.conversation.events import (
     UserSpeechEnded,
     UserSpeechStarted,
 )
-from actors.conversation.result import (
+from voxray.actors.conversation.result import (
     SessionMetrics,
     SessionResult,
     TimelineEvent,
@@ -30,7 +29,7 @@ from actors.conversation.result import (
     TurnMetrics,
     Usage,
 )
-from actors.errors import VoxrayError
+from voxray.actors.errors import VoxrayError
 
 __all__ = ["AUDIO_USD_PER_MINUTE", "SessionCollector"]
 

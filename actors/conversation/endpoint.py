@@ -9,8 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
-from actors.conversation.backoff import ReconnectPolicy
+from voxray.actors.conversation.backoff import ReconnectPolicy
 
 __all__ = ["EngineTuning", "ProviderEndpoint"]
 

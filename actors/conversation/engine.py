@@ -23,13 +23,12 @@ from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.resample import StreamResampler
-from actors.cancel import cancel_and_wait
-from actors.conversation.agent import AgentConfig
-from actors.conversation.audio_paths import InputAudioPath
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.events import (
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.cancel import cancel_and_wait
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.audio_paths import InputAudioPath
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.events import (
     AgentAudio,
     AgentSpeechEnded,
     AgentSpeechStarted,
@@ -44,20 +43,20 @@ from actors.conversation.events import (
     UserSpeechStarted,
     UserTranscript,
 )
-from actors.conversation.history import ConversationHistory
-from actors.conversation.reconnect import Reconnector
-from actors.conversation.recorder import StereoRecorder
-from actors.conversation.responses import ResponseRecord, ResponseTracker
-from actors.conversation.session_update import build_session_update
-from actors.conversation.speaker import Speaker
-from actors.errors import (
+from voxray.actors.conversation.history import ConversationHistory
+from voxray.actors.conversation.reconnect import Reconnector
+from voxray.actors.conversation.recorder import StereoRecorder
+from voxray.actors.conversation.responses import ResponseRecord, ResponseTracker
+from voxray.actors.conversation.session_update import build_session_update
+from voxray.actors.conversation.speaker import Speaker
+from voxray.actors.errors import (
     ConnectionLostError,
     ConnectTimeoutError,
     ProtocolError,
     ProviderError,
     VoxrayError,
 )
-from actors.realtime.client_events import (
+from voxray.actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
     ConversationItemDelete,
@@ -66,14 +65,14 @@ from actors.realtime.client_events import (
     ResponseCancel,
     ResponseCreate,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ForceMessageItem,
     FunctionCallOutputItem,
     InputText,
     MessageItem,
     OutputText,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
     ConversationItemCreated,
     ConversationItemDeleted,
@@ -93,9 +92,9 @@ from actors.realtime.server_events import (
     ServerEvent,
     SessionUpdated,
 )
-from actors.realtime.transport import Inbound, RealtimeTransport, TransportState
-from actors.tools.executor import ToolExecutor
-from actors.tools.outcome import ToolOutcome
+from voxray.actors.realtime.transport import Inbound, RealtimeTransport, TransportState
+from voxray.actors.tools.executor import ToolExecutor
+from voxray.actors.tools.outcome import ToolOutcome
 
 __all__ = ["Conversation", "EngineState"]
 

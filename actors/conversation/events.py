@@ -11,8 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.tools.outcome import ToolOutcome
+from voxray.actors.tools.outcome import ToolOutcome
 
 __all__ = [
     "AgentAudio",

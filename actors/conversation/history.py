@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors.realtime.client_events import ConversationItemCreate
-from actors.realtime.items import (
+from voxray.actors.realtime.client_events import ConversationItemCreate
+from voxray.actors.realtime.items import (
     FunctionCallItem,
     FunctionCallOutputItem,
     InputText,

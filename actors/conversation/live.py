@@ -15,15 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
-
-from actors.audio.pcm import pcm16_from_bytes
-from actors.conversation.agent import AgentConfig
-from actors.conversation.collector import SessionCollector
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.engine import Conversation
-from actors.conversation.events import ConversationEvent
-from actors.conversation.result import SessionResult
-from actors.tools.executor import ToolBackend, ToolExecutor
+from voxray.actors.audio.pcm import pcm16_from_bytes
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.collector import SessionCollector
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import ConversationEvent
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.tools.executor import ToolBackend, ToolExecutor
 
 __all__ = ["LiveConversation", "LiveSessionRequest", "LiveStatistics"]
 

@@ -18,8 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.conversation.engine import Conversation
+from voxray.actors.conversation.engine import Conversation
 
 __all__ = ["Microphone"]
 

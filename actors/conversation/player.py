@@ -16,27 +16,26 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.pcm import downmix_to_mono
-from actors.audio.resample import StreamResampler
-from actors.audio.speech import SpeechSynthesizer
-from actors.audio.wav import read_wav
-from actors.cancel import cancel_and_wait
-from actors.conversation.collector import SessionCollector
-from actors.conversation.engine import Conversation
-from actors.conversation.events import (
+from voxray.actors.audio.pcm import downmix_to_mono
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.audio.wav import read_wav
+from voxray.actors.cancel import cancel_and_wait
+from voxray.actors.conversation.collector import SessionCollector
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import (
     AgentAudio,
     AgentTranscript,
     ConversationEvent,
     Interrupted,
     UserTranscript,
 )
-from actors.conversation.microphone import Microphone
-from actors.conversation.result import (
+from voxray.actors.conversation.microphone import Microphone
+from voxray.actors.conversation.result import (
     SessionResult,
     TurnMetrics,
 )
-from actors.conversation.script import (
+from voxray.actors.conversation.script import (
     AudioTurn,
     BargeInTurn,
     SayTurn,
@@ -45,7 +44,7 @@ from actors.conversation.script import (
     UserTurn,
     WaitTurn,
 )
-from actors.errors import VoxrayError
+from voxray.actors.errors import VoxrayError
 
 __all__ = ["ScenarioPlayer"]
 

@@ -12,13 +12,13 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from actors.conversation.agent import AgentConfig
-from actors.conversation.backoff import Backoff
-from actors.conversation.endpoint import EngineTuning
-from actors.conversation.history import ConversationHistory
-from actors.conversation.session_update import build_session_update
-from actors.errors import ProviderConnectionError, VoxrayError
-from actors.realtime.transport import RealtimeTransport
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.backoff import Backoff
+from voxray.actors.conversation.endpoint import EngineTuning
+from voxray.actors.conversation.history import ConversationHistory
+from voxray.actors.conversation.session_update import build_session_update
+from voxray.actors.errors import ProviderConnectionError, VoxrayError
+from voxray.actors.realtime.transport import RealtimeTransport
 
 __all__ = ["Reconnector"]
 

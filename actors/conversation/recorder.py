@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.conversation.result import Recording
+from voxray.actors.conversation.result import Recording
 
 __all__ = ["StereoRecorder"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from actors.errors import ProviderError
-from actors.tools.outcome import ToolOutcome
+from voxray.actors.errors import ProviderError
+from voxray.actors.tools.outcome import ToolOutcome
 
 __all__ = ["ResponseRecord", "ResponseTracker"]
 

@@ -8,9 +8,9 @@ turns send ``turn_detection: null``, and the configured instructions and VAD set
 
 from __future__ import annotations
 
-from actors.conversation.agent import AgentConfig, AudioFormatConfig
-from actors.realtime.client_events import SessionUpdate
-from actors.realtime.session_params import (
+from voxray.actors.conversation.agent import AgentConfig, AudioFormatConfig
+from voxray.actors.realtime.client_events import SessionUpdate
+from voxray.actors.realtime.session_params import (
     AudioFormat,
     AudioInput,
     AudioOutput,

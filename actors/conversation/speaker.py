@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.conversation.agent import AudioFormatConfig
-from actors.conversation.audio_paths import OutputAudioPath
-from actors.conversation.playback import PlaybackTimeline
-from actors.conversation.recorder import StereoRecorder
+from voxray.actors.conversation.agent import AudioFormatConfig
+from voxray.actors.conversation.audio_paths import OutputAudioPath
+from voxray.actors.conversation.playback import PlaybackTimeline
+from voxray.actors.conversation.recorder import StereoRecorder
 
 __all__ = ["Cut", "Scheduled", "Speaker"]
 

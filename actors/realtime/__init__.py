@@ -1,21 +1,22 @@
 """Typed wire models of the xAI realtime protocol, shared by the client and the simulator.
 
-- :mod:`~actors.realtime.base`: the inbound (lenient) and outbound (strict) bases.
-- :mod:`~actors.realtime.session_params`: the session configuration and its server echo.
-- :mod:`~actors.realtime.items`: conversation items, sent and received.
-- :mod:`~actors.realtime.client_events`: client → server events.
-- :mod:`~actors.realtime.server_events`: server → client events (with
-  :mod:`~actors.realtime.response_events` and :mod:`~actors.realtime.server_payloads`).
+- :mod:`~voxray.actors.realtime.base`: the inbound (lenient) and outbound (strict) bases.
+- :mod:`~voxray.actors.realtime.session_params`: the session configuration and its server echo.
+- :mod:`~voxray.actors.realtime.items`: conversation items, sent and received.
+- :mod:`~voxray.actors.realtime.client_events`: client → server events.
+- :mod:`~voxray.actors.realtime.server_events`: server → client events (with
+  :mod:`~voxray.actors.realtime.response_events` and
+  :mod:`~voxray.actors.realtime.server_payloads`).
 """
 
-from actors.realtime.base import (
+from voxray.actors.realtime.base import (
     LENIENT,
     EventParseError,
     InboundModel,
     OutboundModel,
     ParseFailure,
 )
-from actors.realtime.client_events import (
+from voxray.actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
     ConversationItemDelete,
@@ -32,7 +33,7 @@ from actors.realtime.client_events import (
     encode_client_event,
     parse_client_event,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ContentPart,
     ConversationItemParam,
     ForceMessageItem,
@@ -46,7 +47,7 @@ from actors.realtime.items import (
     OutputText,
     ServerItem,
 )
-from actors.realtime.response_events import (
+from voxray.actors.realtime.response_events import (
     McpListToolsCompleted,
     McpListToolsFailed,
     McpListToolsInProgress,
@@ -72,7 +73,7 @@ from actors.realtime.response_events import (
     ResponseTextDelta,
     ResponseTextDone,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationCreated,
     ConversationItemAdded,
     ConversationItemCreated,
@@ -96,7 +97,7 @@ from actors.realtime.server_events import (
     encode_server_event,
     parse_server_event,
 )
-from actors.realtime.server_payloads import (
+from voxray.actors.realtime.server_payloads import (
     ContentEventBase,
     ConversationInfo,
     ErrorDetail,
@@ -108,7 +109,7 @@ from actors.realtime.server_payloads import (
     TranscriptionUsage,
     Usage,
 )
-from actors.realtime.session_params import (
+from voxray.actors.realtime.session_params import (
     PCM_SAMPLE_RATES_HZ,
     AudioFormat,
     AudioInput,

@@ -31,8 +31,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-
-from actors.errors import ProtocolError
+from voxray.actors.errors import ProtocolError
 
 __all__ = [
     "LENIENT",

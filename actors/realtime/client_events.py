@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError, field_validator
-
-from actors.realtime.base import LENIENT, OutboundModel, validation_error_to_protocol_error
-from actors.realtime.items import ConversationItemParam
-from actors.realtime.session_params import Modality, SessionParams
+from voxray.actors.realtime.base import LENIENT, OutboundModel, validation_error_to_protocol_error
+from voxray.actors.realtime.items import ConversationItemParam
+from voxray.actors.realtime.session_params import Modality, SessionParams
 
 __all__ = [
     "ClientEvent",
@@ -182,7 +181,8 @@ def parse_client_event(data: str | bytes | dict[str, Any], *, lenient: bool = Tr
     otherwise they are an error.
 
     Raises:
-        EventParseError: a :class:`~actors.errors.ProtocolError` whose ``reason`` says what was
+        EventParseError: a :class:`~voxray.actors.errors.ProtocolError` whose ``reason`` says what
+        was
             wrong (malformed JSON, not an object, missing or unknown ``type``, invalid fields)
             and which carries the frame's ``event_type`` and ``event_id`` when it had them.
     """

@@ -14,8 +14,7 @@ from __future__ import annotations
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
-
-from actors.realtime.base import InboundModel, OutboundModel
+from voxray.actors.realtime.base import InboundModel, OutboundModel
 
 __all__ = [
     "ContentPart",

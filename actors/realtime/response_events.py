@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from actors.realtime.items import ContentPart, ServerItem
-from actors.realtime.server_payloads import (
+from voxray.actors.realtime.items import ContentPart, ServerItem
+from voxray.actors.realtime.server_payloads import (
     ContentEventBase,
     ItemEventBase,
     McpCallEventBase,

@@ -5,14 +5,15 @@ Leniency is deliberate and documented by observation: indexes (``output_index``,
 ``output_item_index``, ``response.content_part.done`` may lack ``part``, ``status_details`` may
 be a string, and ``ping`` frames appear without documentation. Unknown fields are ignored, an
 unknown ``type`` becomes :class:`UnknownServerEvent`, and only frames that cannot be understood
-at all raise :class:`~actors.errors.ProtocolError`.
+at all raise :class:`~voxray.actors.errors.ProtocolError`.
 
 The simulator builds the same models and sends ``encode_server_event(event)``: fields it set
 are sent (explicit ``None`` as ``null``), fields it left unset are omitted, which is how the
 simulator reproduces the missing-index quirks.
 
-Response events live in :mod:`~actors.realtime.response_events` and nested payloads in
-:mod:`~actors.realtime.server_payloads`; both are re-exported here, so every server event can be
+Response events live in :mod:`~voxray.actors.realtime.response_events` and nested payloads in
+:mod:`~voxray.actors.realtime.server_payloads`; both are re-exported here, so every server event
+can be
 imported from this module.
 """
 
@@ -22,10 +23,13 @@ import json
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, TypeAdapter, ValidationError
-
-from actors.realtime.base import LENIENT, load_json_object, validation_error_to_protocol_error
-from actors.realtime.items import ServerItem
-from actors.realtime.response_events import (
+from voxray.actors.realtime.base import (
+    LENIENT,
+    load_json_object,
+    validation_error_to_protocol_error,
+)
+from voxray.actors.realtime.items import ServerItem
+from voxray.actors.realtime.response_events import (
     McpListToolsCompleted,
     McpListToolsFailed,
     McpListToolsInProgress,
@@ -51,7 +55,7 @@ from actors.realtime.response_events import (
     ResponseTextDelta,
     ResponseTextDone,
 )
-from actors.realtime.server_payloads import (
+from voxray.actors.realtime.server_payloads import (
     ContentEventBase,
     ConversationInfo,
     ErrorDetail,
@@ -63,7 +67,7 @@ from actors.realtime.server_payloads import (
     TranscriptionUsage,
     Usage,
 )
-from actors.realtime.session_params import SessionState
+from voxray.actors.realtime.session_params import SessionState
 
 __all__ = [
     "ContentEventBase",
@@ -340,7 +344,7 @@ def parse_server_event(raw: str | bytes | dict[str, Any]) -> ServerEvent:
     An unknown ``type`` returns :class:`UnknownServerEvent`, never raises.
 
     Raises:
-        EventParseError: a :class:`~actors.errors.ProtocolError` for malformed JSON, a frame
+        EventParseError: a :class:`~voxray.actors.errors.ProtocolError` for malformed JSON, a frame
             that is not an object or has no string ``type``, or a known type whose fields are
             invalid (the message names the type and the field).
     """

@@ -8,9 +8,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import AliasChoices, Field
-
-from actors.realtime.base import InboundModel
-from actors.realtime.items import ServerItem
+from voxray.actors.realtime.base import InboundModel
+from voxray.actors.realtime.items import ServerItem
 
 __all__ = [
     "ContentEventBase",

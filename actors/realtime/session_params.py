@@ -14,8 +14,7 @@ from datetime import date
 from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
-
-from actors.realtime.base import InboundModel, OutboundModel
+from voxray.actors.realtime.base import InboundModel, OutboundModel
 
 __all__ = [
     "PCM_SAMPLE_RATES_HZ",

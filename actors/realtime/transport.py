@@ -5,7 +5,8 @@ frame once (``parse_server_event``) and hands the result straight to the consume
 callback, in order: no queue and no second task per event (at 50 audio deltas a second per
 conversation, each hand-off between tasks is a visible share of the CPU), and a slow consumer
 slows the socket rather than losing events. A malformed frame is passed on as a
-:class:`~actors.errors.ProtocolError` value: it is reported, and the session goes on. The end of
+:class:`~voxray.actors.errors.ProtocolError` value: it is reported, and the session goes on. The
+end of
 the connection is reported once, by :meth:`RealtimeTransport.closed`.
 """
 
@@ -19,10 +20,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 import aiohttp
-
-from actors.cancel import cancel_and_wait
-from actors.conversation.endpoint import ProviderEndpoint
-from actors.errors import (
+from voxray.actors.cancel import cancel_and_wait
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.errors import (
     AuthenticationError,
     ConnectionLostError,
     ConnectTimeoutError,
@@ -31,10 +31,10 @@ from actors.errors import (
     ProviderConnectionError,
     RateLimitedError,
 )
-from actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
-from actors.realtime.eager_send import EagerWriter
-from actors.realtime.outbound import OutboundQueue, OutboundStatistics
-from actors.realtime.server_events import ServerEvent, parse_server_event
+from voxray.actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
+from voxray.actors.realtime.eager_send import EagerWriter
+from voxray.actors.realtime.outbound import OutboundQueue, OutboundStatistics
+from voxray.actors.realtime.server_events import ServerEvent, parse_server_event
 
 __all__ = ["Inbound", "RealtimeTransport", "SocketClosed", "TransportState", "encode_append"]
 

@@ -3,14 +3,14 @@
 A real aiohttp websocket server on loopback that speaks the protocol of
 ``shared/reference/xai-realtime-protocol.md``: energy VAD on the input audio timeline, a
 scripted brain per scenario, espeak-ng replies paced in real time (or faster), optional
-pocketsphinx transcription, and fault injection (:mod:`actors.simulator.faults`).
+pocketsphinx transcription, and fault injection (:mod:`voxray.actors.simulator.faults`).
 
-Ray is not imported here; the actor lives in :mod:`actors.simulator.actor`.
+Ray is not imported here; the actor lives in :mod:`voxray.actors.simulator.actor`.
 """
 
-from actors.simulator.brain import Brain, Decision, PlannedCall
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.faults import (
+from voxray.actors.simulator.brain import Brain, Decision, PlannedCall
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.faults import (
     CloseFault,
     DelayFault,
     DropFault,
@@ -23,10 +23,10 @@ from actors.simulator.faults import (
     StallFault,
     UnknownEventFault,
 )
-from actors.simulator.latency import ResponseLatency
-from actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
-from actors.simulator.server import REALTIME_PATH, Simulator, SimulatorState
-from actors.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, threshold_to_dbfs
+from voxray.actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
+from voxray.actors.simulator.server import REALTIME_PATH, Simulator, SimulatorState
+from voxray.actors.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, threshold_to_dbfs
 
 __all__ = [
     "REALTIME_PATH",

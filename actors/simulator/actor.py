@@ -1,4 +1,4 @@
-"""The Ray shell around :class:`~actors.simulator.server.Simulator`.
+"""The Ray shell around :class:`~voxray.actors.simulator.server.Simulator`.
 
 Thin on purpose: the server is plain asyncio and tested without Ray; this class only gives it
 a home in the cluster. ``num_cpus=0`` because the simulator mostly waits on sockets and must
@@ -8,13 +8,12 @@ never block scheduling of the sessions that talk to it.
 from __future__ import annotations
 
 import ray
-
-from actors.heap import freeze_startup_heap
-from actors.priority import run_at_normal_priority
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.faults import FaultAction, FaultPlan
-from actors.simulator.rules import BrainScript
-from actors.simulator.server import Simulator
+from voxray.actors.heap import freeze_startup_heap
+from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.faults import FaultAction, FaultPlan
+from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.simulator.server import Simulator
 
 __all__ = ["SimulatorActor", "SimulatorActorImpl"]
 

@@ -1,6 +1,6 @@
 """Who may connect: registered scripts, their grants (tokens), and handshake refusals.
 
-A :class:`Script` is one registered :class:`~actors.simulator.rules.BrainScript` with the
+A :class:`Script` is one registered :class:`~voxray.actors.simulator.rules.BrainScript` with the
 connection counters its ``refuse`` fault needs ("the first K connects"); every token minted for
 it (the registration token and ephemeral client secrets) is a :class:`Grant` sharing the script.
 """
@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import web
-
-from actors.simulator.brain import Brain
-from actors.simulator.faults import FaultPlan, Refusal
-from actors.simulator.input_tally import InputTally
+from voxray.actors.simulator.brain import Brain
+from voxray.actors.simulator.faults import FaultPlan, Refusal
+from voxray.actors.simulator.input_tally import InputTally
 
 __all__ = ["Grant", "Refusals", "Script", "refusal_response"]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.simulator.rules import ECHO, BrainRule, BrainScript
+from voxray.actors.simulator.rules import ECHO, BrainRule, BrainScript
 
 __all__ = ["Brain", "Decision", "PlannedCall", "render"]
 

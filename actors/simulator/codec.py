@@ -8,11 +8,10 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
-from actors.audio.pcm import pcm16_from_bytes, pcm16_to_bytes
-from actors.errors import AudioError
-from actors.realtime.session_params import AudioFormat
+from voxray.actors.audio.g711 import alaw_decode, alaw_encode, mulaw_decode, mulaw_encode
+from voxray.actors.audio.pcm import pcm16_from_bytes, pcm16_to_bytes
+from voxray.actors.errors import AudioError
+from voxray.actors.realtime.session_params import AudioFormat
 
 __all__ = ["DEFAULT_FORMAT", "SUPPORTED_TYPES", "WireCodec"]
 

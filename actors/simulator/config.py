@@ -7,9 +7,8 @@ here is secret except the static API keys, which are never logged.
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from actors.simulator.faults import FaultPlan
-from actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.faults import FaultPlan
+from voxray.actors.simulator.latency import ResponseLatency
 
 __all__ = ["SimulatorConfig"]
 

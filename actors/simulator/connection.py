@@ -5,7 +5,7 @@ timers and every response run in one ``asyncio.TaskGroup``, so nothing outlives 
 Outbound frames go through a bounded queue (``SimulatorConfig.outbound_queue_size``) whose
 policy is to block the producer: a client that reads slowly slows the simulated model instead
 of growing memory, and no event is ever dropped or reordered. Faults act in the writer, in
-order with the events around them (:mod:`actors.simulator.fault_runner`).
+order with the events around them (:mod:`voxray.actors.simulator.fault_runner`).
 """
 
 from __future__ import annotations
@@ -21,18 +21,17 @@ from dataclasses import dataclass
 from enum import Enum
 
 from aiohttp import WSMsgType, web
-
-from actors.realtime.eager_send import EagerWriter
-from actors.realtime.server_events import (
+from voxray.actors.realtime.eager_send import EagerWriter
+from voxray.actors.realtime.server_events import (
     ErrorDetail,
     ErrorEvent,
     KnownServerEvent,
     Ping,
     encode_server_event,
 )
-from actors.simulator.context import ServerContext, SessionSetup
-from actors.simulator.fault_runner import FaultRunner
-from actors.simulator.faults import (
+from voxray.actors.simulator.context import ServerContext, SessionSetup
+from voxray.actors.simulator.fault_runner import FaultRunner
+from voxray.actors.simulator.faults import (
     CloseFault,
     DropFault,
     ErrorFault,
@@ -42,9 +41,9 @@ from actors.simulator.faults import (
     StallFault,
     UnknownEventFault,
 )
-from actors.simulator.ids import new_id
-from actors.simulator.protocol import SimProtocol
-from actors.simulator.quirks import apply_quirks
+from voxray.actors.simulator.ids import new_id
+from voxray.actors.simulator.protocol import SimProtocol
+from voxray.actors.simulator.quirks import apply_quirks
 
 __all__ = ["ConnectionState", "SimConnection"]
 
@@ -199,7 +198,7 @@ class SimConnection:
 
     async def _enqueue(self, frame: _Frame) -> None:
         # With nothing queued, the writer idle and no delay fault holding events, the frame is
-        # written at once (see actors.realtime.eager_send): no task switch per audio delta.
+        # written at once (see voxray.actors.realtime.eager_send): no task switch per audio delta.
         if (
             self._eager_allowed
             and self._outbound.empty()

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from actors.realtime.server_events import KnownServerEvent
-from actors.simulator.brain import Brain
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.faults import FaultPlan
-from actors.simulator.latency import ResponseLatency
-from actors.simulator.resumption import ConversationStore
-from actors.simulator.transcription import Transcriber
-from actors.simulator.voice import VoiceBank
+from voxray.actors.realtime.server_events import KnownServerEvent
+from voxray.actors.simulator.brain import Brain
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.faults import FaultPlan
+from voxray.actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.resumption import ConversationStore
+from voxray.actors.simulator.transcription import Transcriber
+from voxray.actors.simulator.voice import VoiceBank
 
 __all__ = ["Outbox", "ServerContext", "SessionSetup"]
 

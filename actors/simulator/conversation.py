@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from actors.realtime.items import ServerItem
-from actors.simulator.brain import PlannedCall
-from actors.simulator.voice import Utterance
+from voxray.actors.realtime.items import ServerItem
+from voxray.actors.simulator.brain import PlannedCall
+from voxray.actors.simulator.voice import Utterance
 
 __all__ = ["AssistantAudio", "Conversation", "UnknownItemError", "UserTurn"]
 

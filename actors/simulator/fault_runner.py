@@ -3,7 +3,7 @@
 The connection's writer is the only place where faults act on the socket, so they keep their
 order relative to events: a fault that fires "after N events" goes off right after the N-th
 frame was written, and a timed one travels through the outbound queue like an event. This
-module decides *when* (triggers, counters, delays); :mod:`actors.simulator.connection` does
+module decides *when* (triggers, counters, delays); :mod:`voxray.actors.simulator.connection` does
 the socket work (drop, close, send).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from actors.simulator.faults import DelayFault, FaultAction, Quirk, QuirksFault
+from voxray.actors.simulator.faults import DelayFault, FaultAction, Quirk, QuirksFault
 
 __all__ = ["OUTPUT_DELTA_TYPES", "FaultRunner"]
 

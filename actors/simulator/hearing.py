@@ -1,6 +1,6 @@
 """What the simulator heard in the user's audio turn: transcript text, final and partial.
 
-With transcription active (:class:`~actors.simulator.transcription.Transcriber`) the turn's
+With transcription active (:class:`~voxray.actors.simulator.transcription.Transcriber`) the turn's
 audio is kept and decoded; otherwise the heard text is a placeholder stating the speech's
 duration. Partial transcripts for ``...input_audio_transcription.updated`` are cumulative, like
 xAI's, and due every ``_PARTIAL_MS`` of input audio (less often when really decoding, because a
@@ -13,8 +13,7 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.simulator.transcription import Transcriber, TurnAudio, heard_placeholder
+from voxray.actors.simulator.transcription import Transcriber, TurnAudio, heard_placeholder
 
 __all__ = ["Hearing"]
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.simulator.codec import WireCodec
-from actors.simulator.session import VadSettings
-from actors.simulator.vad import EnergyVad, SpeechStopped, VadEvent
+from voxray.actors.simulator.codec import WireCodec
+from voxray.actors.simulator.session import VadSettings
+from voxray.actors.simulator.vad import EnergyVad, SpeechStopped, VadEvent
 
 __all__ = ["InputAudioBuffer"]
 

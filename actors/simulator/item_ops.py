@@ -11,12 +11,12 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from actors.realtime.client_events import (
+from voxray.actors.realtime.client_events import (
     ConversationItemCreate,
     ConversationItemDelete,
     ConversationItemTruncate,
 )
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ContentPart,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -24,18 +24,18 @@ from actors.realtime.items import (
     InputText,
     MessageItem,
 )
-from actors.realtime.server_events import (
+from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
     ConversationItemDeleted,
     ConversationItemTruncated,
     KnownServerEvent,
 )
-from actors.simulator.brain import PlannedCall
-from actors.simulator.conversation import Conversation, UnknownItemError
-from actors.simulator.ids import new_id
-from actors.simulator.refusal import Refusal
-from actors.simulator.transcription import heard_placeholder
-from actors.simulator.wire_items import from_client_item
+from voxray.actors.simulator.brain import PlannedCall
+from voxray.actors.simulator.conversation import Conversation, UnknownItemError
+from voxray.actors.simulator.ids import new_id
+from voxray.actors.simulator.refusal import Refusal
+from voxray.actors.simulator.transcription import heard_placeholder
+from voxray.actors.simulator.wire_items import from_client_item
 
 __all__ = ["Emit", "ItemOps", "heard_placeholder"]
 

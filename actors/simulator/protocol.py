@@ -2,8 +2,10 @@
 
 :class:`SimProtocol` owns one session's state (configuration, conversation, input buffer, the
 active response, the idle timer) and turns client frames into server events through its
-:class:`~actors.simulator.context.Outbox`. :mod:`actors.simulator.connection` pumps a websocket
-into it. Handlers refuse an event by raising :class:`~actors.simulator.refusal.Refusal`, which
+:class:`~voxray.actors.simulator.context.Outbox`. :mod:`voxray.actors.simulator.connection` pumps a
+websocket
+into it. Handlers refuse an event by raising :class:`~voxray.actors.simulator.refusal.Refusal`,
+which
 becomes one ``error`` event; the session stays open.
 """
 
@@ -16,8 +18,8 @@ import random
 from collections.abc import Coroutine
 from typing import Any, Final, assert_never
 
-from actors.errors import ProtocolError
-from actors.realtime.client_events import (
+from voxray.actors.errors import ProtocolError
+from voxray.actors.realtime.client_events import (
     ClientEvent,
     ConversationItemCreate,
     ConversationItemDelete,
@@ -32,8 +34,8 @@ from actors.realtime.client_events import (
     SessionUpdate,
     parse_client_event,
 )
-from actors.realtime.items import ForceMessageItem
-from actors.realtime.server_events import (
+from voxray.actors.realtime.items import ForceMessageItem
+from voxray.actors.realtime.server_events import (
     ConversationCreated,
     ConversationInfo,
     ConversationItemCreated,
@@ -45,17 +47,17 @@ from actors.realtime.server_events import (
     SessionCreated,
     SessionUpdated,
 )
-from actors.simulator.context import Outbox, ServerContext, SessionSetup
-from actors.simulator.conversation import Conversation
-from actors.simulator.hearing import Hearing
-from actors.simulator.idle import IdleTimer
-from actors.simulator.ids import new_id
-from actors.simulator.input_tally import InputTally
-from actors.simulator.item_ops import ItemOps
-from actors.simulator.refusal import Refusal
-from actors.simulator.responses import ResponsePlan, ResponseRun, ResponseStreamer
-from actors.simulator.session import SessionUpdateRejected, SimSession
-from actors.simulator.user_audio import UserAudio
+from voxray.actors.simulator.context import Outbox, ServerContext, SessionSetup
+from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.hearing import Hearing
+from voxray.actors.simulator.idle import IdleTimer
+from voxray.actors.simulator.ids import new_id
+from voxray.actors.simulator.input_tally import InputTally
+from voxray.actors.simulator.item_ops import ItemOps
+from voxray.actors.simulator.refusal import Refusal
+from voxray.actors.simulator.responses import ResponsePlan, ResponseRun, ResponseStreamer
+from voxray.actors.simulator.session import SessionUpdateRejected, SimSession
+from voxray.actors.simulator.user_audio import UserAudio
 
 __all__ = ["GREETING", "SimProtocol"]
 

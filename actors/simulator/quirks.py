@@ -1,6 +1,7 @@
 """Quirks mode: rewrite outgoing events the way the live service has been seen to send them.
 
-Each quirk (see :data:`actors.simulator.faults.Quirk`) is a small edit of one event's JSON, or
+Each quirk (see :data:`voxray.actors.simulator.faults.Quirk`) is a small edit of one event's JSON,
+or
 a duplicate of it. Only sessions with quirks turned on pay for the JSON round trip.
 """
 
@@ -10,8 +11,8 @@ import json
 from collections.abc import Callable, Collection
 from typing import Any, Final
 
-from actors.simulator.faults import Quirk
-from actors.simulator.ids import new_id
+from voxray.actors.simulator.faults import Quirk
+from voxray.actors.simulator.ids import new_id
 
 __all__ = ["apply_quirks"]
 

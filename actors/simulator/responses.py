@@ -23,8 +23,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from actors.realtime.items import ContentPart, ServerItem
-from actors.realtime.server_events import (
+from voxray.actors.realtime.items import ContentPart, ServerItem
+from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
     ResponseContentPartAdded,
     ResponseContentPartDone,
@@ -43,16 +43,16 @@ from actors.realtime.server_events import (
     ResponseTextDelta,
     Usage,
 )
-from actors.simulator.brain import PlannedCall
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.context import Outbox
-from actors.simulator.conversation import Conversation
-from actors.simulator.deltas import AudioDeltaFrames
-from actors.simulator.ids import new_id
-from actors.simulator.latency import ResponseLatency
-from actors.simulator.session import SimSession
-from actors.simulator.voice import Utterance, VoiceBank
-from actors.simulator.wire_items import assistant_message, function_call
+from voxray.actors.simulator.brain import PlannedCall
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.context import Outbox
+from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.deltas import AudioDeltaFrames
+from voxray.actors.simulator.ids import new_id
+from voxray.actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.session import SimSession
+from voxray.actors.simulator.voice import Utterance, VoiceBank
+from voxray.actors.simulator.wire_items import assistant_message, function_call
 
 __all__ = ["ResponsePlan", "ResponseRun", "ResponseStreamer"]
 

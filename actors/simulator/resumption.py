@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.simulator.conversation import Conversation
+from voxray.actors.simulator.conversation import Conversation
 
 __all__ = ["ConversationStore"]
 

@@ -34,9 +34,8 @@ import re
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from actors.simulator.faults import FaultPlan
-from actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.faults import FaultPlan
+from voxray.actors.simulator.latency import ResponseLatency
 
 __all__ = ["ECHO", "IDLE_REPLY", "BrainRule", "BrainScript", "ScriptedCall"]
 

@@ -34,17 +34,16 @@ from enum import Enum
 from typing import Final, Literal
 
 from aiohttp import web
-
-from actors.simulator.admission import Grant, Refusals, Script, refusal_response
-from actors.simulator.brain import Brain
-from actors.simulator.config import SimulatorConfig
-from actors.simulator.connection import SimConnection
-from actors.simulator.context import ServerContext, SessionSetup
-from actors.simulator.faults import FaultAction, FaultPlan, Refusal
-from actors.simulator.resumption import ConversationStore
-from actors.simulator.rules import BrainScript
-from actors.simulator.transcription import Transcriber
-from actors.simulator.voice import VoiceBank
+from voxray.actors.simulator.admission import Grant, Refusals, Script, refusal_response
+from voxray.actors.simulator.brain import Brain
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.connection import SimConnection
+from voxray.actors.simulator.context import ServerContext, SessionSetup
+from voxray.actors.simulator.faults import FaultAction, FaultPlan, Refusal
+from voxray.actors.simulator.resumption import ConversationStore
+from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.simulator.transcription import Transcriber
+from voxray.actors.simulator.voice import VoiceBank
 
 __all__ = ["REALTIME_PATH", "Simulator", "SimulatorState"]
 

@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from actors.errors import AudioError
-from actors.realtime.session_params import (
+from voxray.actors.errors import AudioError
+from voxray.actors.realtime.session_params import (
     AudioFormat,
     AudioInput,
     AudioOutput,
@@ -26,7 +26,7 @@ from actors.realtime.session_params import (
     Transport,
     TurnDetection,
 )
-from actors.simulator.codec import DEFAULT_FORMAT, WireCodec
+from voxray.actors.simulator.codec import DEFAULT_FORMAT, WireCodec
 
 __all__ = ["DEFAULT_VOICE", "SessionUpdateRejected", "SimSession", "VadSettings"]
 

@@ -19,8 +19,7 @@ from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.resample import StreamResampler
+from voxray.actors.audio.resample import StreamResampler
 
 __all__ = ["Transcriber", "TurnAudio", "heard_placeholder"]
 

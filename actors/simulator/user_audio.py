@@ -14,8 +14,8 @@ import binascii
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from actors.errors import AudioError
-from actors.realtime.server_events import (
+from voxray.actors.errors import AudioError
+from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
     ConversationItemInputAudioTranscriptionCompleted,
     ConversationItemInputAudioTranscriptionUpdated,
@@ -25,16 +25,16 @@ from actors.realtime.server_events import (
     InputAudioBufferSpeechStopped,
     TranscriptionUsage,
 )
-from actors.simulator.context import Outbox
-from actors.simulator.conversation import Conversation
-from actors.simulator.hearing import Hearing
-from actors.simulator.ids import new_id
-from actors.simulator.input_audio import InputAudioBuffer
-from actors.simulator.input_tally import InputTally
-from actors.simulator.refusal import Refusal
-from actors.simulator.session import SimSession
-from actors.simulator.vad import SpeechStarted, SpeechStopped
-from actors.simulator.wire_items import user_audio_message
+from voxray.actors.simulator.context import Outbox
+from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.hearing import Hearing
+from voxray.actors.simulator.ids import new_id
+from voxray.actors.simulator.input_audio import InputAudioBuffer
+from voxray.actors.simulator.input_tally import InputTally
+from voxray.actors.simulator.refusal import Refusal
+from voxray.actors.simulator.session import SimSession
+from voxray.actors.simulator.vad import SpeechStarted, SpeechStopped
+from voxray.actors.simulator.wire_items import user_audio_message
 
 __all__ = ["TurnListener", "UserAudio"]
 

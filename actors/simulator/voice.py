@@ -7,7 +7,8 @@ is rendered before streaming starts (replies are a sentence or two), then cut in
 transcript a client has received always matches the audio it has received.
 
 The session's ``replace`` map changes what is spoken but not the transcript
-(:mod:`actors.simulator.replace`). Chunks carry their base64 form, computed once per rendering:
+(:mod:`voxray.actors.simulator.replace`). Chunks carry their base64 form, computed once per
+rendering:
 rendered utterances are cached and shared by every session that says the same line.
 """
 
@@ -27,11 +28,10 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.resample import StreamResampler
-from actors.audio.speech import SpeechAudio, SpeechSynthesizer
-from actors.simulator.codec import WireCodec
-from actors.simulator.replace import spoken_form
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.audio.speech import SpeechAudio, SpeechSynthesizer
+from voxray.actors.simulator.codec import WireCodec
+from voxray.actors.simulator.replace import spoken_form
 
 __all__ = [
     "SpokenChunk",

@@ -7,7 +7,7 @@ live service.
 
 from __future__ import annotations
 
-from actors.realtime.items import (
+from voxray.actors.realtime.items import (
     ContentPart,
     ForceMessageItem,
     FunctionCallItem,

@@ -1,4 +1,4 @@
-"""The supervisor's parts, one concept per module; :mod:`actors.supervisor` is the actor.
+"""The supervisor's parts, one concept per module; :mod:`voxray.actors.supervisor` is the actor.
 
 - :mod:`.admission`: caps per API key and per node, claimed atomically, queued fairly;
 - :mod:`.placement`: which node hosts the next session (soft affinity);
@@ -8,7 +8,7 @@
 - :mod:`.models` and :mod:`.settings`: what crosses the boundary, and the knobs.
 """
 
-from actors.supervision.models import (
+from voxray.actors.supervision.models import (
     DrainReport,
     JobStatus,
     LiveSessionInfo,
@@ -17,7 +17,7 @@ from actors.supervision.models import (
     SessionTicket,
     SupervisorStatus,
 )
-from actors.supervision.settings import SupervisorSettings
+from voxray.actors.supervision.settings import SupervisorSettings
 
 __all__ = [
     "DrainReport",

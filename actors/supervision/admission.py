@@ -2,7 +2,7 @@
 
 Two caps hold at once: live sessions per API key (the provider's per-team limit) and live
 sessions per node (what a machine hosts). A claim succeeds only when both have room; the node is
-chosen by :class:`~actors.supervision.placement.Placement` in the same synchronous step, so
+chosen by :class:`~voxray.actors.supervision.placement.Placement` in the same synchronous step, so
 racing claims can never overshoot either cap (the supervisor is one asyncio loop: nothing runs
 between the check and the increment).
 
@@ -11,7 +11,8 @@ salt lives only in this process, so the name cannot be reversed nor matched acro
 
 Waiting claims queue per job and are served round-robin across jobs: a job that queued a
 thousand scenarios does not starve one that queued two. The queue is bounded: past
-``max_queued`` a claim fails at once with a :class:`~actors.errors.CapacityError` that carries
+``max_queued`` a claim fails at once with a :class:`~voxray.actors.errors.CapacityError` that
+carries
 the numbers. :meth:`Admission.close` (drain) fails every waiter and refuses new claims.
 """
 
@@ -25,7 +26,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from actors.errors import CapacityError
+from voxray.actors.errors import CapacityError
 
 __all__ = ["Admission", "AdmissionStatistics", "Slot", "fingerprint"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 
-from actors.supervision.warm_pool import PooledActor, WarmPool
+from voxray.actors.supervision.warm_pool import PooledActor, WarmPool
 
 __all__ = ["HostPool"]
 

@@ -3,7 +3,7 @@
 Death is noticed by awaiting the session's in-flight ``run_scenario`` ObjectRef: when the actor
 process dies, Ray fails that ref with ``ActorDiedError`` as soon as the owner hears of it
 (milliseconds for a killed process on a live node), so no polling is needed for it. This is the
-one place where Ray's actor errors become :class:`~actors.errors.SessionLostError`.
+one place where Ray's actor errors become :class:`~voxray.actors.errors.SessionLostError`.
 
 A stuck session is one whose progress counter (events in + audio out, read from the actor's
 ``health`` concurrency group, so a busy or wedged default group still answers) has not moved for
@@ -34,10 +34,9 @@ from ray.exceptions import (
     RayTaskError,
     TaskCancelledError,
 )
-
-from actors.conversation.result import SessionResult
-from actors.errors import SessionLostError
-from actors.supervision.health import SessionHealth
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import SessionLostError
+from voxray.actors.supervision.health import SessionHealth
 
 __all__ = ["SessionWatch", "watch_lease", "watch_session"]
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from actors.tools.settings import ToolPoolSettings
+from voxray.actors.tools.settings import ToolPoolSettings
 
 __all__ = ["SupervisorSettings"]
 

@@ -14,7 +14,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
-from actors.conversation.result import SessionResult
+from voxray.actors.conversation.result import SessionResult
 
 __all__ = ["run_guarded"]
 

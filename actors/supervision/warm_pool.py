@@ -26,10 +26,9 @@ from typing import Any
 
 import ray
 from ray.exceptions import RayError
-
-from actors.errors import SessionLostError
-from actors.supervision.health import SessionHealth
-from actors.supervision.placement import affinity
+from voxray.actors.errors import SessionLostError
+from voxray.actors.supervision.health import SessionHealth
+from voxray.actors.supervision.placement import affinity
 
 __all__ = ["PoolStatistics", "PooledActor", "WarmPool"]
 

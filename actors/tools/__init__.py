@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actors.tools.executor import ExecutorState, ToolBackend, ToolExecutor
-from actors.tools.inprocess import InProcessToolBackend
-from actors.tools.metrics import PoolStatistics, ToolStats
-from actors.tools.outcome import RunnerReply, ToolErrorType, ToolOutcome, error_output
-from actors.tools.runner import ToolRunner
-from actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
-from actors.tools.spec import (
+from voxray.actors.tools.executor import ExecutorState, ToolBackend, ToolExecutor
+from voxray.actors.tools.inprocess import InProcessToolBackend
+from voxray.actors.tools.metrics import PoolStatistics, ToolStats
+from voxray.actors.tools.outcome import RunnerReply, ToolErrorType, ToolOutcome, error_output
+from voxray.actors.tools.runner import ToolRunner
+from voxray.actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
+from voxray.actors.tools.spec import (
     DEFAULT_TOOL_TIMEOUT_S,
     ToolSpec,
     build_tool_spec,
@@ -36,7 +36,7 @@ from actors.tools.spec import (
 )
 
 if TYPE_CHECKING:
-    from actors.tools.pool import ToolPool
+    from voxray.actors.tools.pool import ToolPool
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",
@@ -63,7 +63,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name == "ToolPool":
         # Deferred on purpose: importing Ray costs time and memory the engine does not need.
-        from actors.tools.pool import ToolPool
+        from voxray.actors.tools.pool import ToolPool
 
         return ToolPool
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,8 @@
 """The session side of function calling: route a call by name, track it, count it.
 
 :class:`ToolExecutor` is plain asyncio and knows nothing of Ray: it runs calls through a
-:class:`ToolBackend`: the Ray :class:`~actors.tools.pool.ToolPool` in production, the
-:class:`~actors.tools.inprocess.InProcessToolBackend` in tests of the conversation engine.
+:class:`ToolBackend`: the Ray :class:`~voxray.actors.tools.pool.ToolPool` in production, the
+:class:`~voxray.actors.tools.inprocess.InProcessToolBackend` in tests of the conversation engine.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import enum
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from actors.errors import ToolSpecError
-from actors.tools.metrics import ToolCounters, ToolStats
-from actors.tools.outcome import ToolOutcome
-from actors.tools.spec import ToolSpec
+from voxray.actors.errors import ToolSpecError
+from voxray.actors.tools.metrics import ToolCounters, ToolStats
+from voxray.actors.tools.outcome import ToolOutcome
+from voxray.actors.tools.spec import ToolSpec
 
 __all__ = [
     "UNKNOWN_TOOL_KEY",

@@ -1,7 +1,7 @@
 """A tool backend that runs calls in the caller's own process, for tests without Ray.
 
 Same argument handling, timeouts and error outputs as the Ray pool (it uses the same
-:class:`~actors.tools.runner.ToolRunner`). What it cannot do is contain a tool: a hung sync
+:class:`~voxray.actors.tools.runner.ToolRunner`). What it cannot do is contain a tool: a hung sync
 function keeps its thread after the timeout outcome is returned, and a function that exits the
 process takes the caller with it. Use the pool for anything real.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import time
 
-from actors.tools.outcome import ToolOutcome
-from actors.tools.runner import ToolRunner
-from actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES
-from actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S, ToolSpec
+from voxray.actors.tools.outcome import ToolOutcome
+from voxray.actors.tools.runner import ToolRunner
+from voxray.actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES
+from voxray.actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S, ToolSpec
 
 __all__ = ["InProcessToolBackend"]
 

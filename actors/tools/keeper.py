@@ -35,9 +35,14 @@ from typing import Any, Final
 
 import ray
 from ray.exceptions import RayActorError, RayError
-
-from actors.tools.metrics import PoolStatistics, ToolCounters, ToolStats, merge_all, snapshot_all
-from actors.tools.protocol import (
+from voxray.actors.tools.metrics import (
+    PoolStatistics,
+    ToolCounters,
+    ToolStats,
+    merge_all,
+    snapshot_all,
+)
+from voxray.actors.tools.protocol import (
     ACQUIRE_CAPACITY,
     ACQUIRE_GRANTED,
     ACQUIRE_UNAVAILABLE,
@@ -49,9 +54,9 @@ from actors.tools.protocol import (
     PingReply,
     View,
 )
-from actors.tools.redact import SecretScrubber, looks_secret
-from actors.tools.runner_actor import RunnerActor, RunnerConfig, ray_method
-from actors.tools.settings import ToolPoolSettings
+from voxray.actors.tools.redact import SecretScrubber, looks_secret
+from voxray.actors.tools.runner_actor import RunnerActor, RunnerConfig, ray_method
+from voxray.actors.tools.settings import ToolPoolSettings
 
 __all__ = ["DEFAULT_GROUP", "KeeperActor"]
 
@@ -577,4 +582,5 @@ def _first_line(error: BaseException, runtime_env: Mapping[str, Any] | None) -> 
 
 
 KeeperActor: Any = ray.remote(num_cpus=0, max_restarts=0, max_task_retries=0)(_PoolKeeper)
-"""The Ray actor class of a keeper; :class:`~actors.tools.pool.ToolPool` creates one per pool."""
+"""The Ray actor class of a keeper; :class:`~voxray.actors.tools.pool.ToolPool` creates one per
+pool."""

@@ -1,6 +1,6 @@
 """Per-tool figures: calls, errors, timeouts and latency, kept the same way on both sides.
 
-A session's :class:`~actors.tools.executor.ToolExecutor` counts what its conversation saw
+A session's :class:`~voxray.actors.tools.executor.ToolExecutor` counts what its conversation saw
 (latency as the session waited for it). The pool gathers every runner's figures (latency as the
 runner ran the function: the tool's own time) and adds what only it sees (runners that died,
 calls refused for capacity) into :class:`PoolStatistics`, for ``voxray status``.

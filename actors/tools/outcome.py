@@ -3,10 +3,10 @@
 A failed call is still an answer: the model gets a ``function_call_output`` whose output is a JSON
 object ``{"error": {"type": ..., "message": ...}}`` and the conversation goes on. Messages carry
 an exception's type and message only, with secret-looking environment values scrubbed
-(:mod:`actors.tools.redact`); tracebacks stay in the runner's log, so locals and arguments
+(:mod:`voxray.actors.tools.redact`); tracebacks stay in the runner's log, so locals and arguments
 (which may hold secrets) never reach the model, results or reports. A ``capacity`` error also
 carries the pool's numbers (``limit``, ``in_use``, ``queued``), for the model and for
-:class:`~actors.errors.CapacityError`.
+:class:`~voxray.actors.errors.CapacityError`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal, get_args
 
-from actors.errors import (
+from voxray.actors.errors import (
     CapacityError,
     ToolError,
     ToolExecutionError,
@@ -149,8 +149,9 @@ class ToolOutcome:
     def to_exception(self) -> ToolError | CapacityError | None:
         """The failure as an exception of the project's tree, for callers that raise; or None.
 
-        A ``capacity`` failure becomes a :class:`~actors.errors.CapacityError` with the pool's
-        numbers; every other failure a :class:`~actors.errors.ToolError`.
+        A ``capacity`` failure becomes a :class:`~voxray.actors.errors.CapacityError` with the
+        pool's
+        numbers; every other failure a :class:`~voxray.actors.errors.ToolError`.
         """
         if self.ok:
             return None

@@ -3,7 +3,8 @@
 A conversation never hangs or dies because of a tool. :class:`ToolPool` is a small picklable
 client: the driver starts it once and passes it to every session actor; each copy calls the
 runners directly, one Ray round trip per call, and asks the pool's keeper
-(:mod:`actors.tools.keeper`) only when it needs something slow: a runner with room when all it
+(:mod:`voxray.actors.tools.keeper`) only when it needs something slow: a runner with room when all
+it
 knows are busy, or a verdict on a call whose runner died.
 
 What each kind of trouble becomes, for the model (an error output) and for the pool:
@@ -43,11 +44,10 @@ from typing import Any, Final, cast
 
 import ray
 from ray.exceptions import RayActorError, RayError, RayTaskError
-
-from actors.tools.keeper import DEFAULT_GROUP, KeeperActor
-from actors.tools.metrics import PoolStatistics
-from actors.tools.outcome import ToolErrorType, ToolOutcome
-from actors.tools.protocol import (
+from voxray.actors.tools.keeper import DEFAULT_GROUP, KeeperActor
+from voxray.actors.tools.metrics import PoolStatistics
+from voxray.actors.tools.outcome import ToolErrorType, ToolOutcome
+from voxray.actors.tools.protocol import (
     ACQUIRE_CAPACITY,
     ACQUIRE_GRANTED,
     BUSY,
@@ -57,8 +57,8 @@ from actors.tools.protocol import (
     CallReply,
     View,
 )
-from actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
-from actors.tools.spec import ToolSpec
+from voxray.actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
+from voxray.actors.tools.spec import ToolSpec
 
 __all__ = ["DEFAULT_RUNNER_CONCURRENCY", "ToolPool"]
 
@@ -94,7 +94,7 @@ class _Refusal:
 
 
 class ToolPool:
-    """Client of a pool of tool-runner actors; implements :class:`~actors.tools.ToolBackend`.
+    """Client of a pool of tool-runner actors; implements :class:`~voxray.actors.tools.ToolBackend`.
 
     Create it with :meth:`from_settings` (or :meth:`start`) in the driver, Ray initialised;
     pass it to session actors, where :meth:`call` runs function calls. It pickles with its actor

@@ -1,9 +1,11 @@
 """The tool runner: executes one function call given only a tool reference and its arguments.
 
-:class:`ToolRunner` is plain asyncio. :mod:`actors.tools.runner_actor` wraps it in a Ray actor so
+:class:`ToolRunner` is plain asyncio. :mod:`voxray.actors.tools.runner_actor` wraps it in a Ray
+actor so
 each runner is its own process (a hung or crashing tool is contained there); the in-process
 backend uses it directly. A runner never sees session state: it receives ``ref`` and the
-model's ``arguments`` and returns a :class:`~actors.tools.outcome.RunnerReply`. It never raises
+model's ``arguments`` and returns a :class:`~voxray.actors.tools.outcome.RunnerReply`. It never
+raises
 for a tool's problems; only cancellation propagates.
 
 Timeouts are enforced here, next to the function: an async function is cancelled; a sync one
@@ -25,12 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ValidationError
-
-from actors.errors import ToolSpecError
-from actors.tools.outcome import RunnerReply, describe_exception
-from actors.tools.redact import SecretScrubber
-from actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES
-from actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S, LoadedTool, load_tool
+from voxray.actors.errors import ToolSpecError
+from voxray.actors.tools.outcome import RunnerReply, describe_exception
+from voxray.actors.tools.redact import SecretScrubber
+from voxray.actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES
+from voxray.actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S, LoadedTool, load_tool
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",

@@ -1,7 +1,8 @@
 """A tool runner as a Ray actor: one process, admission control, and stopping itself cleanly.
 
 The runner decides, in the call's own round trip, whether it has room (see
-:mod:`actors.tools.protocol`): a sync call needs the runner to itself, async calls share it up
+:mod:`voxray.actors.tools.protocol`): a sync call needs the runner to itself, async calls share it
+up
 to a limit. That rule is what makes stopping a hung sync function safe: killing its process can
 only take that one call with it.
 
@@ -9,7 +10,7 @@ When a call cannot be stopped from inside (a sync function past its timeout or c
 async one ignoring its cancellation), the runner stops admitting calls and, once the only calls
 left are the stuck ones, asks the keeper to kill and replace it, telling it which calls it had
 admitted. A client whose call then fails with the process knows from the keeper whether its
-call ran (see :data:`~actors.tools.protocol.VERDICT_NOT_STARTED`).
+call ran (see :data:`~voxray.actors.tools.protocol.VERDICT_NOT_STARTED`).
 
 Created with ``max_restarts=0, max_task_retries=0``: Ray would otherwise re-run an in-flight
 call on a restarted actor, and tool calls have side effects.
@@ -29,9 +30,8 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import ray
-
-from actors.tools.metrics import ToolCounters, snapshot_all
-from actors.tools.protocol import (
+from voxray.actors.tools.metrics import ToolCounters, snapshot_all
+from voxray.actors.tools.protocol import (
     BUSY,
     DONE,
     RETIRING,
@@ -40,7 +40,7 @@ from actors.tools.protocol import (
     PingReply,
     View,
 )
-from actors.tools.runner import AbandonReason, ToolRunner
+from voxray.actors.tools.runner import AbandonReason, ToolRunner
 
 __all__ = ["RunnerActor", "RunnerConfig", "ray_method"]
 
@@ -98,7 +98,8 @@ class _RunnerProcess:
 
     @ray_method(enable_task_events=False)
     async def invoke(self, request: CallRequest) -> CallReply:
-        """Run one call if there is room for it; see :data:`~actors.tools.protocol.CallRequest`."""
+        """Run one call if there is room for it; see
+        :data:`~voxray.actors.tools.protocol.CallRequest`."""
         call_key, name, ref, arguments, exclusive, timeout_s, ticket, version = request
         view = self._view if self._view is not None and self._view[0] > version else None
         if not self._claim(exclusive, ticket):

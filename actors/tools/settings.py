@@ -2,7 +2,7 @@
 
 Built once in the driver (``orchestrator/settings.py`` nests it, so each field is also an
 environment variable such as ``VOXRAY_TOOLS__MAX_SIZE``) and passed to
-:meth:`~actors.tools.pool.ToolPool.from_settings`. Nothing here is secret.
+:meth:`~voxray.actors.tools.pool.ToolPool.from_settings`. Nothing here is secret.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S
+from voxray.actors.tools.spec import DEFAULT_TOOL_TIMEOUT_S
 
 __all__ = ["DEFAULT_MAX_OUTPUT_BYTES", "ToolPoolSettings"]
 

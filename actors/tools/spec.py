@@ -2,7 +2,8 @@
 
 A tool is named by a reference ``package.module:function``. :func:`build_tool_spec` imports it,
 turns the signature and type hints into a JSON schema with pydantic and takes the descriptions
-from a Google-style docstring. Every way this can fail raises :class:`~actors.errors.ToolSpecError`
+from a Google-style docstring. Every way this can fail raises
+:class:`~voxray.actors.errors.ToolSpecError`
 naming the reference and the cause, so a broken tool is a config error at load time, never a
 surprise in the middle of a call.
 
@@ -26,8 +27,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic.json_schema import PydanticJsonSchemaWarning
-
-from actors.errors import ToolSpecError
+from voxray.actors.errors import ToolSpecError
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT_S",

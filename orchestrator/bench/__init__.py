@@ -7,6 +7,6 @@ the same run and report medians and tail percentiles.
 
 from __future__ import annotations
 
-from orchestrator.bench.registry import BENCHMARKS, Benchmark, BenchResult, Figure, run_benchmarks
+from voxray.bench.registry import BENCHMARKS, Benchmark, BenchResult, Figure, run_benchmarks
 
 __all__ = ["BENCHMARKS", "BenchResult", "Benchmark", "Figure", "run_benchmarks"]

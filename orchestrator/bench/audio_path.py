@@ -16,13 +16,12 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
-
-from actors.audio.pcm import float_to_pcm16
-from actors.audio.resample import StreamResampler
-from actors.conversation.agent import AudioFormatConfig
-from actors.conversation.audio_paths import InputAudioPath
-from actors.realtime.transport import encode_append
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, median, register
+from voxray.actors.audio.pcm import float_to_pcm16
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.conversation.agent import AudioFormatConfig
+from voxray.actors.conversation.audio_paths import InputAudioPath
+from voxray.actors.realtime.transport import encode_append
+from voxray.bench.registry import Benchmark, BenchResult, Figure, median, register
 
 __all__ = ["run"]
 

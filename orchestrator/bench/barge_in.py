@@ -16,14 +16,13 @@ import time
 import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.engine import Conversation
-from actors.conversation.events import ConversationEvent, Interrupted
-from actors.realtime.client_events import parse_client_event
-from actors.realtime.items import ServerItem
-from actors.realtime.server_events import (
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import ConversationEvent, Interrupted
+from voxray.actors.realtime.client_events import parse_client_event
+from voxray.actors.realtime.items import ServerItem
+from voxray.actors.realtime.server_events import (
     InputAudioBufferSpeechStarted,
     ResponseCreated,
     ResponseOutputAudioDelta,
@@ -32,11 +31,11 @@ from actors.realtime.server_events import (
     SessionUpdated,
     encode_server_event,
 )
-from actors.realtime.server_payloads import ResponseInfo
-from actors.realtime.session_params import SessionState
-from actors.tools.executor import ToolExecutor
-from actors.tools.inprocess import InProcessToolBackend
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, percentile, register
+from voxray.actors.realtime.server_payloads import ResponseInfo
+from voxray.actors.realtime.session_params import SessionState
+from voxray.actors.tools.executor import ToolExecutor
+from voxray.actors.tools.inprocess import InProcessToolBackend
+from voxray.bench.registry import Benchmark, BenchResult, Figure, percentile, register
 
 __all__ = ["run"]
 

@@ -34,15 +34,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from pydantic import SecretStr
-
-from actors import event_loop
-from orchestrator.bench.child import until_parent_says_stop
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
+from voxray.actors import event_loop
+from voxray.bench.child import until_parent_says_stop
+from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
 
 BAR_P99_MS: Final = 20.0
-TOOL_REF: Final = "orchestrator.examples.tools:get_weather"
+TOOL_REF: Final = "voxray.examples.tools:get_weather"
 REPLY: Final = "Sure, here is a short answer for you."
 # Conversations per run, by packing (0: packed); a ramp stops at the first M that fails.
 _FULL_RAMP: Final = {1: (20, 40, 50, 60, 70, 80, 100), 0: (50, 100, 150, 175, 200, 300, 500)}
@@ -90,9 +89,9 @@ class Sample:
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """Child process: a simulator at speed 1 with 20 ms output; exits on any message."""
-    from actors.heap import freeze_startup_heap
-    from actors.simulator import BrainScript, Simulator, SimulatorConfig
-    from actors.simulator.rules import BrainRule, ScriptedCall
+    from voxray.actors.heap import freeze_startup_heap
+    from voxray.actors.simulator import BrainScript, Simulator, SimulatorConfig
+    from voxray.actors.simulator.rules import BrainRule, ScriptedCall
 
     async def main() -> None:
         simulator = Simulator(SimulatorConfig(speed=1.0, port=0, output_chunk_ms=20))
@@ -175,10 +174,10 @@ def _memory_mb(processes: list[Any]) -> tuple[float, float]:
 
 
 def _request(target: _Target, index: int, turns: int) -> Any:
-    from actors.conversation.agent import AgentConfig
-    from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-    from actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
-    from actors.session import SessionRequest
+    from voxray.actors.conversation.agent import AgentConfig
+    from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+    from voxray.actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
+    from voxray.actors.session import SessionRequest
 
     script: list[Any] = [WaitTurn(wait_ms=1_000 + (index * 37) % 2_000)]  # stagger the turns
     for turn in range(turns):
@@ -217,10 +216,9 @@ async def _settle(*, below: float = 0.2, within_s: float = 120.0) -> None:
 
 async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_s: float) -> Sample:
     import ray
-
-    from actors.supervision.models import SessionTicket
-    from actors.supervisor import SupervisorSettings, get_supervisor
-    from actors.tools.settings import ToolPoolSettings
+    from voxray.actors.supervision.models import SessionTicket
+    from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+    from voxray.actors.tools.settings import ToolPoolSettings
 
     await _settle()
     sample = Sample(packing=packing, conversations=m)
@@ -308,8 +306,7 @@ def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float) -> Samp
     already, a new embedded cluster: in one long-lived cluster and simulator, later runs
     measured later (packed M=50: p99 21 then 43 ms in back-to-back identical runs)."""
     import ray
-
-    from orchestrator.cluster import connect_ray, disconnect_ray
+    from voxray.cluster import connect_ray, disconnect_ray
 
     with _simulator_process() as target:
         owns = connect_ray(None, namespace="voxray-bench") if not ray.is_initialized() else False

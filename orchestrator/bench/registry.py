@@ -23,13 +23,13 @@ __all__ = [
 
 # Modules that define benchmarks; imported lazily so `voxray eval` never pays for them.
 _MODULES = (
-    "orchestrator.bench.audio_path",
-    "orchestrator.bench.barge_in",
-    "orchestrator.bench.density",
-    "orchestrator.bench.simulator",
-    "orchestrator.bench.startup",
-    "orchestrator.bench.tools",
-    "orchestrator.bench.wire",
+    "voxray.bench.audio_path",
+    "voxray.bench.barge_in",
+    "voxray.bench.density",
+    "voxray.bench.simulator",
+    "voxray.bench.startup",
+    "voxray.bench.tools",
+    "voxray.bench.wire",
 )
 
 

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-
-from actors import event_loop
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
+from voxray.actors import event_loop
+from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
 
@@ -45,7 +44,7 @@ _SESSIONS_PER_GENERATOR: Final = 100
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """Child process: run a simulator; answer ``cpu`` with process CPU seconds; exit on ``stop``."""
-    from actors.simulator import BrainScript, Simulator, SimulatorConfig
+    from voxray.actors.simulator import BrainScript, Simulator, SimulatorConfig
 
     async def main() -> None:
         simulator = Simulator(SimulatorConfig(speed=1.0, port=0))
@@ -104,8 +103,8 @@ class _Schedule:
 
 def _append_frames() -> list[str]:
     """One round of user audio as ready-to-send append frames (speech, then silence)."""
-    from actors.audio.resample import StreamResampler
-    from actors.audio.speech import SpeechSynthesizer
+    from voxray.actors.audio.resample import StreamResampler
+    from voxray.actors.audio.speech import SpeechSynthesizer
 
     spoken = SpeechSynthesizer().synthesize(UTTERANCE)
     resampler = StreamResampler(spoken.rate, RATE)

@@ -18,8 +18,7 @@ import uuid
 from typing import Any
 
 from pydantic import SecretStr
-
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, percentile, register
+from voxray.bench.registry import Benchmark, BenchResult, Figure, percentile, register
 
 __all__ = ["run"]
 
@@ -31,11 +30,11 @@ async def _sample(supervisor: Any, simulator: Any, url: str, warm: bool) -> tupl
     """One open (driver-side ms, supervisor-side ms), closed again afterwards."""
     import time
 
-    from actors.conversation.agent import AgentConfig
-    from actors.conversation.endpoint import ProviderEndpoint
-    from actors.conversation.live import LiveSessionRequest
-    from actors.simulator.rules import BrainScript
-    from actors.supervision.models import SessionTicket
+    from voxray.actors.conversation.agent import AgentConfig
+    from voxray.actors.conversation.endpoint import ProviderEndpoint
+    from voxray.actors.conversation.live import LiveSessionRequest
+    from voxray.actors.simulator.rules import BrainScript
+    from voxray.actors.supervision.models import SessionTicket
 
     if warm:
         await supervisor.warm_up.remote(120.0)
@@ -57,11 +56,10 @@ async def _sample(supervisor: Any, simulator: Any, url: str, warm: bool) -> tupl
 
 async def _measure(warm_n: int, cold_n: int) -> dict[str, list[tuple[float, float]]]:
     import ray
-
-    from actors.simulator.actor import SimulatorActor
-    from actors.simulator.config import SimulatorConfig
-    from actors.supervisor import SupervisorSettings, get_supervisor
-    from actors.tools.settings import ToolPoolSettings
+    from voxray.actors.simulator.actor import SimulatorActor
+    from voxray.actors.simulator.config import SimulatorConfig
+    from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+    from voxray.actors.tools.settings import ToolPoolSettings
 
     simulator = SimulatorActor.options(num_cpus=0).remote()
     url: str = await simulator.start.remote(SimulatorConfig())
@@ -89,8 +87,7 @@ async def _measure(warm_n: int, cold_n: int) -> dict[str, list[tuple[float, floa
 def run(quick: bool) -> BenchResult:
     """Measure; starts (and stops) an embedded Ray cluster if none is connected."""
     import ray
-
-    from orchestrator.cluster import connect_ray, disconnect_ray
+    from voxray.cluster import connect_ray, disconnect_ray
 
     owns = connect_ray(None, namespace="voxray-bench") if not ray.is_initialized() else False
     try:

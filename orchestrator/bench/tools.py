@@ -6,7 +6,7 @@ time), the same call through the in-process backend (argument validation, serial
 call through the Ray pool as a session makes it, and an empty Ray actor call to a runner (the
 floor Ray itself sets). The pool's overhead is, per round, the pool call minus the bare call;
 its p50 and p99 are what the design's targets are about. A trivial sync tool and a trivial async
-tool (``orchestrator.examples.tools``) are measured separately: a sync tool crosses to a thread
+tool (``voxray.examples.tools``) are measured separately: a sync tool crosses to a thread
 in the runner.
 
 Starts an embedded Ray (dashboard off) when this process is not connected to one, and shuts it
@@ -21,20 +21,20 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-from actors.tools import (
+from voxray.actors.tools import (
     InProcessToolBackend,
     ToolBackend,
     ToolPoolSettings,
     ToolSpec,
     build_tool_spec,
 )
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, percentile, register
+from voxray.bench.registry import Benchmark, BenchResult, Figure, percentile, register
 
 __all__ = ["run"]
 
 _TOOLS = {
-    "sync": ("orchestrator.examples.tools:get_weather", '{"city": "Lisbon"}'),
-    "async": ("orchestrator.examples.tools:lookup_order", '{"order_id": "A-1042"}'),
+    "sync": ("voxray.examples.tools:get_weather", '{"city": "Lisbon"}'),
+    "async": ("voxray.examples.tools:lookup_order", '{"order_id": "A-1042"}'),
 }
 _P50_TARGET_MS, _P99_TARGET_MS = 2.0, 10.0
 
@@ -70,7 +70,7 @@ def _through(backend: ToolBackend, spec: ToolSpec, arguments_json: str) -> Timed
 
 
 async def _measure(rounds: int, warmup: int) -> tuple[list[Figure], list[str]]:
-    from actors.tools.pool import ToolPool
+    from voxray.actors.tools.pool import ToolPool
 
     settings = ToolPoolSettings(size=1, max_size=1, health_interval_s=60.0)
     pool = ToolPool.from_settings(settings, namespace=None)
@@ -150,7 +150,7 @@ def _figures(samples: dict[tuple[str, str], list[float]], floor: list[float]) ->
 
 def run(quick: bool) -> BenchResult:
     """Measure the pool's overhead; ``quick`` uses fewer rounds."""
-    from orchestrator.cluster import connect_ray, disconnect_ray
+    from voxray.cluster import connect_ray, disconnect_ray
 
     rounds, warmup = (100, 10) if quick else (1000, 50)
     started_ray = connect_ray(None, namespace="voxray-bench")

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from orchestrator.bench.child import until_parent_says_stop
-from orchestrator.bench.registry import Benchmark, BenchResult, Figure, register
+from voxray.bench.child import until_parent_says_stop
+from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["run"]
 
@@ -58,7 +58,7 @@ LOOPS: Final = ("asyncio", "uvloop")
 
 
 def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
-    # Not actors.event_loop.loop_factory: that one falls back to asyncio quietly, which would
+    # Not voxray.actors.event_loop.loop_factory: that one falls back to asyncio quietly, which would
     # label an asyncio run "uvloop" here; this one fails if uvloop is missing.
     if kind == "uvloop":
         import uvloop
@@ -73,8 +73,7 @@ def _loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
 def _serve(kind: str, conn: multiprocessing.connection.Connection) -> None:
     """Child process: a bare websocket server; sends its port, exits on any message."""
     from aiohttp import WSMsgType, web
-
-    from actors.realtime.eager_send import send_eagerly
+    from voxray.actors.realtime.eager_send import send_eagerly
 
     async def connection(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -128,8 +127,7 @@ def _client(
 ) -> None:
     """Child process: ``connections`` websockets at 20 ms both ways for ``run_s`` seconds."""
     from aiohttp import ClientSession, TCPConnector, WSMsgType
-
-    from actors.realtime.eager_send import send_eagerly
+    from voxray.actors.realtime.eager_send import send_eagerly
 
     report = _ClientReport()
 

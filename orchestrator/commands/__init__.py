@@ -1,7 +1,7 @@
 """One module per ``voxray`` subcommand: each has ``add_parser(subparsers)`` and ``run``.
 
 A command's ``run(args, console) -> int`` returns the exit code; invalid input raises
-:class:`~actors.errors.ConfigError`, which the CLI prints as one line and exits 2.
+:class:`~voxray.actors.errors.ConfigError`, which the CLI prints as one line and exits 2.
 """
 
 from __future__ import annotations

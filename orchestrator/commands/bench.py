@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-
-from actors.errors import ConfigError
-from orchestrator.commands import EXIT_OK
+from voxray.actors.errors import ConfigError
+from voxray.commands import EXIT_OK
 
 if TYPE_CHECKING:
-    from orchestrator.bench.registry import BenchResult
+    from voxray.bench.registry import BenchResult
 
 __all__ = ["add_parser", "run"]
 
@@ -27,7 +26,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the benchmarks; returns the exit code."""
-    from orchestrator.bench.registry import run_benchmarks, write_json
+    from voxray.bench.registry import run_benchmarks, write_json
 
     try:
         results = run_benchmarks(

@@ -12,8 +12,7 @@ import argparse
 from typing import Any
 
 from rich.console import Console
-
-from orchestrator.commands import EXIT_FAILED, EXIT_OK
+from voxray.commands import EXIT_FAILED, EXIT_OK
 
 __all__ = ["add_parser", "run"]
 
@@ -33,11 +32,10 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Drain; exit 1 when no supervisor runs on the cluster."""
     import ray
-
-    from actors.errors import ConfigError
-    from actors.supervisor import find_supervisor
-    from orchestrator.cluster import connect_ray, disconnect_ray
-    from orchestrator.settings import VoxraySettings
+    from voxray.actors.errors import ConfigError
+    from voxray.actors.supervisor import find_supervisor
+    from voxray.cluster import connect_ray, disconnect_ray
+    from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
     deadline_s = settings.drain_deadline_s if args.deadline_s is None else args.deadline_s

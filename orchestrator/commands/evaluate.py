@@ -18,17 +18,16 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-from actors.errors import ConfigError
-from orchestrator.commands import EXIT_FAILED, EXIT_OK
-from orchestrator.evals.cost import COST_PER_AUDIO_MINUTE_USD, estimate_cost
-from orchestrator.evals.outputs import RunDirectory
-from orchestrator.evals.records import ScenarioRecord
-from orchestrator.evals.report import write_report
-from orchestrator.evals.suite import Suite, load_suite, select, with_overrides
-from orchestrator.evals.summary import summarize
-from orchestrator.evals.tables import results_table, scenario_table, summary_line
-from orchestrator.settings import VoxraySettings
+from voxray.actors.errors import ConfigError
+from voxray.commands import EXIT_FAILED, EXIT_OK
+from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD, estimate_cost
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import ScenarioRecord
+from voxray.evals.report import write_report
+from voxray.evals.suite import Suite, load_suite, select, with_overrides
+from voxray.evals.summary import summarize
+from voxray.evals.tables import results_table, scenario_table, summary_line
+from voxray.settings import VoxraySettings
 
 __all__ = ["add_parser", "run"]
 
@@ -61,8 +60,8 @@ def _run_dir(suite: Suite, out: Path | None, resume: bool) -> Path:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
-    from orchestrator.cluster import connect_ray, disconnect_ray, joins_existing_cluster
-    from orchestrator.evals.runner import plan_jobs, run_suite
+    from voxray.cluster import connect_ray, disconnect_ray, joins_existing_cluster
+    from voxray.evals.runner import plan_jobs, run_suite
 
     settings = VoxraySettings()
     if args.speed is not None:

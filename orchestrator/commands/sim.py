@@ -13,11 +13,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-
-from actors import event_loop
-from actors.errors import ConfigError, VoxrayError
-from actors.heap import freeze_startup_heap
-from orchestrator.commands import EXIT_INVALID, EXIT_OK
+from voxray.actors import event_loop
+from voxray.actors.errors import ConfigError, VoxrayError
+from voxray.actors.heap import freeze_startup_heap
+from voxray.commands import EXIT_INVALID, EXIT_OK
 
 __all__ = ["add_parser", "run"]
 
@@ -72,10 +71,10 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Serve until interrupted; returns the exit code."""
-    from actors.simulator.config import SimulatorConfig
-    from actors.simulator.faults import FaultPlan
-    from actors.simulator.latency import ResponseLatency
-    from actors.simulator.server import Simulator
+    from voxray.actors.simulator.config import SimulatorConfig
+    from voxray.actors.simulator.faults import FaultPlan
+    from voxray.actors.simulator.latency import ResponseLatency
+    from voxray.actors.simulator.server import Simulator
 
     token = args.token or secrets.token_urlsafe(24)
     if args.speed <= 0:

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
-
-from orchestrator.commands import EXIT_FAILED, EXIT_OK
+from voxray.commands import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
-    from actors.supervision.models import SupervisorStatus
+    from voxray.actors.supervision.models import SupervisorStatus
 
 __all__ = ["add_parser", "render_status", "run"]
 
@@ -31,10 +30,9 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Print the status; exit 1 when no supervisor runs on the cluster."""
     import ray
-
-    from actors.supervisor import find_supervisor
-    from orchestrator.cluster import connect_ray, disconnect_ray
-    from orchestrator.settings import VoxraySettings
+    from voxray.actors.supervisor import find_supervisor
+    from voxray.cluster import connect_ray, disconnect_ray
+    from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
     owns = connect_ray(args.address, namespace=settings.namespace)

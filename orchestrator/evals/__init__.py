@@ -1,16 +1,16 @@
 """Eval suites: load a suite, score each conversation, and write the run's results and reports."""
 
-from orchestrator.evals.cost import (
+from voxray.evals.cost import (
     COST_PER_AUDIO_MINUTE_USD,
     COST_PER_TEXT_ITEM_USD,
     CostEstimate,
     estimate_cost,
 )
-from orchestrator.evals.outputs import RunDirectory
-from orchestrator.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
-from orchestrator.evals.report import write_report
-from orchestrator.evals.scoring import Check, ScenarioScore, score
-from orchestrator.evals.suite import (
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
+from voxray.evals.report import write_report
+from voxray.evals.scoring import Check, ScenarioScore, score
+from voxray.evals.suite import (
     Expectations,
     ScenarioDefaults,
     ScenarioSpec,
@@ -20,8 +20,8 @@ from orchestrator.evals.suite import (
     select,
     with_overrides,
 )
-from orchestrator.evals.summary import RunSummary, ScenarioTally, summarize
-from orchestrator.evals.tables import results_table, summary_line
+from voxray.evals.summary import RunSummary, ScenarioTally, summarize
+from voxray.evals.tables import results_table, summary_line
 
 __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",

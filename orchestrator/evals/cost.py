@@ -13,8 +13,8 @@ import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, WaitTurn
-from orchestrator.evals.suite import ScenarioSpec
+from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, WaitTurn
+from voxray.evals.suite import ScenarioSpec
 
 __all__ = [
     "ASSUMED_LATENCY_S",

@@ -19,8 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from orchestrator.evals.suite_errors import check_regex
+from voxray.evals.suite_errors import check_regex
 
 __all__ = ["Expectations", "ToolExpectation"]
 

@@ -9,8 +9,8 @@
 
 ``results.jsonl`` is the source of truth: a run that is killed keeps every line already written,
 and ``--resume`` skips the keys it finds there (:meth:`RunDirectory.completed_keys`).
-Records (:mod:`orchestrator.evals.records`) carry results only, never settings, so no secret
-can reach a file here. The report is written by :mod:`orchestrator.evals.report`.
+Records (:mod:`voxray.evals.records`) carry results only, never settings, so no secret
+can reach a file here. The report is written by :mod:`voxray.evals.report`.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from actors.conversation.result import Recording
-from orchestrator.evals.cost import COST_PER_AUDIO_MINUTE_USD, COST_PER_TEXT_ITEM_USD
-from orchestrator.evals.records import ScenarioRecord, ToolCallSummary
-from orchestrator.evals.scoring import Check
-from orchestrator.evals.summary import RunSummary, ScenarioTally, summarize
+from voxray.actors.conversation.result import Recording
+from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD, COST_PER_TEXT_ITEM_USD
+from voxray.evals.records import ScenarioRecord, ToolCallSummary
+from voxray.evals.scoring import Check
+from voxray.evals.summary import RunSummary, ScenarioTally, summarize
 
 # ScenarioRecord, the summary and the prices used to live here; they are re-exported so that
-# `from orchestrator.evals.outputs import ScenarioRecord` keeps working.
+# `from voxray.evals.outputs import ScenarioRecord` keeps working.
 __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",
     "COST_PER_TEXT_ITEM_USD",

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from actors.conversation.result import (
+from voxray.actors.conversation.result import (
     SessionResult,
     SessionStatus,
     TimelineEvent,
     TurnMetrics,
     Usage,
 )
-from actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, UserTurn
-from orchestrator.evals.scoring import Check, ScenarioScore
-from orchestrator.evals.suite import ScenarioSpec
+from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, UserTurn
+from voxray.evals.scoring import Check, ScenarioScore
+from voxray.evals.suite import ScenarioSpec
 
 __all__ = ["ScenarioRecord", "ToolCallSummary", "TurnRecord", "redact"]
 
@@ -123,7 +122,7 @@ class ScenarioRecord(BaseModel):
         """Build the record of one run from its result and score.
 
         ``recording_path`` is the WAV relative to the run directory, as
-        :meth:`~orchestrator.evals.outputs.RunDirectory.write_recording` returns it.
+        :meth:`~voxray.evals.outputs.RunDirectory.write_recording` returns it.
         """
         turns = [
             TurnRecord(**metrics.model_dump(), said=_said(spec.turns[metrics.index]))

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-from orchestrator.evals.outputs import RunDirectory
-from orchestrator.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
-from orchestrator.evals.report_style import CSS, SCRIPT
-from orchestrator.evals.report_svg import histogram_svg, read_envelope, timeline_svg
-from orchestrator.evals.scoring import Check
-from orchestrator.evals.summary import RunSummary, ScenarioTally, summarize
-from orchestrator.evals.wer import is_transcribed
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
+from voxray.evals.report_style import CSS, SCRIPT
+from voxray.evals.report_svg import histogram_svg, read_envelope, timeline_svg
+from voxray.evals.scoring import Check
+from voxray.evals.summary import RunSummary, ScenarioTally, summarize
+from voxray.evals.wer import is_transcribed
 
 __all__ = ["render_report", "write_report"]
 

@@ -16,8 +16,7 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
-
-from orchestrator.evals.records import ScenarioRecord, ToolCallSummary
+from voxray.evals.records import ScenarioRecord, ToolCallSummary
 
 __all__ = ["Envelope", "histogram_svg", "read_envelope", "timeline_svg"]
 

@@ -30,20 +30,19 @@ from typing import Any
 import ray
 from pydantic import SecretStr
 from ray.exceptions import RayActorError, RayError, RayTaskError
-
-from actors.conversation.endpoint import EngineTuning, ProviderEndpoint
-from actors.conversation.result import SessionResult
-from actors.errors import CapacityError
-from actors.session import SessionRequest
-from actors.simulator.actor import SimulatorActor
-from actors.simulator.config import SimulatorConfig
-from actors.supervision.models import SessionTicket
-from actors.supervision.placement import affinity
-from actors.supervisor import get_supervisor
-from orchestrator.evals.outputs import RunDirectory, ScenarioRecord
-from orchestrator.evals.scoring import score
-from orchestrator.evals.suite import ScenarioSpec, Suite
-from orchestrator.settings import VoxraySettings
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import CapacityError
+from voxray.actors.session import SessionRequest
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.supervision.models import SessionTicket
+from voxray.actors.supervision.placement import affinity
+from voxray.actors.supervisor import get_supervisor
+from voxray.evals.outputs import RunDirectory, ScenarioRecord
+from voxray.evals.scoring import score
+from voxray.evals.suite import ScenarioSpec, Suite
+from voxray.settings import VoxraySettings
 
 __all__ = ["EvalJob", "JobDrain", "plan_jobs", "run_key", "run_suite"]
 

@@ -4,7 +4,7 @@ Every expectation becomes one :class:`Check` that says, in words a person reads 
 was expected and what was got. A run passes when none of its checks failed; a check that cannot
 be judged on this backend (the user's WER where nothing transcribes) is *skipped*: listed, with
 the reason, and neither passed nor failed. ``max_latency_p95_ms`` is judged across a scenario's
-runs, in :mod:`orchestrator.evals.summary`.
+runs, in :mod:`voxray.evals.summary`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
-from actors.conversation.script import BargeInTurn, WaitTurn
-from orchestrator.evals.suite import ScenarioSpec, ToolExpectation
-from orchestrator.evals.turns import spoken_text
-from orchestrator.evals.wer import is_transcribed, word_error_rate
+from voxray.actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
+from voxray.actors.conversation.script import BargeInTurn, WaitTurn
+from voxray.evals.suite import ScenarioSpec, ToolExpectation
+from voxray.evals.turns import spoken_text
+from voxray.evals.wer import is_transcribed, word_error_rate
 
 __all__ = ["Check", "ScenarioScore", "score"]
 

@@ -10,7 +10,7 @@ simulator's scripted brain and what the conversation is expected to show::
     scenarios:
       - name: weather
         agent:
-          tools: [orchestrator.examples.tools:get_weather]
+          tools: [voxray.examples.tools:get_weather]
         turns:
           - say: What is the weather in Paris?
         expect:
@@ -21,7 +21,7 @@ Turns are ``say``, ``audio``, ``text``, ``wait_ms`` or ``barge_in`` (:mod:`.turn
 
 :func:`load_suite` turns every problem with a file (unreadable, bad YAML, an invalid value, an
 unknown key, a missing WAV, a tool that cannot be imported, a misplaced ``barge_in``, an
-expectation no turn can exercise) into one single-line :class:`~actors.errors.ConfigError`
+expectation no turn can exercise) into one single-line :class:`~voxray.actors.errors.ConfigError`
 naming the file, the scenario and the field (:mod:`.suite_errors`).
 """
 
@@ -44,14 +44,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from actors.conversation.agent import AgentConfig
-from actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
-from actors.errors import ConfigError
-from actors.simulator.rules import BrainScript
-from orchestrator.evals.expectations import Expectations, ToolExpectation
-from orchestrator.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
-from orchestrator.evals.turns import TaggedTurn, spoken_text, turn_order_problem
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
+from voxray.actors.errors import ConfigError
+from voxray.actors.simulator.rules import BrainScript
+from voxray.evals.expectations import Expectations, ToolExpectation
+from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
+from voxray.evals.turns import TaggedTurn, spoken_text, turn_order_problem
 
 __all__ = [
     "Expectations",

@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ValidationError
-
-from actors.errors import ConfigError
-from orchestrator.evals.turns import TURN_TAGS
+from voxray.actors.errors import ConfigError
+from voxray.evals.turns import TURN_TAGS
 
 __all__ = ["FieldProblem", "check_regex", "config_error", "dotted", "problem_message"]
 

@@ -12,10 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
-
-from orchestrator.evals.cost import audio_cost_usd
-from orchestrator.evals.records import ScenarioRecord
-from orchestrator.evals.scoring import Check
+from voxray.evals.cost import audio_cost_usd
+from voxray.evals.records import ScenarioRecord
+from voxray.evals.scoring import Check
 
 __all__ = ["RunSummary", "ScenarioTally", "percentile", "summarize"]
 

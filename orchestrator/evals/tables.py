@@ -7,9 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
-
-from orchestrator.evals.records import ScenarioRecord
-from orchestrator.evals.summary import RunSummary, summarize
+from voxray.evals.records import ScenarioRecord
+from voxray.evals.summary import RunSummary, summarize
 
 __all__ = ["results_table", "scenario_table", "summary_line"]
 

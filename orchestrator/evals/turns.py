@@ -3,11 +3,11 @@
 =============  ==============================================================
 key            turn
 =============  ==============================================================
-``say``        :class:`~actors.conversation.script.SayTurn` (espeak-ng speech)
-``audio``      :class:`~actors.conversation.script.AudioTurn` (a WAV file)
-``text``       :class:`~actors.conversation.script.TextTurn` (a typed message)
-``wait_ms``    :class:`~actors.conversation.script.WaitTurn` (silence)
-``barge_in``   :class:`~actors.conversation.script.BargeInTurn` (speech over the agent)
+``say``        :class:`~voxray.actors.conversation.script.SayTurn` (espeak-ng speech)
+``audio``      :class:`~voxray.actors.conversation.script.AudioTurn` (a WAV file)
+``text``       :class:`~voxray.actors.conversation.script.TextTurn` (a typed message)
+``wait_ms``    :class:`~voxray.actors.conversation.script.WaitTurn` (silence)
+``barge_in``   :class:`~voxray.actors.conversation.script.BargeInTurn` (speech over the agent)
 =============  ==============================================================
 """
 
@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Discriminator, Tag
-
-from actors.conversation.script import (
+from voxray.actors.conversation.script import (
     AudioTurn,
     BargeInTurn,
     SayTurn,

@@ -16,7 +16,7 @@ import jiwer
 __all__ = ["TurnWer", "is_transcribed", "normalise", "word_error_rate"]
 
 # The simulator reports "[speech 1.6 s]" as the transcript of user audio it cannot understand
-# (heard_placeholder in actors.simulator): a stand-in, not a transcription.
+# (heard_placeholder in voxray.actors.simulator): a stand-in, not a transcription.
 _PLACEHOLDER = re.compile(r"^\s*\[speech \d+(?:\.\d+)? s\]\s*$")
 _PUNCTUATION = re.compile(r"[^\w\s']|(?<!\w)'|'(?!\w)")
 

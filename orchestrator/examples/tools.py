@@ -2,8 +2,8 @@
 
 They exist to show how a tool is written (a typed signature and a Google-style docstring are all
 voxray needs to describe it to the model) and to give the smoke suite something to call. Refer to
-them as ``orchestrator.examples.tools:get_weather`` and
-``orchestrator.examples.tools:lookup_order``.
+them as ``voxray.examples.tools:get_weather`` and
+``voxray.examples.tools:lookup_order``.
 """
 
 from __future__ import annotations
