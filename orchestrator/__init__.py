@@ -1,22 +1,203 @@
-"""voxray's control surface: settings, the Python API, the CLI, eval suites and reports.
+"""voxray: run many concurrent xAI Grok realtime voice conversations on Ray.
 
-``from voxray import Fleet`` is the Python API (:mod:`voxray.client`). It is loaded
-on first use, so ``voxray`` commands that do not need Ray do not pay for importing it.
+The public API is exactly the names in ``voxray.__all__``; import them from ``voxray``::
+
+    from voxray import AgentTranscript, Fleet, ResponseFinished
+
+    with Fleet.connect() as fleet:                      # embedded Ray and the simulator
+        result = fleet.submit("configs/evals/smoke.yaml").wait()
+        print(result.summary.runs_passed, "passed")
+
+- the client: :class:`Fleet` (joins Ray; ``submit`` a suite, ``open_session`` a live agent),
+  :class:`Job`, :class:`JobResult`, :class:`Session` (a live conversation's handle),
+  :class:`VoxraySettings`;
+- what you configure: :class:`AgentConfig` (one realtime session's setup), :class:`Suite` and
+  :func:`load_suite` (eval suites), :class:`BrainScript` (the simulator's scripted replies);
+- what comes back: :class:`ScenarioRecord` (one scenario run), :class:`RunSummary`,
+  :class:`SessionResult` (a closed live session), and the conversation's events
+  (:data:`ConversationEvent`, a union of :class:`UserSpeechStarted`, :class:`AgentTranscript`,
+  :class:`ToolCallFinished`, ...);
+- the errors: :class:`VoxrayError` and its tree (see :mod:`voxray.actors.errors`);
+- the offline backend: :class:`Simulator` and :class:`SimulatorConfig`.
+
+**What is private.** Everything not in ``voxray.__all__`` is private: the submodules
+(``voxray.client``, ``voxray.evals.*``, ``voxray.actors.*``, ...) are the implementation and
+may change between releases without notice, even where a name there has no underscore. Names
+re-exported here keep their meaning; the modules they are defined in may move.
+
+The names are loaded on first use (module ``__getattr__``): this file imports nothing, because
+every Ray worker that imports ``voxray.actors`` runs it first, and a session actor must not pay
+for the driver's modules (Ray, the eval runner, the report).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from voxray.actors.conversation.agent import AgentConfig
+    from voxray.actors.conversation.events import (
+        AgentAudio,
+        AgentSpeechEnded,
+        AgentSpeechStarted,
+        AgentTranscript,
+        ConversationEvent,
+        ErrorOccurred,
+        Interrupted,
+        ResponseFinished,
+        ToolCallFinished,
+        ToolCallStarted,
+        UserSpeechEnded,
+        UserSpeechStarted,
+        UserTranscript,
+    )
+    from voxray.actors.conversation.result import SessionResult
+    from voxray.actors.errors import (
+        AudioError,
+        AuthenticationError,
+        CapacityError,
+        ConfigError,
+        ConnectionLostError,
+        ConnectTimeoutError,
+        HandshakeError,
+        ProtocolError,
+        ProviderConnectionError,
+        ProviderError,
+        RateLimitedError,
+        SessionBusyError,
+        SessionLostError,
+        ToolError,
+        ToolExecutionError,
+        ToolNotFoundError,
+        ToolSpecError,
+        ToolTimeoutError,
+        VoxrayError,
+    )
+    from voxray.actors.simulator.config import SimulatorConfig
+    from voxray.actors.simulator.rules import BrainScript
+    from voxray.actors.simulator.server import Simulator
     from voxray.client import Fleet, Job, JobResult, Session
+    from voxray.evals.records import ScenarioRecord
+    from voxray.evals.suite import Suite, load_suite
+    from voxray.evals.summary import RunSummary
+    from voxray.settings import VoxraySettings
 
-__all__ = ["Fleet", "Job", "JobResult", "Session"]
+_EVENTS = (
+    "AgentAudio",
+    "AgentSpeechEnded",
+    "AgentSpeechStarted",
+    "AgentTranscript",
+    "ConversationEvent",
+    "ErrorOccurred",
+    "Interrupted",
+    "ResponseFinished",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "UserSpeechEnded",
+    "UserSpeechStarted",
+    "UserTranscript",
+)
+_ERRORS = (
+    "AudioError",
+    "AuthenticationError",
+    "CapacityError",
+    "ConfigError",
+    "ConnectTimeoutError",
+    "ConnectionLostError",
+    "HandshakeError",
+    "ProtocolError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimitedError",
+    "SessionBusyError",
+    "SessionLostError",
+    "ToolError",
+    "ToolExecutionError",
+    "ToolNotFoundError",
+    "ToolSpecError",
+    "ToolTimeoutError",
+    "VoxrayError",
+)
+
+# Public name -> the module that defines it (imported on first access).
+_HOMES: dict[str, str] = {
+    "Fleet": "voxray.client",
+    "Job": "voxray.client",
+    "JobResult": "voxray.client",
+    "Session": "voxray.client",
+    "VoxraySettings": "voxray.settings",
+    "AgentConfig": "voxray.actors.conversation.agent",
+    "Suite": "voxray.evals.suite",
+    "load_suite": "voxray.evals.suite",
+    "BrainScript": "voxray.actors.simulator.rules",
+    "ScenarioRecord": "voxray.evals.records",
+    "RunSummary": "voxray.evals.summary",
+    "SessionResult": "voxray.actors.conversation.result",
+    "Simulator": "voxray.actors.simulator.server",
+    "SimulatorConfig": "voxray.actors.simulator.config",
+    **dict.fromkeys(_EVENTS, "voxray.actors.conversation.events"),
+    **dict.fromkeys(_ERRORS, "voxray.actors.errors"),
+}
+
+__all__ = [
+    "AgentAudio",
+    "AgentConfig",
+    "AgentSpeechEnded",
+    "AgentSpeechStarted",
+    "AgentTranscript",
+    "AudioError",
+    "AuthenticationError",
+    "BrainScript",
+    "CapacityError",
+    "ConfigError",
+    "ConnectTimeoutError",
+    "ConnectionLostError",
+    "ConversationEvent",
+    "ErrorOccurred",
+    "Fleet",
+    "HandshakeError",
+    "Interrupted",
+    "Job",
+    "JobResult",
+    "ProtocolError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimitedError",
+    "ResponseFinished",
+    "RunSummary",
+    "ScenarioRecord",
+    "Session",
+    "SessionBusyError",
+    "SessionLostError",
+    "SessionResult",
+    "Simulator",
+    "SimulatorConfig",
+    "Suite",
+    "ToolCallFinished",
+    "ToolCallStarted",
+    "ToolError",
+    "ToolExecutionError",
+    "ToolNotFoundError",
+    "ToolSpecError",
+    "ToolTimeoutError",
+    "UserSpeechEnded",
+    "UserSpeechStarted",
+    "UserTranscript",
+    "VoxrayError",
+    "VoxraySettings",
+    "load_suite",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from voxray import client
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'voxray' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return getattr(client, name)
-    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
