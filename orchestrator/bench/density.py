@@ -38,7 +38,7 @@ from voxray.actors import event_loop
 from voxray.bench.child import until_parent_says_stop
 from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
-__all__ = ["run"]
+__all__ = ["SimulatorTarget", "run", "simulator_process"]
 
 BAR_P99_MS: Final = 20.0
 TOOL_REF: Final = "voxray.examples.tools:get_weather"
@@ -173,7 +173,7 @@ def _memory_mb(processes: list[Any]) -> tuple[float, float]:
 # ---------------------------------------------------------------- one run
 
 
-def _request(target: _Target, index: int, turns: int) -> Any:
+def _request(target: SimulatorTarget, index: int, turns: int) -> Any:
     from voxray.actors.conversation.agent import AgentConfig
     from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
     from voxray.actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
@@ -193,7 +193,7 @@ def _request(target: _Target, index: int, turns: int) -> Any:
 
 
 @dataclass(frozen=True)
-class _Target:
+class SimulatorTarget:
     """The simulator the conversations talk to."""
 
     url: str
@@ -214,7 +214,9 @@ async def _settle(*, below: float = 0.2, within_s: float = 120.0) -> None:
             return
 
 
-async def _measure(target: _Target, *, packing: int, m: int, turns: int, window_s: float) -> Sample:
+async def _measure(
+    target: SimulatorTarget, *, packing: int, m: int, turns: int, window_s: float
+) -> Sample:
     import ray
     from voxray.actors.supervision.models import SessionTicket
     from voxray.actors.supervisor import SupervisorSettings, get_supervisor
@@ -308,7 +310,7 @@ def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float) -> Samp
     import ray
     from voxray.cluster import connect_ray, disconnect_ray
 
-    with _simulator_process() as target:
+    with simulator_process() as target:
         owns = connect_ray(None, namespace="voxray-bench") if not ray.is_initialized() else False
         try:
             return asyncio.run(
@@ -320,7 +322,7 @@ def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float) -> Samp
 
 
 @contextlib.contextmanager
-def _simulator_process() -> Iterator[_Target]:
+def simulator_process() -> Iterator[SimulatorTarget]:
     """The simulator alone in a spawned child process, for as long as the block runs."""
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
@@ -328,7 +330,7 @@ def _simulator_process() -> Iterator[_Target]:
     server.start()
     try:
         url, token, sim_pid = parent.recv()
-        yield _Target(url, token, sim_pid)
+        yield SimulatorTarget(url, token, sim_pid)
     finally:
         with contextlib.suppress(OSError):
             parent.send("stop")

@@ -34,7 +34,7 @@ from typing import Any, Final
 from voxray.bench.child import until_parent_says_stop
 from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
-__all__ = ["run"]
+__all__ = ["Measured", "measure", "run"]
 
 FRAME_S: Final = 0.020
 _AUDIO_B64: Final = base64.b64encode(bytes(960)).decode("ascii")  # 20 ms of PCM16 at 24 kHz
@@ -185,13 +185,17 @@ def _client(
 
 
 @dataclass(frozen=True)
-class _Measured:
+class Measured:
+    """CPU of the client and server processes over the window, in cores, and the client's
+    counts."""
+
     client_cores: float
     server_cores: float
     report: _ClientReport
 
 
-def _measure(kind: str, connections: int, warmup_s: float, window_s: float) -> _Measured:
+def measure(kind: str, connections: int, warmup_s: float, window_s: float) -> Measured:
+    """One run of ``connections`` bare websockets on the ``kind`` loop (asyncio or uvloop)."""
     import psutil
 
     context = multiprocessing.get_context("spawn")
@@ -229,7 +233,7 @@ def _measure(kind: str, connections: int, warmup_s: float, window_s: float) -> _
         server.join(timeout=10)
         if server.is_alive():
             server.kill()
-    return _Measured(client_cores, server_cores, report)
+    return Measured(client_cores, server_cores, report)
 
 
 def _p99(values: list[float]) -> float:
@@ -245,10 +249,10 @@ def run(quick: bool) -> BenchResult:
     figures: list[Figure] = []
     notes: list[str] = []
     for connections in levels:
-        runs: dict[str, list[_Measured]] = {kind: [] for kind in LOOPS}
+        runs: dict[str, list[Measured]] = {kind: [] for kind in LOOPS}
         for _ in range(repeats):
             for kind in LOOPS:
-                runs[kind].append(_measure(kind, connections, warmup_s, window_s))
+                runs[kind].append(measure(kind, connections, warmup_s, window_s))
         totals: dict[str, float] = {}
         for kind, measured in runs.items():
             tag = f"{connections} connections, {kind}"
