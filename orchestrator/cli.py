@@ -11,12 +11,19 @@ import sys
 
 from rich.console import Console
 from voxray.actors.errors import ConfigError
-from voxray.commands import EXIT_INVALID, bench, drain, evaluate, sim, status
+from voxray.commands import EXIT_INVALID, bench, drain, evaluate, examples, sim, status
 
 __all__ = ["main"]
 
 # Each module registers its subparser and runs it; add a command by adding a module here.
-COMMANDS = {"eval": evaluate, "bench": bench, "sim": sim, "status": status, "drain": drain}
+COMMANDS = {
+    "eval": evaluate,
+    "examples": examples,
+    "bench": bench,
+    "sim": sim,
+    "status": status,
+    "drain": drain,
+}
 
 
 def _parser() -> argparse.ArgumentParser:

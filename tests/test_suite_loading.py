@@ -182,7 +182,9 @@ def test_bad_default_is_reported_at_defaults(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
-    assert _error(tmp_path / "nope.yaml").endswith("suite file not found")
+    assert "suite file not found (packaged examples, run by name: " in _error(
+        tmp_path / "nope.yaml"
+    )
     assert "expected a mapping" in _error(_write(tmp_path, "- just\n- a list\n"))
 
 

@@ -31,6 +31,7 @@ import re
 import typing
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
+from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -51,6 +52,7 @@ from voxray.actors.simulator.rules import BrainScript
 from voxray.evals.expectations import Expectations, ToolExpectation
 from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
 from voxray.evals.turns import TaggedTurn, spoken_text, turn_order_problem
+from voxray.examples import packaged_suite, suite_names
 
 __all__ = [
     "Expectations",
@@ -278,19 +280,26 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_suite(path: Path) -> Suite:
+def load_suite(path: str | PathLike[str]) -> Suite:
     """Read, validate and resolve the suite file at ``path``.
 
-    Relative ``audio:`` paths are resolved against the file's directory and must exist.
+    Relative ``audio:`` paths are resolved against the file's directory and must exist. A bare
+    name that is no file here (``smoke``) is a packaged example suite (:mod:`voxray.examples`).
 
     Raises:
         ConfigError: one single-line error naming the file, the scenario and the field.
     """
+    path = Path(path)
+    if not path.exists():
+        path = packaged_suite(str(path)) or path
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as error:
-        raise ConfigError("suite file not found", location=where) from error
+        examples = ", ".join(suite_names())
+        raise ConfigError(
+            f"suite file not found (packaged examples, run by name: {examples})", location=where
+        ) from error
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read the suite file: {error}", location=where) from error
     try:
