@@ -44,11 +44,12 @@ from voxray.actors.conversation.events import (
     UserTranscript,
 )
 from voxray.actors.conversation.history import ConversationHistory
+from voxray.actors.conversation.passthrough import PlaybackProbe, WireAudioGather
 from voxray.actors.conversation.reconnect import Reconnector
 from voxray.actors.conversation.recorder import StereoRecorder
 from voxray.actors.conversation.responses import ResponseRecord, ResponseTracker
 from voxray.actors.conversation.session_update import build_session_update
-from voxray.actors.conversation.speaker import Speaker
+from voxray.actors.conversation.speaker import Cut, Speaker
 from voxray.actors.errors import (
     ConnectionLostError,
     ConnectTimeoutError,
@@ -106,6 +107,8 @@ _BENIGN_ERROR_MARKERS = ("no active response", "already has an active response",
 _FATAL_ERROR_TYPES = frozenset({"max_duration", "timeout"})
 
 Listener = Callable[[ConversationEvent], None]
+WireAudioListener = Callable[[str, str, str], None]
+"""(response_id, item_id, base64 delta) of each agent audio delta, as it came off the wire."""
 
 
 class EngineState(Enum):
@@ -165,6 +168,9 @@ class Conversation:
             agent.output_audio, consumer_rate=tuning.recording_rate, recorder=self.recorder
         )
         self._listeners: list[Listener] = []
+        self._wire_audio_listeners: list[WireAudioListener] = []
+        self._playback_probe: PlaybackProbe | None = None
+        self._wire_gather: WireAudioGather | None = None
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
         self._released = False
@@ -239,6 +245,16 @@ class Conversation:
     def add_listener(self, listener: Listener) -> None:
         """Receive every :class:`ConversationEvent`, synchronously, in order."""
         self._listeners.append(listener)
+
+    def add_wire_audio_listener(self, listener: WireAudioListener) -> None:
+        """Receive each agent audio delta as sent on the wire (base64, the output format), in
+        order, before its :class:`AgentAudio`: a phone ingress passes it through untouched."""
+        self._wire_audio_listeners.append(listener)
+
+    def report_playback(self, probe: PlaybackProbe | None) -> None:
+        """Let the caller's player say what was heard: barge-in then truncates at what
+        ``probe`` reports (e.g. Twilio's acknowledged marks), not at the engine's estimate."""
+        self._playback_probe = probe
 
     # --- clock ------------------------------------------------------------------------------
 
@@ -316,14 +332,29 @@ class Conversation:
         self._user_audio_ms += len(wire) * 1000 / self.agent.input_audio.rate
         self.recorder.add_user(self._user_to_recording.process(wire), at_ms)
         for payload in self._input.take_chunks():
-            if self._ready.is_set() and self._transport.state is TransportState.OPEN:
-                self._transport.send_audio_nowait(payload)
-            elif self.state in (EngineState.CLOSED, EngineState.FAILED):
-                raise ConnectionLostError(f"session {self.session_id} has ended")
-            else:
-                # Connecting, or the socket has just gone and the dispatcher has yet to start
-                # the reconnect: kept for the next connection (bounded: the oldest drops).
-                self._early_audio.append(payload)
+            self._send_audio_payload(payload)
+
+    def send_wire_audio(self, data: bytes) -> None:
+        """Send audio already in the input wire format (e.g. μ-law 8 kHz from a phone line):
+        no decode, resample or re-encode. It is not recorded (the recording is PCM)."""
+        encoding = self.agent.input_audio.encoding
+        bytes_per_sample = 2 if encoding == "pcm" else 1
+        if self._wire_gather is None:
+            chunk_samples = self.agent.input_audio.rate * self._tuning.append_chunk_ms // 1000
+            self._wire_gather = WireAudioGather(chunk_samples * bytes_per_sample)
+        self._user_audio_ms += len(data) / bytes_per_sample * 1000 / self.agent.input_audio.rate
+        for payload in self._wire_gather.push(data):
+            self._send_audio_payload(payload)
+
+    def _send_audio_payload(self, payload: str) -> None:
+        if self._ready.is_set() and self._transport.state is TransportState.OPEN:
+            self._transport.send_audio_nowait(payload)
+        elif self.state in (EngineState.CLOSED, EngineState.FAILED):
+            raise ConnectionLostError(f"session {self.session_id} has ended")
+        else:
+            # Connecting, or the socket has just gone and the dispatcher has yet to start
+            # the reconnect: kept for the next connection (bounded: the oldest drops).
+            self._early_audio.append(payload)
 
     def commit_audio(self) -> None:
         """End a manual (push-to-talk) turn and ask for the answer. Manual mode only."""
@@ -482,6 +513,8 @@ class Conversation:
     def _on_audio(self, now: float, response_id: str, item_id: str, delta: str) -> None:
         if self._responses.is_cancelled(response_id):
             return  # audio of a response we cut off must never play
+        for wire_listener in self._wire_audio_listeners:
+            wire_listener(response_id, item_id, delta)
         scheduled = self._speaker.play(item_id, delta, now)
         if self._responses.audio_scheduled(response_id, scheduled.start_ms, scheduled.wire_ms):
             self._emit(AgentSpeechStarted(scheduled.start_ms, response_id))
@@ -491,9 +524,16 @@ class Conversation:
 
     def _barge_in(self, now: float) -> None:
         active = self._responses.active_id
-        if not self._speaker.is_playing(now) and active is None:
+        probe = self._playback_probe
+        playing = probe.playing() if probe is not None else self._speaker.is_playing(now)
+        if not playing and active is None:
             return
         cut = self._speaker.interrupt(now, fallback_item=self._responses.current_item)
+        if probe is not None:
+            # The caller's player knows what was heard; the timeline only guessed it.
+            heard_item, heard_ms = probe.heard()
+            item_id = heard_item or cut.item_id
+            cut = Cut(item_id, heard_ms if heard_item else 0, cut.dropped_ms)
         if active is not None:
             self._send(ResponseCancel(response_id=active))
             self._responses.cancelled(active)
