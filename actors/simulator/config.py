@@ -98,3 +98,10 @@ class SimulatorConfig(BaseModel):
     faults: FaultPlan | None = Field(
         default=None, description="Faults applied to every session (besides a script's own)."
     )
+    record_frames: bool = Field(
+        default=False,
+        description=(
+            "Keep every client frame per connection (Simulator.connections) so tests can assert "
+            "on what a client sent; off by default because it parses each frame again."
+        ),
+    )

@@ -41,6 +41,7 @@ from voxray.actors.simulator.faults import (
     StallFault,
     UnknownEventFault,
 )
+from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.protocol import SimProtocol
 from voxray.actors.simulator.quirks import apply_quirks
@@ -80,7 +81,8 @@ class _Command:
 class SimConnection:
     """Serves the realtime protocol on one accepted websocket until either side closes.
 
-    ``drop`` resets the TCP connection without a close frame (the ``drop`` fault).
+    ``drop`` resets the TCP connection without a close frame (the ``drop`` fault);
+    ``frame_log``, when given, keeps every client frame (tests assert on it).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class SimConnection:
         setup: SessionSetup,
         rng: random.Random,
         drop: Callable[[], None],
+        frame_log: FrameLog | None = None,
     ) -> None:
         self.name = f"sim-{new_id('conn').removeprefix('conn_')[:8]}"
         self.state = ConnectionState.NEW
@@ -98,6 +101,8 @@ class SimConnection:
         self._ws = ws
         self._config = context.config
         self._drop = drop
+        self.frame_log = frame_log
+        """What the client sent, when the simulator records frames (else None)."""
         self._outbound: asyncio.Queue[_Frame | _Command] = asyncio.Queue(
             maxsize=context.config.outbound_queue_size
         )
@@ -151,6 +156,8 @@ class SimConnection:
                     self._faults.stop()
         finally:
             self.state = ConnectionState.CLOSED
+            if self.frame_log is not None:
+                self.frame_log.close()
             self._protocol.closed()
             logger.debug("%s: closed after %d frames", self.name, self._sent)
 
@@ -303,14 +310,19 @@ class SimConnection:
 
     async def _read(self) -> None:
         ws = self._ws
+        log = self.frame_log
         while True:
             msg = await ws.receive()
             match msg.type:
                 case WSMsgType.TEXT:
                     self._last_client_frame = time.monotonic()
+                    if log is not None:
+                        log.text(msg.data)
                     await self._protocol.on_text(msg.data)
                 case WSMsgType.BINARY:
                     self._last_client_frame = time.monotonic()
+                    if log is not None:
+                        log.binary(msg.data)
                     await self._protocol.on_binary(msg.data)
                 case WSMsgType.CLOSE | WSMsgType.CLOSING | WSMsgType.CLOSED:
                     return

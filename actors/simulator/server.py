@@ -11,10 +11,17 @@ Routes:
     ``POST /v1/realtime/client_secrets``: mint an ephemeral token bound to the caller's script;
     body ``{"expires_after": {"seconds": N}}`` (default 600, max 3600); answers
     ``{"value": ..., "expires_at": <unix s>}``.
+    ``POST /v1/sim/scripts``: register a script at run time (what :meth:`Simulator.register`
+    does, for clients outside this process). Only the server's own tokens
+    (``SimulatorConfig.api_keys``) may call it. Body: a JSON object in the rules-file schema
+    of one script (``rules``, ``default_reply``, ``idle_reply``, ``latency``, ``faults``) plus
+    an optional ``name``; answers 201 ``{"token": ..., "name": ..., "url": ...}``, or 400 with
+    ``error.param`` naming the invalid field.
 
 Query parameters: ``model`` (default ``grok-voice-latest``), ``reasoning.effort``
-(``high``/``none``, echoed in the session) and ``conversation_id`` (resume a conversation whose
-session enabled ``resumption``).
+(``high``/``none``, echoed in the session), ``conversation_id`` (resume a conversation whose
+session enabled ``resumption``) and ``script`` (follow the script registered under that name
+instead of the token's own; any valid token may ask, an unknown name is HTTP 400).
 
 Faults: a script's ``faults`` plan and ``SimulatorConfig.faults`` apply to every session they
 cover from its first frame; :meth:`Simulator.inject` arms more on open sessions while running
@@ -30,27 +37,33 @@ import logging
 import random
 import secrets
 import time
+from collections import deque
 from enum import Enum
 from typing import Final, Literal
 
 from aiohttp import web
+from pydantic import ValidationError
 from voxray.actors.simulator.admission import Grant, Refusals, Script, refusal_response
 from voxray.actors.simulator.brain import Brain
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.connection import SimConnection
 from voxray.actors.simulator.context import ServerContext, SessionSetup
 from voxray.actors.simulator.faults import FaultAction, FaultPlan, Refusal
+from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.resumption import ConversationStore
 from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.simulator.script_file import SCRIPT_NAME, describe_validation_error
 from voxray.actors.simulator.transcription import Transcriber
 from voxray.actors.simulator.voice import VoiceBank
 
-__all__ = ["REALTIME_PATH", "Simulator", "SimulatorState"]
+__all__ = ["REALTIME_PATH", "SCRIPTS_PATH", "Simulator", "SimulatorState"]
 
 logger = logging.getLogger("voxray.simulator")
 
 REALTIME_PATH: Final = "/v1/realtime"
 _SECRETS_PATH: Final = "/v1/realtime/client_secrets"
+SCRIPTS_PATH: Final = "/v1/sim/scripts"
+_FRAME_LOGS_KEPT: Final = 1_000
 _SUBPROTOCOL_PREFIX: Final = "xai-client-secret."
 _DEFAULT_SECRET_S: Final = 600
 _MAX_SECRET_S: Final = 3600
@@ -66,13 +79,20 @@ class SimulatorState(Enum):
 
 
 class Simulator:
-    """An xAI-compatible realtime server on loopback. ``start()`` listens; ``aclose()`` stops."""
+    """An xAI-compatible realtime server on loopback. ``start()`` listens; ``aclose()`` stops.
 
-    def __init__(self, config: SimulatorConfig | None = None) -> None:
+    ``script`` is what the static tokens (``config.api_keys``) get; the default echoes.
+    """
+
+    def __init__(
+        self, config: SimulatorConfig | None = None, *, script: BrainScript | None = None
+    ) -> None:
         self.config = config or SimulatorConfig()
         self.state = SimulatorState.NEW
-        self._default_script = Script(Brain(BrainScript()))
+        self._default_script = Script(Brain(script or BrainScript()))
         self._grants: dict[str, Grant] = {}
+        self._named: dict[str, Script] = {}
+        self._frame_logs: deque[FrameLog] = deque(maxlen=_FRAME_LOGS_KEPT)
         self._connections: dict[SimConnection, Script] = {}
         self._global_refusals = Refusals()
         self._context = ServerContext(
@@ -100,6 +120,7 @@ class Simulator:
         app = web.Application()
         app.router.add_get(REALTIME_PATH, self._realtime)
         app.router.add_post(_SECRETS_PATH, self._client_secrets)
+        app.router.add_post(SCRIPTS_PATH, self._register_script)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -111,11 +132,28 @@ class Simulator:
         logger.info("simulator listening on %s", self._url)
         return self._url
 
-    def register(self, script: BrainScript) -> str:
-        """A fresh random bearer token whose sessions follow ``script``."""
+    def register(self, script: BrainScript, name: str | None = None) -> str:
+        """A fresh random bearer token whose sessions follow ``script``.
+
+        With ``name``, connections asking ``?script=<name>`` (with any valid token) follow it
+        too; registering a name again replaces its script for new connections.
+        """
+        if name is not None and not SCRIPT_NAME.fullmatch(name):
+            raise ValueError("a script name is 1-64 of A-Z a-z 0-9 _ . -")
         token = f"sim-{secrets.token_urlsafe(24)}"
-        self._grants[token] = Grant(Script(Brain(script)))
+        registered = Script(Brain(script))
+        self._grants[token] = Grant(registered)
+        if name is not None:
+            self._named[name] = registered
         return token
+
+    @property
+    def connections(self) -> list[FrameLog]:
+        """What each client sent, one log per connection, oldest first (the last 1,000).
+
+        Empty unless ``config.record_frames`` is on.
+        """
+        return list(self._frame_logs)
 
     def unregister(self, token: str) -> None:
         """Forget ``token``; sessions already open keep running."""
@@ -221,6 +259,12 @@ class Simulator:
         if script is None:
             logger.info("refused a realtime connection: missing or unknown credentials")
             return self._unauthorized("Incorrect API key provided.")
+        wanted = request.query.get("script")
+        if wanted is not None:
+            named = self._named.get(wanted)
+            if named is None:
+                return _bad_request(f"no script is registered as {wanted!r}", param="script")
+            script = named
         global_plan = self.config.faults
         global_ordinal, global_refusal = self._global_refusals.next_connect(
             global_plan.refuse if global_plan is not None else None
@@ -269,12 +313,17 @@ class Simulator:
             if request.transport is not None:
                 request.transport.abort()
 
+        frame_log: FrameLog | None = None
+        if self.config.record_frames:
+            frame_log = FrameLog(model=setup.model, query=dict(request.query))
+            self._frame_logs.append(frame_log)
         connection = SimConnection(
             ws,
             context=self._context,
             setup=setup,
             rng=random.Random(self._rng.getrandbits(64)),
             drop=drop,
+            frame_log=frame_log,
         )
         self._connections[connection] = script
         script.inputs.append(connection.protocol.input_tally)
@@ -322,6 +371,34 @@ class Simulator:
         secret = f"sim-eph-{secrets.token_urlsafe(24)}"
         self._grants[secret] = Grant(script, expires_at=float(expires_at))
         return web.json_response({"value": secret, "expires_at": expires_at})
+
+    async def _register_script(self, request: web.Request) -> web.Response:
+        # The server's own tokens only: a session's token must not mint other scripts.
+        token = self._bearer(request)
+        if token is None or token not in self.config.api_keys:
+            return self._unauthorized("Registering scripts needs the simulator's own token.")
+        try:
+            body = await request.json()
+        except (ValueError, json.JSONDecodeError):
+            return _bad_request("the body must be a JSON object (a script)")
+        if not isinstance(body, dict):
+            return _bad_request("the body must be a JSON object (a script)")
+        name = body.pop("name", None)
+        if name is not None and not (isinstance(name, str) and SCRIPT_NAME.fullmatch(name)):
+            return _bad_request("name: 1-64 of A-Z a-z 0-9 _ . -", param="name")
+        try:
+            script = BrainScript.model_validate(body)
+        except ValidationError as error:
+            where, message = describe_validation_error(error)
+            return _bad_request(f"{where}: {message}", param=where)
+        registered = self.register(script, name)
+        url = self.url if name is None else f"{self.url}?script={name}"
+        return web.json_response({"token": registered, "name": name, "url": url}, status=201)
+
+
+def _bad_request(message: str, *, param: str | None = None) -> web.Response:
+    error = {"type": "invalid_request_error", "code": "invalid_value", "message": message}
+    return web.json_response({"error": {**error, "param": param}}, status=400)
 
 
 def _effort(value: str | None) -> Literal["high", "none"] | None:

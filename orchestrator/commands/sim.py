@@ -1,4 +1,10 @@
-"""``voxray sim``: serve the xAI-compatible simulator on its own (loopback by default)."""
+"""``voxray sim``: serve the xAI-compatible simulator on its own (loopback by default).
+
+``--rules FILE`` scripts its brain without an eval suite (the schema of a scenario's ``sim:``
+block, see :mod:`voxray.actors.simulator.script_file`): the printed token follows the file's
+top-level rules, and each entry of its ``scripts:`` is served to ``?script=<name>`` and to a
+token of its own, printed too. A bad file is one line naming the field, and exit 2.
+"""
 
 from __future__ import annotations
 
@@ -67,6 +73,13 @@ def add_parser(commands: Any) -> None:
         metavar="YAML",
         help="a fault plan applied to every session (see the README's fault schema)",
     )
+    sim.add_argument(
+        "--rules",
+        type=Path,
+        metavar="YAML",
+        help="scripted replies and tool calls: `rules:` in a scenario's sim: schema "
+        "(faults: allowed beside them; scripts: for named behaviours, ?script=<name>)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -74,6 +87,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from voxray.actors.simulator.config import SimulatorConfig
     from voxray.actors.simulator.faults import FaultPlan
     from voxray.actors.simulator.latency import ResponseLatency
+    from voxray.actors.simulator.rules import BrainScript
+    from voxray.actors.simulator.script_file import describe_validation_error, load_rules_file
     from voxray.actors.simulator.server import Simulator
 
     token = args.token or secrets.token_urlsafe(24)
@@ -85,8 +100,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.faults is not None:
         try:
             faults = FaultPlan.model_validate(yaml.safe_load(args.faults.read_text("utf-8")))
-        except (OSError, yaml.YAMLError, ValidationError) as error:
-            raise ConfigError(f"cannot use the fault plan {args.faults}: {error}") from error
+        except ValidationError as error:
+            where, message = describe_validation_error(error)
+            raise ConfigError(f"{args.faults}: {where}: {message}") from None
+        except (OSError, yaml.YAMLError) as error:
+            reason = " ".join(str(error).split())
+            raise ConfigError(f"cannot use the fault plan {args.faults}: {reason}") from None
+    script: BrainScript | None = None
+    named: dict[str, BrainScript] = {}
+    if args.rules is not None:
+        rules_file = load_rules_file(args.rules)
+        script = rules_file.default_script()
+        named = dict(rules_file.scripts)
     config = SimulatorConfig(
         host=args.host,
         port=args.port,
@@ -100,12 +125,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
 
     async def serve() -> None:
-        simulator = Simulator(config)
+        simulator = Simulator(config, script=script)
         url = await simulator.start()
+        tokens = {name: simulator.register(each, name) for name, each in named.items()}
         freeze_startup_heap()  # a real-time server: keep GC pauses off its event loop
-        console.print(f"voxray simulator listening on {url}", highlight=False)
+        console.print(f"voxray simulator listening on {url}", highlight=False, soft_wrap=True)
+        base_url = url.removesuffix("/realtime").replace("ws://", "http://", 1)
+        console.print(f"base URL for SDKs: {base_url}", highlight=False, soft_wrap=True)
         if args.token is None:
-            console.print(f"bearer token: {token}", highlight=False)
+            console.print(f"bearer token: {token}", highlight=False, soft_wrap=True)
+        if args.rules is not None:
+            count = len(script.rules) if script is not None else 0
+            console.print(f"rules: {args.rules} ({count} rules)", markup=False, soft_wrap=True)
+        for name, named_token in tokens.items():
+            console.print(
+                f"script {name!r}: add ?script={name} to the URL, or use the token {named_token}",
+                highlight=False,
+                soft_wrap=True,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
