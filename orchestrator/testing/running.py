@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from voxray.actors.simulator.rules import BrainScript
     from voxray.actors.simulator.server import Simulator
 
-__all__ = ["RunningSimulator", "build_script"]
+__all__ = ["RunningSimulator", "build_script", "named_scripts"]
 
 _T = TypeVar("_T")
 
@@ -33,7 +33,8 @@ _CALL_TIMEOUT_S = 30.0
 
 
 def build_script(rules: Any = None, faults: Any = None) -> BrainScript:
-    """One script from ``rules`` and ``faults``.
+    """One script from ``rules`` and ``faults`` (a rules file's named ``scripts`` are left
+    out: see :func:`named_scripts`).
 
     ``rules``: a rules file's path, a list of rules, a mapping in the rules-file schema
     (``{"rules": [...], "default_reply": ...}``), a ``BrainScript``, or None (echo what was
@@ -62,8 +63,13 @@ def build_script(rules: Any = None, faults: Any = None) -> BrainScript:
         script = load_rules_file(rules).default_script()
     elif isinstance(rules, Mapping):
         script = parse_rules(dict(rules), "rules").default_script()
-    else:
+    elif isinstance(rules, Sequence):
         script = parse_rules({"rules": list(rules)}, "rules").default_script()
+    else:
+        raise ConfigError(
+            f"rules: expected a rules file's path, a list of rules or a mapping, "
+            f"got {type(rules).__name__}"
+        )
     if faults is None:
         return script
     if script.faults is not None:
@@ -74,6 +80,17 @@ def build_script(rules: Any = None, faults: Any = None) -> BrainScript:
         where, message = describe_validation_error(error)
         raise ConfigError(f"faults: {where}: {message}") from None
     return script.model_copy(update={"faults": plan})
+
+
+def named_scripts(rules: Any) -> dict[str, BrainScript]:
+    """The named ``scripts`` of a rules file's path or mapping (empty for anything else)."""
+    from voxray.actors.simulator.script_file import load_rules_file, parse_rules
+
+    if isinstance(rules, (str, Path)):
+        return dict(load_rules_file(rules).scripts)
+    if isinstance(rules, Mapping):
+        return dict(parse_rules(dict(rules), "rules").scripts)
+    return {}
 
 
 class RunningSimulator:
@@ -114,6 +131,7 @@ class RunningSimulator:
         from voxray.actors.simulator.latency import ResponseLatency
 
         script = build_script(rules, faults)
+        named = named_scripts(rules)
         token = f"sim-test-{secrets.token_urlsafe(16)}"
         settings = SimulatorConfig(
             **{
@@ -129,6 +147,8 @@ class RunningSimulator:
         )
         running = cls(settings, script, token)
         running._start()
+        for name, each in named.items():
+            running.register(each, name=name)
         return running
 
     def _start(self) -> None:
@@ -213,7 +233,10 @@ class RunningSimulator:
     # ------------------------------------------------------------------ steering
 
     def register(self, rules: Any = None, faults: Any = None, *, name: str | None = None) -> str:
-        """A new token (and, with ``name``, ``?script=<name>``) following other rules."""
+        """A new token (and, with ``name``, ``?script=<name>``) following other rules.
+
+        ``rules`` and ``faults`` are read as by the factory (a file's ``scripts`` are ignored).
+        """
         script = build_script(rules, faults)
 
         async def register() -> str:
