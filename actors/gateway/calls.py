@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Literal
 
+from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
 from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
@@ -214,12 +215,14 @@ class Calls:
         called: str | None = None,
         arrived: float | None = None,
         endpoint: ProviderEndpoint | None = None,
+        config: AgentConfig | None = None,
         greet: bool = True,
     ) -> Call:
         """Admit a call and open its conversation (returns once ``session.updated`` arrived).
 
         ``endpoint`` overrides where the session connects (the SIP ingress joins a call id);
-        with ``greet`` the agent's greeting is said first.
+        ``config`` overrides the agent's session configuration (a phone ingress sets G.711
+        audio); with ``greet`` the agent's greeting is said first.
 
         Raises:
             CallRefused: draining, over a cap, or the provider could not be reached.
@@ -240,7 +243,7 @@ class Calls:
             call_id = f"call-{uuid.uuid4().hex[:12]}"
             request = LiveSessionRequest(
                 session_id=call_id,
-                agent=agent.agent,
+                agent=config or agent.agent,
                 endpoint=endpoint or self._endpoints(agent),
                 tuning=self._tuning,
             )

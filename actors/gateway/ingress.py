@@ -62,7 +62,9 @@ def lazy(module: str, class_name: str) -> IngressFactory:
     return build
 
 
-INGRESSES: dict[str, IngressFactory] = {}
+INGRESSES: dict[str, IngressFactory] = {
+    "twilio": lazy("voxray.actors.gateway.twilio", "TwilioIngress"),
+}
 """Every ingress the gateway serves, by name: one line each."""
 
 

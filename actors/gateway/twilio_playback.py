@@ -1,0 +1,82 @@
+"""What a Twilio caller has heard, from mark acknowledgements.
+
+Each agent audio chunk sent to Twilio is followed by a ``mark``; Twilio echoes a mark once the
+audio before it has played. So the last acknowledged mark says exactly how much of which item
+the caller heard: that, not what was sent, is where barge-in truncates. After a ``clear``,
+Twilio echoes the marks still pending; they were forgotten when the clear was sent, so they
+change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MarkLedger"]
+
+_MULAW_BYTES_PER_MS = 8
+
+
+@dataclass(frozen=True)
+class _Pending:
+    item_id: str
+    end_ms: int
+
+
+class MarkLedger:
+    """Marks sent and acknowledged for one stream; a :class:`PlaybackProbe`."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+        self._sent_ms: dict[str, float] = {}
+        self._last_item: str | None = None
+        self._heard: _Pending | None = None
+        self._seq = 0
+        self.acknowledged = 0
+        self.ignored = 0
+
+    def sent(self, item_id: str, audio_bytes: int) -> str:
+        """Audio of ``item_id`` went out; returns the name of the mark to send after it."""
+        self._seq += 1
+        end_ms = self._sent_ms.get(item_id, 0.0) + audio_bytes / _MULAW_BYTES_PER_MS
+        self._sent_ms[item_id] = end_ms
+        self._last_item = item_id
+        name = f"voxray-{self._seq}"
+        self._pending[name] = _Pending(item_id, int(end_ms))
+        return name
+
+    def acknowledged_mark(self, name: str) -> bool:
+        """Twilio echoed ``name``; False when it is unknown or was cleared (ignored)."""
+        pending = self._pending.pop(name, None)
+        if pending is None:
+            self.ignored += 1
+            return False
+        self.acknowledged += 1
+        self._heard = pending
+        # Marks are played in order: any still pending before this one were played too.
+        for earlier in [key for key in self._pending if _seq_of(key) < _seq_of(name)]:
+            del self._pending[earlier]
+        return True
+
+    def cleared(self) -> int:
+        """A ``clear`` was sent: pending marks will be echoed but mean nothing; how many."""
+        dropped = len(self._pending)
+        self._pending.clear()
+        return dropped
+
+    # --- PlaybackProbe ----------------------------------------------------------------------
+
+    def playing(self) -> bool:
+        """Audio was sent whose mark has not come back."""
+        return bool(self._pending)
+
+    def heard(self) -> tuple[str | None, int]:
+        """The item last sent, and the ms of it the caller acknowledged hearing."""
+        if self._last_item is None:
+            return None, 0
+        if self._heard is not None and self._heard.item_id == self._last_item:
+            return self._last_item, self._heard.end_ms
+        return self._last_item, 0
+
+
+def _seq_of(name: str) -> int:
+    return int(name.rsplit("-", 1)[1])

@@ -1,0 +1,187 @@
+"""The Twilio ingress end to end: a simulated Twilio caller, the gateway, the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiohttp
+from voxray.actors.gateway.records import CallRecord
+from voxray.actors.gateway.twilio_playback import MarkLedger
+from voxray.actors.gateway.twilio_signature import twilio_signature
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
+
+from tests.conftest import TEST_SPEED
+from tests.gateway_fixtures import GREETING, running_gateway
+
+
+def _records(tmp_path: Path) -> list[CallRecord]:
+    path = tmp_path / "calls.jsonl"
+    if not path.exists():
+        return []
+    return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
+
+
+async def _wait_records(tmp_path: Path, count: int) -> list[CallRecord]:
+    for _ in range(500):
+        records = _records(tmp_path)
+        if len(records) >= count:
+            return records
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} call record(s) never appeared")
+
+
+async def test_voice_webhook_answers_twiml_that_connects_the_stream(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        form = {"CallSid": "CA1", "From": "+15550001111", "To": "+15559990000"}
+        async with http.post(f"{gateway.url}/twilio/voice", data=form) as response:
+            assert response.status == 200
+            assert response.content_type == "text/xml"
+            twiml = await response.text()
+    stream_url = gateway.url.replace("http://", "ws://") + "/twilio/stream"
+    assert f'<Connect><Stream url="{stream_url}">' in twiml
+    assert '<Parameter name="agent" value="support"/>' in twiml
+    assert '<Parameter name="from" value="+15550001111"/>' in twiml
+    assert "call back later" in twiml.split("</Connect>")[1]
+
+
+async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        caller = TwilioCaller(
+            gateway.url.replace("http://", "ws://") + "/twilio/stream",
+            parameters={"agent": "support", "from": "+15550001111", "to": "+15559990000"},
+            speed=TEST_SPEED,
+        )
+        call = asyncio.create_task(caller.run(http))
+        assert await caller.wait_for_agent_audio(1000, timeout_s=10)
+        assert await caller.wait_for_quiet(1500, timeout_s=10)
+        caller.say(speech_mulaw("I would like to check my order please"))
+        while caller.speaking:
+            await asyncio.sleep(0.01)
+        spoken_ms = caller.report_agent_audio_ms()
+        assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
+        assert await caller.wait_for_quiet(1500, timeout_s=10)
+        assert gateway.context.calls.live == 1
+        caller.hang_up()
+        report = await asyncio.wait_for(call, 10)
+        records = await _wait_records(tmp_path, 1)
+        metrics = gateway.context.metrics.render().decode()
+    assert report.first_audio_s is not None and report.first_audio_s < 2.0
+    assert report.marks_echoed > 0 and report.clears == 0
+    record = records[0]
+    assert (record.ingress, record.agent, record.caller) == ("twilio", "support", "+15550001111")
+    assert record.status == "completed" and record.end_reason == "hangup"
+    agent_lines = [line.text for line in record.transcript if line.role == "agent"]
+    assert agent_lines[0] == GREETING
+    assert len(agent_lines) == 2  # the greeting, then the answer to the caller's turn
+    answered = [turn for turn in record.turns if turn.caller_speech_end_ms is not None]
+    assert answered and answered[0].latency_ms is not None
+    assert record.first_agent_audio_ms is not None
+    assert record.audio_in_min > 0 and record.cost_usd > 0
+    assert 'voxray_calls_total{agent="support",ingress="twilio"} 1.0' in metrics
+    assert 'voxray_calls_live{agent="support",ingress="twilio"} 0.0' in metrics
+    assert "voxray_first_agent_audio_seconds_count" in metrics
+
+
+async def test_barge_in_clears_twilio_and_is_recorded(simulator: Simulator, tmp_path: Path) -> None:
+    long_greeting = " ".join([GREETING] * 6)
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        gateway.context.agents["support"]  # the agent exists
+        agent = gateway.context.agents["support"].model_copy(update={"greeting": long_greeting})
+        gateway.context.agents._agents["support"] = agent
+        caller = TwilioCaller(
+            gateway.url.replace("http://", "ws://") + "/twilio/stream",
+            parameters={"agent": "support"},
+            speed=TEST_SPEED,
+        )
+        call = asyncio.create_task(caller.run(http))
+        assert await caller.wait_for_agent_audio(1500, timeout_s=10)
+        caller.say(speech_mulaw("Stop, I have a question"))
+        for _ in range(500):
+            if caller.report.clears:
+                break
+            await asyncio.sleep(0.01)
+        assert caller.report.clears == 1
+        caller.hang_up()
+        await asyncio.wait_for(call, 10)
+        records = await _wait_records(tmp_path, 1)
+    assert records[0].barge_ins == 1
+    assert records[0].turns[0].interrupted
+
+
+def test_marks_echoed_after_a_clear_do_not_move_what_was_heard() -> None:
+    ledger = MarkLedger()
+    first = ledger.sent("item-1", 1600)  # 200 ms of μ-law
+    second = ledger.sent("item-1", 1600)
+    assert ledger.playing() and ledger.heard() == ("item-1", 0)
+    assert ledger.acknowledged_mark(first)
+    assert ledger.heard() == ("item-1", 200)
+    assert ledger.cleared() == 1
+    assert not ledger.playing()
+    assert not ledger.acknowledged_mark(second)  # Twilio echoes it after the clear
+    assert ledger.heard() == ("item-1", 200) and ledger.ignored == 1
+
+
+async def test_bad_input_is_refused_and_other_calls_go_on(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path, twilio_auth_token="tok3n") as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        stream_url = gateway.url.replace("http://", "ws://") + "/twilio/stream"
+        # No signature: 403 before the upgrade; a bad one on the webhook: 403 too.
+        unsigned = await TwilioCaller(stream_url, parameters={"agent": "support"}).run(http)
+        assert unsigned.refused_status == 403
+        async with http.post(
+            f"{gateway.url}/twilio/voice", data={"To": "+1"}, headers={"X-Twilio-Signature": "x"}
+        ) as response:
+            assert response.status == 403
+        signed = {"X-Twilio-Signature": twilio_signature("tok3n", stream_url)}
+        good = TwilioCaller(
+            stream_url, parameters={"agent": "support"}, headers=signed, speed=TEST_SPEED
+        )
+        good_call = asyncio.create_task(good.run(http))
+        assert await good.wait_for_agent_audio(500, timeout_s=10)
+        # An unknown agent, and a malformed message: each closed with a policy violation.
+        unknown = await TwilioCaller(
+            stream_url, parameters={"agent": "nobody"}, headers=signed
+        ).run(http)
+        assert unknown.close_code == aiohttp.WSCloseCode.POLICY_VIOLATION
+        async with http.ws_connect(stream_url, headers=signed) as ws:
+            await ws.send_str(json.dumps({"event": "start", "start": {"streamSid": ""}}))
+            closing = await ws.receive()
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert closing.data == aiohttp.WSCloseCode.POLICY_VIOLATION
+            assert "streamSid" in closing.extra
+        async with http.ws_connect(stream_url, headers=signed) as ws:
+            await ws.send_str("x" * (70 * 1024))  # over max_message_bytes
+            closing = await ws.receive()
+            assert closing.type is aiohttp.WSMsgType.CLOSE
+            assert closing.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+        # The good call was not disturbed.
+        before = good.report.agent_audio_ms
+        assert gateway.context.calls.live == 1
+        good.say(speech_mulaw("Hello"))
+        assert await good.wait_for_agent_audio(before + 300, timeout_s=15)
+        good.hang_up()
+        await asyncio.wait_for(good_call, 10)
+        metrics = gateway.context.metrics.render().decode()
+    assert 'voxray_call_refusals_total{cause="unauthorized",ingress="twilio"} 1.0' in metrics
+    assert 'voxray_call_refusals_total{cause="unknown_agent",ingress="twilio"} 1.0' in metrics
+    assert 'voxray_call_refusals_total{cause="bad_request",ingress="twilio"}' in metrics
