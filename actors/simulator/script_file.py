@@ -69,7 +69,9 @@ def describe_validation_error(error: ValidationError) -> tuple[str, str]:
     problems = error.errors(include_url=False)
     first = problems[0]
     where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-    message = " ".join(str(first["msg"]).split())
+    # pydantic prefixes a validator's own message with "Value error, ": the reader needs the
+    # message only.
+    message = " ".join(str(first["msg"]).split()).removeprefix("Value error, ")
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more)"
     return where, message
