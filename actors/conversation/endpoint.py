@@ -21,12 +21,25 @@ class ProviderEndpoint(BaseModel):
 
     url: str = Field("wss://api.x.ai/v1/realtime", description="Websocket URL, no query.")
     api_key: SecretStr = Field(description="Bearer token: the xAI key or a simulator token.")
+    call_id: str | None = Field(
+        None,
+        description="Attach to this inbound SIP call (from a realtime.call.incoming webhook): "
+        "sent as ?call_id= instead of ?model=. Needs an API key, not an ephemeral secret; the "
+        "call's audio flows between the phone network and the provider, never through voxray.",
+    )
 
     def connect_url(self, model: str) -> str:
-        """The websocket URL with ``?model=`` set (replacing any model already in the URL)."""
+        """The websocket URL with ``?model=`` set (replacing any model already in the URL), or
+        with ``?call_id=`` alone when attaching to a SIP call (the provider ignores the model
+        there)."""
         parts = urlsplit(self.url)
-        query = [q for q in parts.query.split("&") if q and not q.startswith("model=")]
-        query.append(urlencode({"model": model}))
+        query = [
+            q for q in parts.query.split("&") if q and not q.startswith(("model=", "call_id="))
+        ]
+        if self.call_id is not None:
+            query.append(urlencode({"call_id": self.call_id}))
+        else:
+            query.append(urlencode({"model": model}))
         return urlunsplit(parts._replace(query="&".join(query)))
 
 

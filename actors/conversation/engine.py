@@ -34,6 +34,7 @@ from voxray.actors.conversation.events import (
     AgentSpeechStarted,
     AgentTranscript,
     ConversationEvent,
+    DtmfReceived,
     ErrorOccurred,
     Interrupted,
     ResponseFinished,
@@ -81,8 +82,10 @@ from voxray.actors.realtime.server_events import (
     ConversationItemInputAudioTranscriptionUpdated,
     ConversationItemTruncated,
     ErrorEvent,
+    InputAudioBufferDtmfEventReceived,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
+    OutputAudioBufferStarted,
     ResponseCreated,
     ResponseDone,
     ResponseFunctionCallArgumentsDone,
@@ -93,7 +96,12 @@ from voxray.actors.realtime.server_events import (
     ServerEvent,
     SessionUpdated,
 )
-from voxray.actors.realtime.transport import Inbound, RealtimeTransport, TransportState
+from voxray.actors.realtime.transport import (
+    Inbound,
+    RealtimeTransport,
+    SocketClosed,
+    TransportState,
+)
 from voxray.actors.tools.executor import ToolExecutor
 from voxray.actors.tools.outcome import ToolOutcome
 
@@ -105,6 +113,7 @@ logger = logging.getLogger("voxray.conversation")
 # matched on the message because xAI's codes for them are not documented.
 _BENIGN_ERROR_MARKERS = ("no active response", "already has an active response", "truncat")
 _FATAL_ERROR_TYPES = frozenset({"max_duration", "timeout"})
+_NORMAL_CLOSE = 1000
 
 Listener = Callable[[ConversationEvent], None]
 WireAudioListener = Callable[[str, str, str], None]
@@ -417,6 +426,9 @@ class Conversation:
             closed = await transport.closed()
             if self.state in (EngineState.CLOSED, EngineState.FAILED):
                 return
+            if self._endpoint.call_id is not None:
+                self._end_call(closed)
+                return
             cause: VoxrayError = (
                 self._responses.fatal_error
                 or closed.error
@@ -430,6 +442,21 @@ class Conversation:
             self._rolling_over = None
             if not await self._recover(cause, planned=planned):
                 return
+
+    def _end_call(self, closed: SocketClosed) -> None:
+        """A SIP call's socket closed: the call is over (there is nothing to re-attach to).
+
+        A normal close (1000) is the caller hanging up; a provider error before it, or any
+        other close, is the call's failure.
+        """
+        fatal: VoxrayError | None = self._responses.fatal_error
+        if fatal is None and closed.error is not None and closed.code != _NORMAL_CLOSE:
+            fatal = closed.error
+        if fatal is not None:
+            self._fail(fatal)
+            return
+        self.state = EngineState.CLOSED
+        self._closed.set()
 
     def _on_inbound(self, inbound: Inbound) -> None:
         """Every inbound item, called by the transport's reader, in order."""
@@ -467,7 +494,10 @@ class Conversation:
                         self._request_response()
             case InputAudioBufferSpeechStarted(item_id=item_id):
                 self._emit(UserSpeechStarted(now, item_id or ""))
-                self._barge_in(now)
+                if self._endpoint.call_id is None:
+                    self._barge_in(now)
+                else:
+                    self._call_barge_in(now)
             case InputAudioBufferSpeechStopped(item_id=item_id):
                 self._emit(UserSpeechEnded(now, item_id or ""))
             case ConversationItemInputAudioTranscriptionUpdated(item_id=item_id, transcript=text):
@@ -505,6 +535,12 @@ class Conversation:
                 )
             case ErrorEvent(error=detail):
                 self._on_error(now, detail.type or "", detail.code, detail.message or "")
+            case InputAudioBufferDtmfEventReceived(event=digit, received_at=received_at):
+                self._emit(DtmfReceived(now, digit, float(received_at)))
+            case OutputAudioBufferStarted(response_id=response_id):
+                # SIP: the provider plays the audio to the phone and says when it starts.
+                if self._responses.audio_scheduled(response_id or "", now, 0.0):
+                    self._emit(AgentSpeechStarted(now, response_id or ""))
             case _:
                 # ping, item added/created/deleted/truncated, content parts, MCP events and
                 # unknown types carry nothing this engine acts on.
@@ -521,6 +557,13 @@ class Conversation:
         self._emit(
             AgentAudio(scheduled.start_ms, response_id, scheduled.samples, self._speaker.rate)
         )
+
+    def _call_barge_in(self, now: float) -> None:
+        # On a SIP call the provider plays the audio and cuts it itself when the caller speaks:
+        # there is nothing here to cancel or truncate, only the interruption to report.
+        active = self._responses.active_id
+        if active is not None:
+            self._emit(Interrupted(now, active, 0, 0.0))
 
     def _barge_in(self, now: float) -> None:
         active = self._responses.active_id
@@ -594,6 +637,8 @@ class Conversation:
     def _roll_over(self) -> None:
         """Between turns, before the provider's maximum duration: move to a fresh connection."""
         transport = self._transport
+        if self._endpoint.call_id is not None:
+            return  # a SIP call lives on its one socket: closing it would hang up
         if self.state is not EngineState.READY or self._rolling_over is transport:
             # A reconnect is under way, or this connection is being replaced already (a late
             # event of the old connection must not close the new one).

@@ -19,6 +19,7 @@ __all__ = [
     "AgentSpeechStarted",
     "AgentTranscript",
     "ConversationEvent",
+    "DtmfReceived",
     "ErrorOccurred",
     "Interrupted",
     "ResponseFinished",
@@ -133,6 +134,19 @@ class ResponseFinished:
 
 
 @dataclass(frozen=True)
+class DtmfReceived:
+    """The caller pressed a key on a SIP call (``0-9``, ``*``, ``#``).
+
+    For the record only: the provider passes the digit to the model as text itself.
+    ``received_at`` is the provider's unix time of the key press.
+    """
+
+    t_ms: float
+    digit: str
+    received_at: float
+
+
+@dataclass(frozen=True)
 class ErrorOccurred:
     """Something went wrong; ``fatal`` errors end the session."""
 
@@ -154,5 +168,6 @@ ConversationEvent = (
     | ToolCallStarted
     | ToolCallFinished
     | ResponseFinished
+    | DtmfReceived
     | ErrorOccurred
 )

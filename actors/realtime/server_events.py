@@ -94,6 +94,9 @@ __all__ = [
     "McpListToolsCompleted",
     "McpListToolsFailed",
     "McpListToolsInProgress",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
     "Ping",
     "ResponseContentPartAdded",
     "ResponseContentPartDone",
@@ -203,6 +206,30 @@ class InputAudioBufferDtmfEventReceived(ServerEventBase):
     received_at: int | float
 
 
+# ---------------------------------------------------------------- output audio buffer (SIP)
+
+
+class OutputAudioBufferStarted(ServerEventBase):
+    """SIP only: the agent's audio of ``response_id`` started playing to the caller."""
+
+    type: Literal["output_audio_buffer.started"] = "output_audio_buffer.started"
+    response_id: str | None = None
+
+
+class OutputAudioBufferStopped(ServerEventBase):
+    """SIP only: the caller has heard all of the agent's audio of ``response_id``."""
+
+    type: Literal["output_audio_buffer.stopped"] = "output_audio_buffer.stopped"
+    response_id: str | None = None
+
+
+class OutputAudioBufferCleared(ServerEventBase):
+    """SIP only: audio not yet played to the caller was dropped (a barge-in)."""
+
+    type: Literal["output_audio_buffer.cleared"] = "output_audio_buffer.cleared"
+    response_id: str | None = None
+
+
 # ---------------------------------------------------------------- conversation items
 
 
@@ -296,6 +323,9 @@ KnownServerEvent = Annotated[
     | InputAudioBufferCleared
     | InputAudioBufferTimeoutTriggered
     | InputAudioBufferDtmfEventReceived
+    | OutputAudioBufferStarted
+    | OutputAudioBufferStopped
+    | OutputAudioBufferCleared
     | ConversationItemAdded
     | ConversationItemCreated
     | ConversationItemDeleted

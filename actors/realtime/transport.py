@@ -56,9 +56,14 @@ class TransportState(Enum):
 
 @dataclass(frozen=True)
 class SocketClosed:
-    """The socket is gone; ``error`` says why when it was not closed by us."""
+    """The socket is gone; ``error`` says why when it was not closed by us.
+
+    ``code`` is the websocket close code when a close frame came (1000: a normal close, which
+    on a SIP call means the call ended).
+    """
 
     error: ConnectionLostError | None
+    code: int | None = None
 
 
 Inbound = ServerEvent | ProtocolError
@@ -204,7 +209,8 @@ class RealtimeTransport:
             closed_by_us = self.state is TransportState.CLOSED
             self.state = TransportState.CLOSED
             self._outbound.close()
-            self._close_marker = SocketClosed(None if closed_by_us else lost)
+            code = self._ws.close_code if self._ws is not None else None
+            self._close_marker = SocketClosed(None if closed_by_us else lost, code)
             self._closed.set()
 
     async def _read(self) -> None:
