@@ -68,8 +68,7 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
         assert await caller.wait_for_agent_audio(1000, timeout_s=10)
         assert await caller.wait_for_quiet(1500, timeout_s=10)
         caller.say(speech_mulaw("I would like to check my order please"))
-        while caller.speaking:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(caller.wait_spoken(), 10)
         spoken_ms = caller.report_agent_audio_ms()
         assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
         assert await caller.wait_for_quiet(1500, timeout_s=10)

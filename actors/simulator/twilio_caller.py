@@ -133,6 +133,7 @@ class TwilioCaller:
         self._player = _Player(speed)
         self._speech: deque[bytes] = deque()
         self._hangup = asyncio.Event()
+        self._spoken = asyncio.Event()
         self._started = 0.0
 
     def say(self, mulaw: bytes) -> None:
@@ -145,6 +146,12 @@ class TwilioCaller:
     def speaking(self) -> bool:
         """Speech is still queued."""
         return bool(self._speech)
+
+    async def wait_spoken(self) -> None:
+        """Until every queued frame of speech went out."""
+        while self._speech:
+            self._spoken.clear()
+            await self._spoken.wait()
 
     def report_agent_audio_ms(self) -> float:
         """Agent audio received so far (ms)."""
@@ -233,6 +240,8 @@ class TwilioCaller:
                 now = time.monotonic()
             self.report.lateness_ms.append(max(0.0, (now - due) * 1000))
             frame = self._speech.popleft() if self._speech else _SILENCE
+            if not self._speech:
+                self._spoken.set()
             message = {
                 "event": "media",
                 "sequenceNumber": str(sequence),
