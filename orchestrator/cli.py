@@ -11,7 +11,7 @@ import sys
 
 from rich.console import Console
 from voxray.actors.errors import ConfigError
-from voxray.commands import EXIT_INVALID, bench, drain, evaluate, examples, sim, status
+from voxray.commands import EXIT_INVALID, bench, compare, drain, evaluate, examples, sim, status
 
 __all__ = ["main"]
 
@@ -20,6 +20,7 @@ COMMANDS = {
     "eval": evaluate,
     "examples": examples,
     "bench": bench,
+    "compare": compare,
     "sim": sim,
     "status": status,
     "drain": drain,

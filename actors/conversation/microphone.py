@@ -33,6 +33,8 @@ class Microphone:
         speed: pacing factor (1 = real time).
         continuous: send silence between utterances (server VAD); False sends speech only.
         clock: the event loop's clock unless a test supplies one (it must agree with it).
+        line: transforms every chunk before it is sent (a caller condition: noise, a phone
+            line, packet loss); it must return as many samples as it is given.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class Microphone:
         speed: float,
         continuous: bool,
         clock: Callable[[], float] | None = None,
+        line: Callable[[NDArray[np.int16]], NDArray[np.int16]] | None = None,
     ) -> None:
         self._conversation = conversation
         self.rate = rate
@@ -63,6 +66,7 @@ class Microphone:
         self._timer: asyncio.TimerHandle | None = None
         self._due = 0.0
         self._stopped: asyncio.Future[None] | None = None
+        self._line = line
 
     async def run(self) -> None:
         """Stream until cancelled; raises what sending a frame raised."""
@@ -142,6 +146,8 @@ class Microphone:
                 chunk = np.concatenate((chunk, self._silence[: self._chunk - len(chunk)]))
         else:
             chunk = self._silence
+        if self._line is not None:
+            chunk = self._line(chunk)
         self._conversation.send_audio(chunk, rate=self.rate, channels=1)
         self._position_ms += len(chunk) * 1000 / self.rate
         if drained:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from voxray.actors.audio.conditions import CallerLine
 from voxray.actors.audio.pcm import downmix_to_mono
 from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.audio.speech import SpeechSynthesizer
@@ -85,7 +86,8 @@ class ScenarioPlayer:
         self._microphone: Microphone | None = None
         self._turns: list[_TurnProgress] = []
         self._progress = asyncio.Event()
-        self._voices: dict[tuple[str, int], SpeechSynthesizer] = {}
+        self._voices: dict[tuple[str, int, int], SpeechSynthesizer] = {}
+        self._line: CallerLine | None = None
         conversation.add_listener(self._on_event)
 
     async def run(self) -> SessionResult:
@@ -95,6 +97,10 @@ class ScenarioPlayer:
         microphone: Microphone | None = None
         mic_task: asyncio.Task[None] | None = None
         try:
+            condition = self._script.condition
+            if condition is not None:
+                # A noise bed is seconds of audio to build (babble is synthesised): off the loop.
+                self._line = await asyncio.to_thread(condition.line, self._rate, self._script.seed)
             await conversation.start()
             microphone = self._microphone = Microphone(
                 conversation,
@@ -102,6 +108,7 @@ class ScenarioPlayer:
                 chunk_ms=conversation.agent_chunk_ms,
                 speed=self._speed,
                 continuous=conversation.agent.turn_detection is not None,
+                line=self._line,
             )
             mic_task = asyncio.create_task(
                 microphone.run(), name=f"session-{conversation.session_id}-mic"
@@ -153,17 +160,28 @@ class ScenarioPlayer:
     async def _speak(
         self, microphone: Microphone, audio: NDArray[np.int16], progress: _TurnProgress
     ) -> None:
+        if self._line is not None:
+            self._line.hear_utterance(audio)
         progress.speech_start_ms = microphone.position_ms
         progress.speech_end_ms = await microphone.speak(audio)
         if self._conversation.agent.turn_detection is None:
             self._conversation.commit_audio()
 
     async def _synthesize(self, turn: SayTurn | BargeInTurn) -> NDArray[np.int16]:
-        key = (turn.voice, turn.words_per_minute)
+        condition = self._script.condition
+        spoken = (
+            condition.voice_for(turn.voice, turn.words_per_minute)
+            if condition is not None
+            else None
+        )
+        voice = spoken.voice if spoken is not None else turn.voice
+        rate = spoken.words_per_minute if spoken is not None else turn.words_per_minute
+        pitch = spoken.pitch if spoken is not None else 50
+        key = (voice, rate, pitch)
         synthesizer = self._voices.get(key)
         if synthesizer is None:
             synthesizer = self._voices[key] = SpeechSynthesizer(
-                voice=turn.voice, words_per_minute=turn.words_per_minute
+                voice=voice, words_per_minute=rate, pitch=pitch
             )
         text = turn.say if isinstance(turn, SayTurn) else turn.barge_in
         speech = await asyncio.to_thread(synthesizer.synthesize, text)

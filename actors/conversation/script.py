@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+from voxray.actors.audio.conditions import CallerCondition
 
 __all__ = [
     "AudioTurn",
@@ -70,4 +71,10 @@ class ScenarioScript(_Turn):
     turns: tuple[UserTurn, ...] = Field(min_length=1)
     reply_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for the agent to finish answering a turn."
+    )
+    condition: CallerCondition | None = Field(
+        None, description="How the caller sounds and what the line does to the audio."
+    )
+    seed: int = Field(
+        0, ge=0, description="This run's seed for the condition (repeats differ, each replays)."
     )

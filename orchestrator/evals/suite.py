@@ -49,6 +49,7 @@ from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
 from voxray.actors.errors import ConfigError
 from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.tools.spec import TOOL_SEARCH_PATH
 from voxray.evals.expectations import Expectations, ToolExpectation
 from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
 from voxray.evals.turns import TaggedTurn, spoken_text, turn_order_problem
@@ -177,11 +178,11 @@ class ScenarioDefaults(_Model):
 
     @field_validator("agent")
     @classmethod
-    def _valid_agent(cls, agent: dict[str, Any]) -> dict[str, Any]:
+    def _valid_agent(cls, agent: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         # Checked on its own so that a bad default is reported once, at `defaults.agent`, rather
         # than as a problem of whichever scenario happens to come first.
         try:
-            AgentConfig.model_validate(agent)
+            AgentConfig.model_validate(agent, context=info.context)
         except ValidationError as error:
             first = error.errors()[0]
             raise FieldProblem(tuple(first["loc"]), problem_message(first, AgentConfig)) from None
@@ -322,7 +323,8 @@ def load_suite(path: str | PathLike[str]) -> Suite:
             location=where,
         )
     try:
-        return Suite.model_validate(raw, context={_BASE_DIR: path.parent})
+        context = {_BASE_DIR: path.parent, TOOL_SEARCH_PATH: path.parent.resolve()}
+        return Suite.model_validate(raw, context=context)
     except ValidationError as error:
         raise config_error(error, raw, where, Suite) from error
 
