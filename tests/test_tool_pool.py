@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 from voxray.actors.tools import (
     ToolExecutor,
     ToolOutcome,
@@ -246,9 +247,9 @@ async def test_stale_copies_never_fail_innocent_calls(
     # is being killed it answers RETIRING, once dead the keeper says it never admitted the
     # call. Either way the call runs elsewhere instead of failing. Fresh stale copies until
     # one has met the dead runner, the case that needs the keeper's verdict.
-    caplog.set_level(logging.WARNING, logger="voxray.actors.tools.pool")
+    caplog.set_level(logging.INFO, logger="voxray.actors.tools.pool")
     async with asyncio.timeout(30):
-        while "tool runner died during add" not in caplog.text:
+        while "tool runner gone before add" not in caplog.text:
             copy = pickle.loads(pickled)
             assert copy.generations == stale
             outcomes = await asyncio.gather(
@@ -275,3 +276,27 @@ async def test_figures_per_tool_in_the_session_and_the_pool(pool: ToolPool) -> N
     assert stats.tools["raise_value_error"].errors >= 1
     assert 0 < stats.tools["add"].latency_p50_ms <= stats.tools["add"].latency_p99_ms
     assert stats.runners <= stats.max_size == 3
+
+
+async def test_killed_idle_runners_never_fail_a_new_conversations_calls(pool: ToolPool) -> None:
+    # The driver's copy is what every new session actor gets; it still lists the runners
+    # that are about to die, as it would after an OOM kill nobody reported yet.
+    await pool.wait_ready(timeout_s=60)
+    pickled = pickle.dumps(pool)
+    before = await pool.statistics()
+    names = pool.runner_names
+    assert len(names) >= 2
+    for name in names:
+        ray.kill(ray.get_actor(name), no_restart=True)
+    await stats_when(pool, lambda s: s.runners_replaced >= before.runners_replaced + len(names))
+    await pool.wait_ready(timeout_s=60)  # their replacements are up: the dead are long gone
+    # Conversations started afterwards: none of their calls ran anywhere before, so every one
+    # must run on a live runner, not come back as "runner died".
+    for conversation in range(3):
+        copy = pickle.loads(pickled)
+        outcomes = await asyncio.gather(
+            *(copy.call(spec("add"), f"c{i}", json.dumps({"a": i})) for i in range(len(names)))
+        )
+        assert [o.output for o in outcomes] == [str(i) for i in range(len(names))], conversation
+    after = await pool.statistics()
+    assert "add" not in after.tools or after.tools["add"].error_types.get("runner_died", 0) == 0

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from voxray.actors.errors import ToolSpecError
-from voxray.actors.tools.spec import ToolSpec, tool_spec_from_entry
+from voxray.actors.tools.spec import TOOL_SEARCH_PATH, ToolSpec, tool_spec_from_entry
 
 __all__ = [
     "CLASSIC_VOICES",
@@ -183,17 +190,20 @@ class AgentConfig(_Config):
 
     @field_validator("tools", mode="before")
     @classmethod
-    def _resolve_tools(cls, value: Any) -> Any:
+    def _resolve_tools(cls, value: Any, info: ValidationInfo) -> Any:
         # Tool references are resolved here, at load time, so a tool that cannot be imported or
         # described is a config error before any session starts, never a failure mid-call.
         if not isinstance(value, list | tuple):
             return value
+        # The suite's (or agent file's) folder: a tools module beside it imports without
+        # PYTHONPATH, and is shipped to the runners (tool_spec_from_entry).
+        search_path = (info.context or {}).get(TOOL_SEARCH_PATH)
         resolved: list[Any] = []
         for entry in value:
             # A dict with "parameters" is an already-built ToolSpec (e.g. a model_dump).
             if isinstance(entry, str) or (isinstance(entry, dict) and "parameters" not in entry):
                 try:
-                    resolved.append(tool_spec_from_entry(entry))
+                    resolved.append(tool_spec_from_entry(entry, search_path=search_path))
                 except ToolSpecError as error:
                     raise ValueError(error.message) from error
             else:

@@ -12,8 +12,11 @@ is only on the slow paths, where it is the single authority:
   client noticed first; clients learn the new list of runners from the next reply of any runner
   (the keeper hands every runner the list) or from the keeper's answer to their report;
 - **verdicts**: a client whose call was on a runner that died asks :meth:`lost` whether the call
-  ran. Only a runner that stopped itself can say which calls it had admitted; for those, a call
-  it never admitted is run elsewhere, and every other case is reported as ``runner_died``;
+  ran. A runner that stopped itself says which calls it had admitted; for a runner that died any
+  other way, Ray's control store (GCS) says when it was recorded dead, and a call sent after
+  that never reached it (a client that had not heard of the death yet: every copy handed to a
+  new session carries the list of runners it was made with). Such calls are run elsewhere;
+  every other case is reported as ``runner_died``;
 - **health and figures**: every ``health_interval_s`` it pings the runners (in their own
   concurrency group, so a blocked event loop still answers), gathers their per-tool figures,
   kills runners that stopped answering or could not stop an overdue call, and stops surplus
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections import OrderedDict, deque
@@ -43,15 +47,17 @@ from voxray.actors.tools.metrics import (
     snapshot_all,
 )
 from voxray.actors.tools.protocol import (
-    ACQUIRE_CAPACITY,
-    ACQUIRE_GRANTED,
-    ACQUIRE_UNAVAILABLE,
     VERDICT_DIED,
     VERDICT_NOT_STARTED,
     VERDICT_TIMEOUT,
     AcquireReply,
+    CapacityRefused,
+    Granted,
     LostReply,
+    LostReport,
     PingReply,
+    SlotView,
+    Unavailable,
     View,
 )
 from voxray.actors.tools.redact import SecretScrubber, looks_secret
@@ -70,6 +76,9 @@ _FAILURE_HOLD_S: Final = 30.0  # a runtime_env that failed is not tried again fo
 _MAX_GRAVES: Final = 512
 _WAKE_CHECK_S: Final = 1.0  # waiters re-check at least this often, in case a wake-up was lost
 _RUNNER_CONCURRENCY: Final = 1000  # Ray's default for async actors; admission is ours
+# A call sent this long after its runner was recorded dead certainly never reached it, even with
+# the clocks of two nodes a little apart (the client's send time against the GCS's record).
+_DEAD_BEFORE_SEND_MARGIN_MS: Final = 100.0
 
 _log = logging.getLogger(__name__)
 
@@ -92,6 +101,8 @@ class _Grave:
     clean: bool  # the runner itself said which calls it had admitted
     culprits: Mapping[str, str] = field(default_factory=dict)
     admitted: frozenset[str] = frozenset()
+    handle: Any = None
+    dead_since_ms: float | None = None  # when the GCS recorded the runner dead, once looked up
 
 
 class _PoolKeeper:
@@ -163,7 +174,7 @@ class _PoolKeeper:
         """Room for one call on a runner of ``group``, waiting and growing as needed."""
         unavailable = self._unavailable(group)
         if unavailable is not None:
-            return (ACQUIRE_UNAVAILABLE, unavailable)
+            return Unavailable(unavailable)
         # Room the client did not know of (a runner it has not heard of yet) is not a queue.
         granted = await self._reserve(group, exclusive)
         if granted is not None:
@@ -184,7 +195,7 @@ class _PoolKeeper:
                     return granted
                 unavailable = self._unavailable(group)
                 if unavailable is not None:
-                    return (ACQUIRE_UNAVAILABLE, unavailable)
+                    return Unavailable(unavailable)
                 await self._grow(group, runtime_env, exclusive)
                 limit = max(deadline, self._start_deadline(group))
                 now = time.monotonic()
@@ -225,21 +236,28 @@ class _PoolKeeper:
             kill_delay_s=_RETIRE_KILL_DELAY_S,
         )
 
-    async def lost(self, slot_id: int, generation: int, call_key: str, name: str) -> LostReply:
+    async def lost(self, report: LostReport) -> LostReply:
         """A client's call failed because its runner died: did the call run?"""
-        grave = self._graves.get((slot_id, generation))
-        if grave is None:
+        slot_id, generation, call_key, name, sent_at_ms = report
+        key = (slot_id, generation)
+        if key not in self._graves:
             self._remove(slot_id, generation, "died", grave=_Grave("died", False))
-            grave = self._graves.get((slot_id, generation), _Grave("died", False))
+        # No grave: a runner forgotten long ago; nothing can be said for sure.
+        grave = self._graves.get(key, _Grave("died", False))
         if call_key in grave.culprits:
             verdict = VERDICT_TIMEOUT if grave.culprits[call_key] == "timeout" else VERDICT_DIED
-        elif grave.clean and call_key not in grave.admitted:
-            verdict = VERDICT_NOT_STARTED
+        elif grave.clean:
+            verdict = VERDICT_DIED if call_key in grave.admitted else VERDICT_NOT_STARTED
         else:
-            verdict = VERDICT_DIED
+            dead_since_ms = await self._dead_since_ms(key, grave)
+            sent_after_death = (
+                dead_since_ms is not None
+                and sent_at_ms - dead_since_ms > _DEAD_BEFORE_SEND_MARGIN_MS
+            )
+            verdict = VERDICT_NOT_STARTED if sent_after_death else VERDICT_DIED
         if verdict == VERDICT_DIED:
             self._record(name, "runner_died")
-        return (verdict, self._view())
+        return LostReply(verdict, self._view())
 
     async def unresponsive(self, slot_id: int, generation: int, call_key: str, name: str) -> None:
         """A client gave up on a call well past its timeout: the runner is stuck. Kill it."""
@@ -346,7 +364,7 @@ class _PoolKeeper:
         slot = self._current(slot_id, generation)
         if slot is None:
             return  # another report got here first
-        self._graves[(slot_id, generation)] = grave
+        self._graves[(slot_id, generation)] = dataclasses.replace(grave, handle=slot.handle)
         while len(self._graves) > _MAX_GRAVES:
             self._graves.popitem(last=False)
         del self._slots[slot_id]
@@ -379,8 +397,7 @@ class _PoolKeeper:
             except RayError:
                 continue
             if ticket:
-                view = self._view()
-                return (ACQUIRE_GRANTED, slot_id, slot.generation, slot.handle, ticket, view)
+                return Granted(slot_id, slot.generation, slot.handle, ticket, self._view())
             slot.busy_hint = True  # it will say when it has room (runner_freed)
         return None
 
@@ -475,14 +492,23 @@ class _PoolKeeper:
                 slot.handle.set_view.remote(view)
 
     def _view(self) -> View:
-        return (
+        return View(
             self._version,
             tuple(
-                (slot_id, slot.group, slot.generation, slot.handle)
+                SlotView(slot_id, slot.group, slot.generation, slot.handle)
                 for slot_id, slot in sorted(self._slots.items())
                 if slot.ready
             ),
         )
+
+    async def _dead_since_ms(self, key: tuple[int, int], grave: _Grave) -> float | None:
+        """When the GCS recorded the grave's runner dead (ms since the epoch), or None."""
+        if grave.dead_since_ms is None and grave.handle is not None:
+            dead_since_ms = await asyncio.to_thread(_recorded_death_ms, grave.handle)
+            if dead_since_ms is not None and key in self._graves:
+                self._graves[key] = dataclasses.replace(grave, dead_since_ms=dead_since_ms)
+            return dead_since_ms
+        return grave.dead_since_ms
 
     def _current(self, slot_id: int, generation: int) -> _Slot | None:
         slot = self._slots.get(slot_id)
@@ -523,7 +549,7 @@ class _PoolKeeper:
         queued = sum(self._queued.values())
         busy = len(self._slots)
         text = f"the tool pool is at capacity: {message} (max {self._settings.max_size} runners)"
-        return (ACQUIRE_CAPACITY, text, limit, busy, queued)
+        return CapacityRefused(text, limit, busy, queued)
 
     def _record(self, name: str, error_type: str) -> None:
         counters = self._figures.get(name)
@@ -558,6 +584,26 @@ class _PoolKeeper:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _recorded_death_ms(handle: Any) -> float | None:
+    """When the GCS recorded the actor dead, in ms since the epoch; None if alive or unknown.
+
+    Ray's public state API needs the dashboard, which the embedded cluster does not start; its
+    global state client reads the same actor table straight from the GCS (≈ 1 ms). Should the
+    private call change shape, the answer is None and the verdict stays ``runner_died``.
+    """
+    try:
+        from ray._private import state
+
+        info = state.actors(handle._actor_id.hex())
+    except Exception:
+        _log.debug("actor table lookup failed", exc_info=True)
+        return None
+    if not isinstance(info, dict) or info.get("State") != "DEAD":
+        return None
+    end_ms = info.get("EndTime")
+    return float(end_ms) if isinstance(end_ms, int | float) and end_ms > 0 else None
 
 
 async def _ping(handle: Any, timeout_s: float) -> PingReply:

@@ -48,13 +48,16 @@ from voxray.actors.tools.keeper import DEFAULT_GROUP, KeeperActor
 from voxray.actors.tools.metrics import PoolStatistics
 from voxray.actors.tools.outcome import ToolErrorType, ToolOutcome
 from voxray.actors.tools.protocol import (
-    ACQUIRE_CAPACITY,
-    ACQUIRE_GRANTED,
     BUSY,
     DONE,
     VERDICT_NOT_STARTED,
     VERDICT_TIMEOUT,
     CallReply,
+    CallRequest,
+    CapacityRefused,
+    Granted,
+    LostReport,
+    SlotView,
     View,
 )
 from voxray.actors.tools.settings import DEFAULT_MAX_OUTPUT_BYTES, ToolPoolSettings
@@ -166,6 +169,11 @@ class ToolPool:
         return cls.from_settings(settings, namespace=namespace)
 
     @property
+    def pool_id(self) -> str:
+        """The pool's id: its keeper and runners are the named actors ``voxray-tool-*-<id>*``."""
+        return self._pool_id
+
+    @property
     def settings(self) -> ToolPoolSettings:
         """The pool's settings."""
         return self._settings
@@ -179,6 +187,15 @@ class ToolPool:
     def generations(self) -> tuple[int, ...]:
         """Per runner this copy knows of (default group, by slot), how often it was replaced."""
         return tuple(route.generation for route in self._routes.get(DEFAULT_GROUP, ()))
+
+    @property
+    def runner_names(self) -> tuple[str, ...]:
+        """The Ray actor names of the ready runners this copy knows of (every group)."""
+        return tuple(
+            f"voxray-tool-runner-{self._pool_id}-{route.slot}.{route.generation}"
+            for routes in self._routes.values()
+            for route in routes
+        )
 
     async def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Wait until the pool's ``size`` runners answer.
@@ -212,7 +229,7 @@ class ToolPool:
         if not routes:
             raise RuntimeError("no ready runner known; call wait_ready() first")
         started = time.perf_counter()
-        await routes[0].handle.set_view.remote((-1, ()))  # older than any view: a no-op
+        await routes[0].handle.set_view.remote(View(-1, ()))  # older than any view: a no-op
         return (time.perf_counter() - started) * 1000
 
     async def call(self, spec: ToolSpec, call_id: str, arguments_json: str) -> ToolOutcome:
@@ -254,7 +271,7 @@ class ToolPool:
                 if isinstance(granted, _Refusal):
                     return failure(granted.error_type, granted.message, **granted.details)
                 route, ticket = granted
-            request = (
+            request = CallRequest(
                 call_key,
                 spec.name,
                 spec.ref,
@@ -266,6 +283,7 @@ class ToolPool:
             )
             route.in_flight += 1
             route.exclusive = exclusive
+            sent_at_ms = time.time() * 1000
             ref = route.handle.invoke.remote(request)
             try:
                 async with asyncio.timeout(
@@ -283,11 +301,14 @@ class ToolPool:
                 ray.cancel(ref)
                 raise
             except RayActorError as error:
-                _log.warning("tool runner died during %s (%s): %s", spec.name, call_id, error)
                 route.skip_until = math.inf
-                verdict = await self._lost(route, call_key, spec.name)
+                verdict = await self._lost(route, call_key, spec.name, sent_at_ms)
                 if verdict == VERDICT_NOT_STARTED:
+                    # A runner that was gone before the call was sent (this copy had not heard
+                    # yet): nothing ran, so it runs on a live runner.
+                    _log.info("tool runner gone before %s (%s): run elsewhere", spec.name, call_id)
                     continue
+                _log.warning("tool runner died during %s (%s): %s", spec.name, call_id, error)
                 if verdict == VERDICT_TIMEOUT:
                     return failure("timeout", f"the function did not finish within {timeout_s:g} s")
                 return failure(
@@ -366,23 +387,21 @@ class ToolPool:
         except RayError as error:
             _log.error("tool pool keeper unavailable: %s", error)
             return _Refusal("runner_unavailable", "the tool pool is not running")
-        if reply[0] == ACQUIRE_GRANTED:
-            _, slot, generation, handle, ticket, view = reply
-            self._apply_view(view)
-            return self._route(spec.runtime_env_key, slot, generation, handle), ticket
-        if reply[0] == ACQUIRE_CAPACITY:
-            _, message, limit, in_use, queued = reply
-            return _Refusal(
-                "capacity", message, {"limit": limit, "in_use": in_use, "queued": queued}
-            )
-        return _Refusal("runner_unavailable", reply[1])
+        if isinstance(reply, Granted):
+            self._apply_view(reply.view)
+            route = self._route(spec.runtime_env_key, reply.slot, reply.generation, reply.handle)
+            return route, reply.ticket
+        if isinstance(reply, CapacityRefused):
+            details = {"limit": reply.limit, "in_use": reply.in_use, "queued": reply.queued}
+            return _Refusal("capacity", reply.message, details)
+        return _Refusal("runner_unavailable", reply.message)
 
-    async def _lost(self, route: _Route, call_key: str, name: str) -> int:
+    async def _lost(self, route: _Route, call_key: str, name: str, sent_at_ms: float) -> int:
+        report = LostReport(route.slot, route.generation, call_key, name, sent_at_ms)
         try:
-            verdict, view = await self._keeper.lost.remote(
-                route.slot, route.generation, call_key, name
-            )
-        except RayError:
+            verdict, view = await self._keeper.lost.remote(report)
+        except RayError as error:
+            _log.error("tool pool keeper could not say whether %s ran: %s", call_key, error)
             return -1
         self._apply_view(view)
         return int(verdict)
@@ -414,10 +433,10 @@ class ToolPool:
 
     def __getstate__(self) -> dict[str, Any]:
         # Routes and counters describe this copy's calls; a new copy starts with none in flight.
-        view: View = (
+        view = View(
             self._version,
             tuple(
-                (route.slot, group, route.generation, route.handle)
+                SlotView(route.slot, group, route.generation, route.handle)
                 for group, routes in self._routes.items()
                 for route in routes
             ),

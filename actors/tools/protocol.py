@@ -1,9 +1,11 @@
 """What the pool's client, its runners and its keeper send each other.
 
-Plain tuples and ints, not dataclasses: a call crosses Ray twice per tool call, and pickling a
-tuple of builtins is the cheapest thing Ray can do (a dataclass reply measured ~1 ms slower per
-call on this project's machines). The names below are the only place their layout is spelled
-out.
+Named tuples of builtins and actor handles: a call crosses Ray twice per tool call, and a named
+tuple pickles almost as cheaply as a bare one (a :class:`CallRequest` round trip through Ray's
+cloudpickle measured ≈ 10 µs against ≈ 5 µs for the same fields as a plain tuple, beside a Ray
+call of ≈ 1.2 ms), while every field has a name and a type. The classes must stay at module
+level in an importable module: cloudpickle pickles them by reference then, by value otherwise
+(≈ 0.7 ms).
 
 Admission happens in the runner, in the same round trip as the call: a runner answers
 :data:`BUSY` (no capacity for this kind of call now) or :data:`RETIRING` (about to be stopped)
@@ -13,12 +15,9 @@ Neither answer ran anything, so trying elsewhere is always safe.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 __all__ = [
-    "ACQUIRE_CAPACITY",
-    "ACQUIRE_GRANTED",
-    "ACQUIRE_UNAVAILABLE",
     "BUSY",
     "DONE",
     "RETIRING",
@@ -28,9 +27,13 @@ __all__ = [
     "AcquireReply",
     "CallReply",
     "CallRequest",
+    "CapacityRefused",
+    "Granted",
     "LostReply",
+    "LostReport",
     "PingReply",
     "SlotView",
+    "Unavailable",
     "View",
 ]
 
@@ -44,43 +47,118 @@ RETIRING: Final = 2
 
 # The keeper's answer to a client whose call was on a runner that died.
 VERDICT_NOT_STARTED: Final = 0
-"""The runner was stopped cleanly and this call had not been admitted: run it elsewhere."""
+"""The call never reached the runner (it was dead already, or stopped cleanly without admitting
+it): run it elsewhere."""
 VERDICT_TIMEOUT: Final = 1
 """This call is the one the runner was stopped for: it timed out."""
 VERDICT_DIED: Final = 2
 """The runner died with the call possibly running: report ``runner_died``."""
 
-# The keeper's answer to a request for a runner: ``reply[0]``.
-ACQUIRE_GRANTED: Final = 0
-"""``(0, slot, generation, handle, ticket, view)``: call that runner with that ticket."""
-ACQUIRE_CAPACITY: Final = 1
-"""``(1, message, limit, in_use, queued)``: the queue is full or the wait was too long."""
-ACQUIRE_UNAVAILABLE: Final = 2
-"""``(2, message)``: no runner can be started for this runtime_env (or the pool is closed)."""
 
-SlotView = tuple[int, str, int, Any]
-"""``(slot, runtime_env key, generation, actor handle)`` of one ready runner."""
+class SlotView(NamedTuple):
+    """One ready runner as the keeper lists it."""
 
-View = tuple[int, tuple[SlotView, ...]]
-"""``(version, ready runners)``: the keeper's current list, newer versions replace older."""
+    slot: int
+    group: str
+    """The runtime_env key of the runner's group (``""`` for the pool's own runners)."""
+    generation: int
+    """How often the slot's runner was replaced."""
+    handle: Any
+    """The runner's actor handle."""
 
-CallRequest = tuple[str, str, str, str, bool, float, str, int]
-"""``(call_key, tool name, ref, arguments JSON, exclusive, timeout_s, ticket, view version)``.
 
-``exclusive``: the call needs the runner to itself (a sync tool). ``ticket``: a reservation
-made by the keeper, or ``""``. ``view version``: the client's, so the runner can send a newer
-view back.
-"""
+class View(NamedTuple):
+    """The keeper's list of ready runners; a newer ``version`` replaces an older one."""
 
-CallReply = tuple[int, str, str | None, View | None]
-"""``(code, output, error_type, newer view or None)``."""
+    version: int
+    slots: tuple[SlotView, ...]
 
-AcquireReply = tuple[Any, ...]
-"""See :data:`ACQUIRE_GRANTED`, :data:`ACQUIRE_CAPACITY`, :data:`ACQUIRE_UNAVAILABLE`."""
 
-LostReply = tuple[int, View]
-"""``(verdict, current view)``."""
+class CallRequest(NamedTuple):
+    """One function call, client to runner."""
 
-PingReply = tuple[int, float, float, bool, dict[str, Any]]
-"""``(calls running, idle seconds, seconds the most overdue call is late, stopping,
-per-tool figures since the last ping)``."""
+    call_key: str
+    """Unique per call across copies of the client: how the keeper tells calls apart."""
+    name: str
+    ref: str
+    """``module:function`` of the tool."""
+    arguments_json: str
+    exclusive: bool
+    """The call needs the runner to itself (a sync tool)."""
+    timeout_s: float
+    ticket: str
+    """A reservation made by the keeper, or ``""``."""
+    view_version: int
+    """The client's, so the runner can send a newer view back."""
+
+
+class CallReply(NamedTuple):
+    """A runner's answer to a :class:`CallRequest`."""
+
+    code: int
+    """:data:`DONE`, :data:`BUSY` or :data:`RETIRING`."""
+    output: str
+    error_type: str | None
+    view: View | None
+    """The runner's view when newer than the client's."""
+
+
+class Granted(NamedTuple):
+    """The keeper reserved room: call that runner with that ticket."""
+
+    slot: int
+    generation: int
+    handle: Any
+    ticket: str
+    view: View
+
+
+class CapacityRefused(NamedTuple):
+    """The queue is full or the wait was too long."""
+
+    message: str
+    limit: int
+    in_use: int
+    queued: int
+
+
+class Unavailable(NamedTuple):
+    """No runner can be started for this runtime_env (or the pool is closed)."""
+
+    message: str
+
+
+AcquireReply = Granted | CapacityRefused | Unavailable
+"""The keeper's answer to a request for room on a runner."""
+
+
+class LostReport(NamedTuple):
+    """A client's report of a call whose runner died under it."""
+
+    slot: int
+    generation: int
+    call_key: str
+    name: str
+    sent_at_ms: float
+    """Wall-clock time (ms since the epoch) just before the call was sent: a runner recorded
+    dead before then never received it."""
+
+
+class LostReply(NamedTuple):
+    """The keeper's verdict on a :class:`LostReport`, with its current view."""
+
+    verdict: int
+    view: View
+
+
+class PingReply(NamedTuple):
+    """A runner's health answer."""
+
+    running: int
+    """Calls running."""
+    idle_s: float
+    late_s: float
+    """How late the most overdue call is."""
+    stopping: bool
+    figures: dict[str, Any]
+    """Per-tool figures since the last ping."""

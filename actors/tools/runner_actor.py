@@ -101,9 +101,9 @@ class _RunnerProcess:
         """Run one call if there is room for it; see
         :data:`~voxray.actors.tools.protocol.CallRequest`."""
         call_key, name, ref, arguments, exclusive, timeout_s, ticket, version = request
-        view = self._view if self._view is not None and self._view[0] > version else None
+        view = self._view if self._view is not None and self._view.version > version else None
         if not self._claim(exclusive, ticket):
-            return (RETIRING if self._stopping else BUSY, "", None, view)
+            return CallReply(RETIRING if self._stopping else BUSY, "", None, view)
         started = time.perf_counter()
         self._running[call_key] = (time.monotonic() + timeout_s, exclusive)
         try:
@@ -125,7 +125,7 @@ class _RunnerProcess:
             counters.record(reply.error_type, latency_ms)
         # After counting: finishing may retire the runner, and its figures go with the request.
         self._finish(call_key, exclusive)
-        return (DONE, reply.output, reply.error_type, view)
+        return CallReply(DONE, reply.output, reply.error_type, view)
 
     @ray_method(enable_task_events=False)
     async def reserve(self, exclusive: bool, ttl_s: float) -> str:
@@ -142,7 +142,7 @@ class _RunnerProcess:
     @ray_method(enable_task_events=False)
     async def set_view(self, view: View) -> None:
         """The keeper's newest list of runners, handed on to clients that have an older one."""
-        if self._view is None or view[0] > self._view[0]:
+        if self._view is None or view.version > self._view.version:
             self._view = view
 
     async def retire_if_idle(self, min_idle_s: float) -> bool:
@@ -170,7 +170,9 @@ class _RunnerProcess:
         idle_s = 0.0 if busy else now - self._idle_since
         with self._figures_lock:
             figures, self._figures = self._figures, {}
-        return (len(running), idle_s, max(late_s, 0.0), self._stopping, snapshot_all(figures))
+        return PingReply(
+            len(running), idle_s, max(late_s, 0.0), self._stopping, snapshot_all(figures)
+        )
 
     # ------------------------------------------------------------------ admission
 
