@@ -11,7 +11,18 @@ import sys
 
 from rich.console import Console
 from voxray.actors.errors import ConfigError
-from voxray.commands import EXIT_INVALID, bench, compare, drain, evaluate, examples, sim, status
+from voxray.commands import (
+    EXIT_INVALID,
+    bench,
+    calls,
+    compare,
+    drain,
+    evaluate,
+    examples,
+    serve,
+    sim,
+    status,
+)
 
 __all__ = ["main"]
 
@@ -24,6 +35,8 @@ COMMANDS = {
     "sim": sim,
     "status": status,
     "drain": drain,
+    "serve": serve,
+    "calls": calls,
 }
 
 

@@ -78,14 +78,20 @@ def _full_loc(problem: Any) -> tuple[str | int, ...]:
     return loc + error.path if isinstance(error, FieldProblem) else loc
 
 
+# Lists of named entries and what one entry is called: suites' scenarios, agent files' agents.
+_NAMED_LISTS = {"scenarios": "scenario", "agents": "agent"}
+
+
 def _where(loc: tuple[str | int, ...], raw: Mapping[str, Any]) -> str:
-    if len(loc) >= 2 and loc[0] == "scenarios" and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in _NAMED_LISTS and isinstance(loc[1], int):
         index = loc[1]
-        scenarios = raw.get("scenarios")
-        entry = scenarios[index] if isinstance(scenarios, list) and index < len(scenarios) else None
+        key = str(loc[0])
+        entries = raw.get(key)
+        entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
         name = entry.get("name") if isinstance(entry, Mapping) else None
-        head = f"scenario {name!r} (scenarios[{index}])" if isinstance(name, str) else ""
-        head = head or f"scenarios[{index}]"
+        label = _NAMED_LISTS[key]
+        head = f"{label} {name!r} ({key}[{index}])" if isinstance(name, str) else ""
+        head = head or f"{key}[{index}]"
         rest = dotted(loc[2:])
         return f"{head} → {rest}" if rest else head
     return dotted(loc) or "top level"

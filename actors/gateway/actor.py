@@ -1,0 +1,143 @@
+"""The Ray shell of a gateway: one detached actor per node, owning its sockets.
+
+Thin on purpose: :class:`~voxray.actors.gateway.server.GatewayServer` is plain asyncio. The
+actor is detached (it keeps serving when the driver that started it goes), never restarted
+(a restart would lose its calls' state), and hosts its calls' conversations in its own process:
+a caller's audio goes socket to socket inside this process, never through a Ray call. Function
+calls run in a tool-runner pool of its own (the same isolation evals get).
+
+Why not Ray Serve: an open websocket counts as one ongoing request against
+``max_ongoing_requests`` (default 5), a replica is shut down 20 s after a redeploy (cutting
+calls), and every frame would cross Serve's proxy process; a long phone call wants none of that.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import ray
+from pydantic import BaseModel, ConfigDict
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.gateway.agents import HostedAgent
+from voxray.actors.gateway.server import GatewayServer
+from voxray.actors.gateway.settings import GatewaySettings
+from voxray.actors.heap import freeze_startup_heap
+from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.tools.pool import ToolPool
+from voxray.actors.tools.settings import ToolPoolSettings
+
+__all__ = [
+    "GATEWAY_PREFIX",
+    "GatewayActor",
+    "GatewayDrain",
+    "GatewayLaunch",
+    "GatewayStatus",
+]
+
+GATEWAY_PREFIX = "voxray-gateway-"
+"""Gateway actors are named ``voxray-gateway-<node id prefix>`` in voxray's namespace."""
+
+
+class GatewayLaunch(BaseModel):
+    """Everything a gateway actor starts with (built in the driver by ``voxray serve``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: GatewaySettings
+    agents: list[HostedAgent]
+    endpoints: dict[str, ProviderEndpoint]
+    tuning: EngineTuning
+    tools: ToolPoolSettings
+    namespace: str
+
+
+class GatewayStatus(BaseModel):
+    """One gateway as ``voxray status`` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node_id: str
+    url: str
+    state: str
+    calls_live: int
+    calls_total: int
+    refused: int
+    agents: list[str]
+    cpu_s: float
+    pid: int
+
+
+class GatewayDrain(BaseModel):
+    """What a gateway's drain did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    finished: int
+    stopped: int
+    elapsed_s: float
+
+
+class _Gateway:
+    def __init__(self) -> None:
+        run_at_normal_priority()  # callers' audio is real-time work
+        self._server: GatewayServer | None = None
+        self._tools: ToolPool | None = None
+
+    async def start(self, launch: GatewayLaunch) -> list[str]:
+        """Listen; returns the lines saying where each ingress listens. Idempotent."""
+        if self._server is None:
+            self._tools = ToolPool.from_settings(launch.tools, namespace=launch.namespace)
+            await self._tools.wait_ready()
+            endpoints = launch.endpoints
+            server = GatewayServer(
+                launch.settings,
+                launch.agents,
+                endpoints=lambda agent: endpoints[agent.name],
+                tools=self._tools,
+                tuning=launch.tuning,
+                node_id=ray.get_runtime_context().get_node_id(),
+            )
+            await server.start()
+            self._server = server
+            freeze_startup_heap()
+        return [f"gateway  {self._server.url}", *self._server.describe()]
+
+    def status(self) -> GatewayStatus:
+        """Calls now, total, refused, and this process's CPU time."""
+        server = self._require()
+        calls = server.context.calls
+        return GatewayStatus(
+            node_id=server.context.metrics.node_id,
+            url=server.url,
+            state=calls.state.value,
+            calls_live=calls.live,
+            calls_total=calls.total,
+            refused=calls.refused,
+            agents=server.context.agents.names,
+            cpu_s=time.process_time(),
+            pid=os.getpid(),
+        )
+
+    async def drain(self, deadline_s: float | None = None) -> GatewayDrain:
+        """Refuse new calls (503), let live ones run to the deadline, then end them."""
+        outcome = await self._require().drain(deadline_s)
+        return GatewayDrain(
+            finished=outcome.finished, stopped=outcome.stopped, elapsed_s=outcome.elapsed_s
+        )
+
+    async def stop(self) -> None:
+        """End live calls now, stop listening, stop the tool pool."""
+        if self._server is not None:
+            await self._server.aclose()
+        if self._tools is not None:
+            self._tools.shutdown()
+
+    def _require(self) -> GatewayServer:
+        if self._server is None:
+            raise RuntimeError("the gateway was not started")
+        return self._server
+
+
+GatewayActor: Any = ray.remote(num_cpus=0, max_restarts=0, max_concurrency=1000)(_Gateway)

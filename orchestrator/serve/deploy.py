@@ -1,0 +1,143 @@
+"""Gateways on Ray: one detached gateway actor per node, found, watched and drained by name.
+
+A gateway outlives the driver that deployed it (``voxray serve --detach``); ``voxray status``
+finds it by name, ``voxray drain`` drains and removes it. With ``backend: sim`` a detached
+simulator actor serves the agents' sessions, one scripted brain per agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from pydantic import SecretStr
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.gateway.actor import (
+    GATEWAY_PREFIX,
+    GatewayActor,
+    GatewayDrain,
+    GatewayLaunch,
+    GatewayStatus,
+)
+from voxray.actors.gateway.settings import GatewaySettings
+from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.supervision.placement import affinity, read_nodes
+from voxray.serve.agents import AgentFile
+from voxray.settings import VoxraySettings
+
+__all__ = [
+    "GATEWAY_SIMULATOR",
+    "Deployment",
+    "deploy",
+    "drain_gateways",
+    "find_gateways",
+    "gateway_statuses",
+]
+
+GATEWAY_SIMULATOR = "voxray-gateway-sim"
+_START_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The gateways started (one per node) and where their ingresses listen."""
+
+    gateways: list[Any]
+    lines: list[str]
+
+
+def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings) -> Deployment:
+    """Start (or find) a gateway on every alive node, serving ``agents``.
+
+    Raises:
+        ConfigError: ``backend: xai`` without an API key.
+    """
+    endpoints = _endpoints(agents, settings)
+    launch = GatewayLaunch(
+        settings=gateway,
+        agents=agents.hosted(),
+        endpoints=endpoints,
+        tuning=settings.engine,
+        tools=settings.supervisor.tools,
+        namespace=settings.namespace,
+    )
+    handles: list[Any] = []
+    for node in read_nodes():
+        if not node.alive:
+            continue
+        handles.append(
+            GatewayActor.options(
+                name=GATEWAY_PREFIX + node.node_id[:12],
+                namespace=settings.namespace,
+                lifetime="detached",
+                get_if_exists=True,
+                scheduling_strategy=affinity(node.node_id),
+            ).remote()
+        )
+    started: list[list[str]] = ray.get(
+        [handle.start.remote(launch) for handle in handles], timeout=_START_TIMEOUT_S
+    )
+    return Deployment(handles, [line for lines in started for line in lines])
+
+
+def find_gateways(namespace: str) -> list[Any]:
+    """The gateway actors running in ``namespace``."""
+    names = [
+        entry["name"]
+        for entry in ray.util.list_named_actors(all_namespaces=True)
+        if entry["namespace"] == namespace and entry["name"].startswith(GATEWAY_PREFIX)
+    ]
+    handles = []
+    for name in names:
+        with contextlib.suppress(ValueError):  # it went away meanwhile
+            handles.append(ray.get_actor(name, namespace=namespace))
+    return handles
+
+
+def gateway_statuses(gateways: list[Any]) -> list[GatewayStatus]:
+    """Each gateway's status (a gateway that does not answer is left out)."""
+    statuses: list[GatewayStatus] = []
+    for handle in gateways:
+        with contextlib.suppress(Exception):
+            statuses.append(ray.get(handle.status.remote(), timeout=10))
+    return statuses
+
+
+def drain_gateways(
+    gateways: list[Any], namespace: str, deadline_s: float | None
+) -> list[GatewayDrain]:
+    """Drain every gateway at once (503 to new callers, live calls to the deadline), then
+    remove the gateways and their simulator."""
+    drains: list[GatewayDrain] = ray.get([handle.drain.remote(deadline_s) for handle in gateways])
+    for handle in gateways:
+        with contextlib.suppress(Exception):
+            ray.get(handle.stop.remote(), timeout=30)
+        ray.kill(handle, no_restart=True)
+    with contextlib.suppress(ValueError):
+        ray.kill(ray.get_actor(GATEWAY_SIMULATOR, namespace=namespace), no_restart=True)
+    return drains
+
+
+def _endpoints(agents: AgentFile, settings: VoxraySettings) -> dict[str, ProviderEndpoint]:
+    if agents.backend == "xai":
+        endpoint = settings.xai_endpoint()
+        return {entry.name: endpoint for entry in agents.agents}
+    here = ray.get_runtime_context().get_node_id()
+    simulator = SimulatorActor.options(
+        name=GATEWAY_SIMULATOR,
+        namespace=settings.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        num_cpus=0,
+        scheduling_strategy=affinity(here),
+    ).remote()
+    config = SimulatorConfig(host=settings.sim_host, speed=settings.sim_speed)
+    url: str = ray.get(simulator.start.remote(config))
+    endpoints: dict[str, ProviderEndpoint] = {}
+    for entry in agents.agents:
+        token: str = ray.get(simulator.register.remote(entry.sim))
+        endpoints[entry.name] = ProviderEndpoint(url=url, api_key=SecretStr(token))
+    return endpoints
