@@ -1,0 +1,51 @@
+"""Drain: new callers are refused at once (503, TwiML that says to call back), live calls go
+on until the deadline and are then ended cleanly with a record; /readyz turns 503."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+from voxray.actors.gateway.records import CallRecord
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
+
+from tests.conftest import TEST_SPEED
+from tests.gateway_fixtures import running_gateway
+
+
+async def test_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        stream_url = gateway.url.replace("http://", "ws://") + "/twilio/stream"
+        live = TwilioCaller(stream_url, parameters={"agent": "support"}, speed=TEST_SPEED)
+        live_call = asyncio.create_task(live.run(http))
+        assert await live.wait_for_agent_audio(500, timeout_s=10)
+        drain = asyncio.create_task(gateway.drain(deadline_s=1.0))
+        await asyncio.sleep(0)  # the drain's first step: admission closes at once
+        assert not gateway.context.accepting
+        async with http.get(f"{gateway.url}/readyz") as ready:
+            assert ready.status == 503
+        async with http.post(f"{gateway.url}/twilio/voice", data={"To": "+1"}) as voice:
+            assert voice.status == 503
+            assert "call back later" in await voice.text()
+        refused = await TwilioCaller(stream_url, parameters={"agent": "support"}).run(http)
+        assert refused.refused_status == 503
+        # The live call is still served while the drain waits.
+        before = live.report_agent_audio_ms()
+        live.say(speech_mulaw("Are you still there?"))
+        assert await live.wait_for_agent_audio(before + 300, timeout_s=10)
+        outcome = await asyncio.wait_for(drain, 15)
+        report = await asyncio.wait_for(live_call, 10)
+    assert (outcome.finished, outcome.stopped) == (0, 1)
+    assert report.close_code == aiohttp.WSCloseCode.OK  # hung up cleanly, not cut
+    records = [
+        CallRecord.model_validate_json(line)
+        for line in (tmp_path / "calls.jsonl").read_text().splitlines()
+    ]
+    assert [(r.status, r.end_reason) for r in records] == [("completed", "drain deadline")]
