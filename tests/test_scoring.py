@@ -351,3 +351,26 @@ def test_simulator_placeholder_is_not_a_transcription() -> None:
 
     assert not is_transcribed(heard_placeholder(1640.0))
     assert is_transcribed("")  # an empty transcription is still one: every word was missed
+
+
+def test_repeated_tool_expectations_each_need_a_call_of_their_own() -> None:
+    spec = _spec({"tools_called": ["get_weather"] * 4})
+    verdict = score(spec, _result(calls=(_call(), _call(), _call())))
+    assert not verdict.passed
+    checks = [check for check in verdict.checks if check.name.startswith("tool called")]
+    assert [check.passed for check in checks] == [True, True, True, False]
+    assert checks[3].name == "tool called: get_weather #4"
+    assert (
+        checks[3].got == "3 fitting get_weather calls, each already counted for another expectation"
+    )
+    assert score(spec, _result(calls=(_call(),) * 4)).passed
+
+
+def test_a_loose_expectation_leaves_the_only_fitting_call_to_a_strict_one() -> None:
+    # In this order a first-come match would give the Paris call to the name-only expectation.
+    spec = _spec(
+        {"tools_called": ["get_weather", {"name": "get_weather", "arguments": {"city": "Paris"}}]}
+    )
+    calls = (_call(arguments={"city": "Paris"}), _call(arguments={"city": "Lyon"}))
+    assert score(spec, _result(calls=calls)).passed
+    assert not score(spec, _result(calls=calls[:1])).passed

@@ -90,7 +90,7 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
         checks.append(_barge_in_stop(expect.max_barge_in_stop_ms, spec, result.turns))
     if expect.max_user_wer is not None:
         checks.append(_user_wer(expect.max_user_wer, spec, result.turns))
-    checks += [_tool_called(wanted, result.tool_calls) for wanted in expect.tools_called]
+    checks += _tools_called(expect.tools_called, result.tool_calls)
     checks += [_tool_not_called(name, result.tool_calls) for name in expect.tools_not_called]
     checks += [_contains(text, transcript) for text in expect.transcript_contains]
     checks += [_matches(pattern, transcript) for pattern in expect.transcript_matches]
@@ -249,7 +249,58 @@ def _call_problems(wanted: ToolExpectation, call: ToolCallRecord) -> list[str]:
     return problems
 
 
-def _tool_called(wanted: ToolExpectation, calls: tuple[ToolCallRecord, ...]) -> Check:
+def _tools_called(wanted: list[ToolExpectation], calls: tuple[ToolCallRecord, ...]) -> list[Check]:
+    """One check per expectation, each satisfied by a call of its own.
+
+    Four identical expectations need four calls: expectations and calls are matched one to one
+    (a maximum bipartite matching, so an expectation that only one call fits still gets it when
+    a looser expectation could have taken that call too).
+    """
+    fits = [
+        [
+            index
+            for index, call in enumerate(calls)
+            if call.name == expectation.name and not _call_problems(expectation, call)
+        ]
+        for expectation in wanted
+    ]
+    claimed = _one_to_one(fits)
+    checks = []
+    seen: dict[str, int] = {}
+    for position, expectation in enumerate(wanted):
+        seen[expectation.name] = seen.get(expectation.name, 0) + 1
+        check = _tool_called(expectation, calls, claimed.get(position), len(fits[position]))
+        if seen[expectation.name] > 1:  # repeated names stay apart in reports
+            check = check.model_copy(update={"name": f"{check.name} #{seen[expectation.name]}"})
+        checks.append(check)
+    return checks
+
+
+def _one_to_one(fits: list[list[int]]) -> dict[int, int]:
+    """Expectation index -> call index, as many pairs as possible (Kuhn's augmenting paths)."""
+    owner: dict[int, int] = {}  # call index -> expectation index
+
+    def assign(expectation: int, visited: set[int]) -> bool:
+        for call in fits[expectation]:
+            if call in visited:
+                continue
+            visited.add(call)
+            if call not in owner or assign(owner[call], visited):
+                owner[call] = expectation
+                return True
+        return False
+
+    for expectation in range(len(fits)):
+        assign(expectation, set())
+    return {expectation: call for call, expectation in owner.items()}
+
+
+def _tool_called(
+    wanted: ToolExpectation,
+    calls: tuple[ToolCallRecord, ...],
+    claimed: int | None,
+    fitting_count: int,
+) -> Check:
     conditions = [f"{key} = {_json(value)}" for key, value in wanted.arguments.items()]
     conditions += [f"{key} ~ /{pattern}/" for key, pattern in wanted.arguments_match.items()]
     expected = f"a call of {wanted.name}" + (f" with {', '.join(conditions)}" if conditions else "")
@@ -260,18 +311,22 @@ def _tool_called(wanted: ToolExpectation, calls: tuple[ToolCallRecord, ...]) -> 
         others = ", ".join(dict.fromkeys(call.name for call in calls))
         got = f"no {wanted.name} call" + (f" (calls: {others})" if others else " (no tool calls)")
         return Check(name=f"tool called: {wanted.name}", passed=False, expected=expected, got=got)
-    judged = [(call, _call_problems(wanted, call)) for call in same_name]
-    fitting = [call for call, problems in judged if not problems]
-    if fitting:
-        got = _describe_call(fitting[0])
+    if claimed is not None:
+        got = _describe_call(calls[claimed])
+    elif fitting_count:
+        got = (
+            f"{fitting_count} fitting {wanted.name} call{_s(fitting_count)}, "
+            f"each already counted for another expectation"
+        )
     else:
+        judged = [(call, _call_problems(wanted, call)) for call in same_name]
         # The nearest miss says most about what went wrong.
         call, problems = min(judged, key=lambda item: len(item[1]))
         got = f"{_describe_call(call)}: {'; '.join(problems)}"
         if len(same_name) > 1:
             got += f" (best of {len(same_name)} calls)"
     return Check(
-        name=f"tool called: {wanted.name}", passed=bool(fitting), expected=expected, got=got
+        name=f"tool called: {wanted.name}", passed=claimed is not None, expected=expected, got=got
     )
 
 
