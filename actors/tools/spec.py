@@ -13,16 +13,21 @@ the model sent, so the schema the model sees and the check the runner applies ca
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import difflib
 import functools
 import importlib
 import inspect
 import json
 import re
+import sys
 import typing
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
@@ -31,6 +36,7 @@ from voxray.actors.errors import ToolSpecError
 
 __all__ = [
     "DEFAULT_TOOL_TIMEOUT_S",
+    "TOOL_SEARCH_PATH",
     "LoadedTool",
     "ToolSpec",
     "build_tool_spec",
@@ -41,6 +47,9 @@ __all__ = [
 DEFAULT_TOOL_TIMEOUT_S: Final = 10.0
 """Seconds a function call may run before it is stopped, unless the tool or the pool says
 otherwise (``ToolPoolSettings.default_timeout_s``)."""
+
+TOOL_SEARCH_PATH: Final = "tool_search_path"
+"""Validation-context key: a folder (the suite's) whose modules tools may be imported from."""
 
 _ENTRY_KEYS: Final = frozenset({"ref", "name", "timeout_s", "runtime_env"})
 
@@ -181,8 +190,13 @@ class LoadedTool:
         return stripped
 
 
-def load_tool(ref: str) -> LoadedTool:
+def load_tool(ref: str, *, search_path: Path | None = None) -> LoadedTool:
     """Import the function named by ``ref`` and build the model of its arguments.
+
+    Args:
+        ref: ``package.module:function``.
+        search_path: a folder to import the module from when it is not importable otherwise
+            (the suite's folder: a ``tools.py`` beside the suite needs no ``PYTHONPATH``).
 
     Raises:
         ToolSpecError: the ref is malformed, cannot be imported, is not a function, or has a
@@ -192,18 +206,24 @@ def load_tool(ref: str) -> LoadedTool:
         raise ToolSpecError("not of the form 'package.module:function'", location=ref)
     module_name, _, attribute_path = ref.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
+        with _on_import_path(search_path):
+            target: Any = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        raise ToolSpecError(f"module not found: {error}", location=ref) from error
+        beside = f" (nor in {search_path})" if search_path is not None else ""
+        raise ToolSpecError(f"module not found: {error}{beside}", location=ref) from error
     except Exception as error:
         raise ToolSpecError(
             f"importing {module_name} failed: {type(error).__name__}: {error}", location=ref
         ) from error
+    owner = module_name
     for part in attribute_path.split("."):
         try:
             target = getattr(target, part)
         except AttributeError as error:
-            raise ToolSpecError(f"{part!r} not found in {module_name}", location=ref) from error
+            raise ToolSpecError(
+                f"{part!r} not found in {owner}{_did_you_mean(part, target)}", location=ref
+            ) from error
+        owner = f"{owner}.{part}"
     if inspect.isclass(target) or not callable(target):
         kind = "a class" if inspect.isclass(target) else type(target).__name__
         raise ToolSpecError(f"is {kind}, not a function", location=ref)
@@ -263,6 +283,7 @@ def build_tool_spec(
     name: str | None = None,
     timeout_s: float | None = None,
     runtime_env: Mapping[str, Any] | None = None,
+    search_path: Path | None = None,
 ) -> ToolSpec:
     """Describe the function at ``ref`` as a tool the model can call.
 
@@ -275,12 +296,18 @@ def build_tool_spec(
         name: the name the model sees; the function's own name by default.
         timeout_s: seconds a call may run; the pool's default when None.
         runtime_env: a Ray runtime_env for the runners of this tool.
+        search_path: a folder (the suite's) the module may be imported from. A module found
+            there is added to the tool's ``runtime_env`` as ``py_modules``, so the runners
+            import the same file on any node of the cluster.
 
     Raises:
         ToolSpecError: anything about the reference or its signature that prevents calling it
             safely (see :func:`load_tool`), or an invalid name, timeout or runtime_env.
     """
-    loaded = load_tool(ref)
+    loaded = load_tool(ref, search_path=search_path)
+    shipped = _module_inside(ref, search_path)
+    if shipped is not None:
+        runtime_env = _with_py_module(runtime_env, shipped)
     try:
         parameters = loaded.json_schema()
     except Exception as error:
@@ -307,18 +334,23 @@ def build_tool_spec(
         raise ToolSpecError(f"invalid tool spec: {problems}", location=ref) from error
 
 
-def tool_spec_from_entry(entry: str | Mapping[str, Any]) -> ToolSpec:
+def tool_spec_from_entry(
+    entry: str | Mapping[str, Any], *, search_path: Path | None = None
+) -> ToolSpec:
     """A tool as written in a suite or agent file: a ref, or a mapping with more.
 
     A mapping has ``ref`` and optionally ``name``, ``timeout_s`` and ``runtime_env``; any other
     key is an error rather than silently ignored (a misspelt ``timeout`` would otherwise leave
     a tool without the limit its author meant).
 
+    ``search_path`` is the folder of the file the entry is written in (see
+    :func:`build_tool_spec`).
+
     Raises:
         ToolSpecError: the entry or the tool it names is invalid.
     """
     if isinstance(entry, str):
-        return build_tool_spec(entry)
+        return build_tool_spec(entry, search_path=search_path)
     ref = entry.get("ref")
     if not isinstance(ref, str):
         raise ToolSpecError("a tool entry needs 'ref': 'package.module:function'")
@@ -335,7 +367,62 @@ def tool_spec_from_entry(entry: str | Mapping[str, Any]) -> ToolSpec:
         name=entry.get("name"),
         timeout_s=entry.get("timeout_s"),
         runtime_env=runtime_env,
+        search_path=search_path,
     )
+
+
+@contextmanager
+def _on_import_path(folder: Path | None) -> Iterator[None]:
+    # Last on the path, and only while importing: the folder never shadows an installed module,
+    # and nothing else in the process starts importing from it.
+    entry = None if folder is None else str(folder)
+    if entry is None or entry in sys.path:
+        yield
+        return
+    sys.path.append(entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(entry)
+
+
+def _module_inside(ref: str, folder: Path | None) -> Path | None:
+    """The file or package folder to ship for ``ref``'s module if it was imported from
+    ``folder``; None when it comes from anywhere else (installed, or the working directory)."""
+    if folder is None:
+        return None
+    top_name = ref.partition(":")[0].split(".")[0]
+    if top_name == "voxray":
+        return None  # installed wherever the runners are
+    top = sys.modules.get(top_name)
+    origin = getattr(top, "__file__", None)
+    if origin is None:
+        return None
+    path = Path(origin).resolve()
+    if path.name == "__init__.py":
+        path = path.parent
+    return path if path.parent == folder.resolve() else None
+
+
+def _with_py_module(runtime_env: Mapping[str, Any] | None, module: Path) -> dict[str, Any]:
+    merged = dict(runtime_env or {})
+    if "working_dir" in merged:
+        return merged  # the user ships their folder themselves
+    modules = list(merged.get("py_modules") or [])
+    if str(module) not in modules:
+        modules.append(str(module))
+    merged["py_modules"] = modules
+    return merged
+
+
+def _did_you_mean(name: str, owner: Any) -> str:
+    candidates = [n for n in dir(owner) if not n.startswith("_")]
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if close:
+        return f"; did you mean {' or '.join(repr(c) for c in close)}?"
+    functions = [n for n in candidates if inspect.isfunction(getattr(owner, n, None))]
+    return f"; it has: {', '.join(functions[:10])}" if functions else ""
 
 
 def _summary(error: BaseException) -> str:

@@ -323,8 +323,8 @@ def load_suite(path: str | PathLike[str]) -> Suite:
             location=where,
         )
     try:
-        context = {_BASE_DIR: path.parent, TOOL_SEARCH_PATH: path.parent.resolve()}
-        return Suite.model_validate(raw, context=context)
+        folders = {_BASE_DIR: path.parent, TOOL_SEARCH_PATH: path.parent.resolve()}
+        return Suite.model_validate(raw, context=folders)
     except ValidationError as error:
         raise config_error(error, raw, where, Suite) from error
 
