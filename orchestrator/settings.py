@@ -38,6 +38,11 @@ class VoxraySettings(BaseSettings):
         description="The xAI API key; needed only for the real backend.",
     )
     xai_url: str = Field(XAI_REALTIME_URL, description="The xAI realtime websocket URL.")
+    xai_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The whsec_… secret of xAI's realtime.call.incoming webhooks (SIP calls), "
+        "from VOXRAY_XAI_WEBHOOK_SECRET; `voxray serve` refuses SIP webhooks without it.",
+    )
     ray_address: str | None = Field(
         None, description="Ray cluster to join ('auto' or host:port); None starts embedded Ray."
     )

@@ -199,6 +199,10 @@ class Calls:
         """The calls in progress."""
         return list(self._live.values())
 
+    def endpoint_for(self, agent: HostedAgent) -> ProviderEndpoint:
+        """Where ``agent``'s sessions connect (the SIP ingress adds the call id to it)."""
+        return self._endpoints(agent)
+
     def refuse(self, ingress: str, cause: RefusalCause, message: str) -> CallRefused:
         """Count and log a refusal; returns the error for the ingress to answer with."""
         self.refused += 1
@@ -217,12 +221,17 @@ class Calls:
         endpoint: ProviderEndpoint | None = None,
         config: AgentConfig | None = None,
         greet: bool = True,
+        call_id: str | None = None,
+        admitted: Callable[[], None] | None = None,
     ) -> Call:
         """Admit a call and open its conversation (returns once ``session.updated`` arrived).
 
         ``endpoint`` overrides where the session connects (the SIP ingress joins a call id);
         ``config`` overrides the agent's session configuration (a phone ingress sets G.711
-        audio); with ``greet`` the agent's greeting is said first.
+        audio); with ``greet`` the agent's greeting is said first. ``call_id`` names the call
+        in its record (the SIP ingress uses the provider's; default: a fresh id).
+        ``admitted`` is called once the call holds its slot, before its session connects (the
+        SIP ingress answers its webhook then: the provider must not wait for the connect).
 
         Raises:
             CallRefused: draining, over a cap, or the provider could not be reached.
@@ -240,7 +249,9 @@ class Calls:
                 slot = await self._admitter.claim()
             except CallRefused as refused:
                 raise self.refuse(ingress, refused.cause, refused.message) from None
-            call_id = f"call-{uuid.uuid4().hex[:12]}"
+            if admitted is not None:
+                admitted()
+            call_id = call_id or f"call-{uuid.uuid4().hex[:12]}"
             request = LiveSessionRequest(
                 session_id=call_id,
                 agent=config or agent.agent,

@@ -26,6 +26,11 @@ class GatewaySettings(BaseModel):
     twilio_auth_token: SecretStr | None = Field(
         None, description="When set, every Twilio request must carry a valid X-Twilio-Signature."
     )
+    xai_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The whsec_… secret xAI signs realtime.call.incoming webhooks with "
+        "(VOXRAY_XAI_WEBHOOK_SECRET); without it the SIP ingress refuses every webhook.",
+    )
     browser_secret: SecretStr = Field(
         description="Key that signs the browser page's short-lived websocket tokens."
     )

@@ -45,6 +45,7 @@ from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.protocol import SimProtocol
 from voxray.actors.simulator.quirks import apply_quirks
+from voxray.actors.simulator.sip_line import CallerAudio, Dtmf, HangUp, SipLine
 
 __all__ = ["ConnectionState", "SimConnection"]
 
@@ -147,6 +148,12 @@ class SimConnection:
                     # Fault triggers count events from the greeting on: until they are armed,
                     # the greeting waits in the queue rather than being written at once.
                     self._eager_allowed = True
+                    if self.setup.call is not None:
+                        background.append(
+                            tasks.create_task(
+                                self._phone_line(self.setup.call), name=f"{self.name}-phone"
+                            )
+                        )
                     await self._read()
                 finally:
                     # The socket is gone: nothing left to flush, so stop everything at once.
@@ -159,7 +166,25 @@ class SimConnection:
             if self.frame_log is not None:
                 self.frame_log.close()
             self._protocol.closed()
+            if self.setup.call is not None:
+                self.setup.call.end("the agent hung up")  # unless the caller did first
             logger.debug("%s: closed after %d frames", self.name, self._sent)
+
+    async def _phone_line(self, line: SipLine) -> None:
+        """SIP: what the caller sends goes into the model; the caller hanging up closes the
+        socket normally (1000), which is how the attached session learns the call ended."""
+        while True:
+            item = await line.from_caller()
+            match item:
+                case CallerAudio(mulaw=mulaw):
+                    self._last_client_frame = time.monotonic()  # a live call is not idle
+                    await self._protocol.caller_audio(mulaw)
+                case Dtmf(digit=digit):
+                    await self._protocol.dtmf(digit)
+                case HangUp():
+                    line.end("the caller hung up")
+                    await self.aclose(1000, "call ended")
+                    return
 
     async def aclose(self, code: int = 1001, reason: str = "simulator shutting down") -> None:
         """Close the socket (idempotent); :meth:`serve` then returns."""

@@ -12,6 +12,7 @@ from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import FaultPlan
 from voxray.actors.simulator.latency import ResponseLatency
 from voxray.actors.simulator.resumption import ConversationStore
+from voxray.actors.simulator.sip_line import SipLine
 from voxray.actors.simulator.transcription import Transcriber
 from voxray.actors.simulator.voice import VoiceBank
 
@@ -38,6 +39,9 @@ class SessionSetup:
     conversation_id: str | None = None
     faults: tuple[tuple[FaultPlan, int], ...] = ()
     """Fault plans that apply, each with this connection's 1-based ordinal in its source."""
+    call: SipLine | None = None
+    """The SIP call this session attached to (``?call_id=``): its audio comes from the phone
+    line and its responses are spoken to it, not over the socket."""
 
     @property
     def latency(self) -> ResponseLatency | None:

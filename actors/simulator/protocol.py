@@ -15,9 +15,12 @@ import asyncio
 import binascii
 import logging
 import random
+import time
 from collections.abc import Coroutine
 from typing import Any, Final, assert_never
 
+from voxray.actors.audio.g711 import mulaw_decode
+from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.errors import ProtocolError
 from voxray.actors.realtime.client_events import (
     ClientEvent,
@@ -41,6 +44,7 @@ from voxray.actors.realtime.server_events import (
     ConversationItemCreated,
     ErrorDetail,
     ErrorEvent,
+    InputAudioBufferDtmfEventReceived,
     InputAudioBufferTimeoutTriggered,
     McpListToolsCompleted,
     McpListToolsInProgress,
@@ -87,6 +91,8 @@ class SimProtocol:
         self._context = context
         self._brain = setup.brain
         self._name = name
+        self._call = setup.call
+        self._phone_resampler: StreamResampler | None = None
         self._session = SimSession(model=setup.model, reasoning_effort=setup.reasoning_effort)
         self._resumable: Conversation | None = None
         self._missing_conversation: str | None = None
@@ -111,6 +117,7 @@ class SimProtocol:
             conversation=self._conversation,
             rng=rng,
             latency=setup.latency,
+            phone=setup.call,
         )
         self._idle = IdleTimer(self._idle_expired, speed=context.config.speed)
         self._active: ResponseRun | None = None
@@ -182,7 +189,7 @@ class SimProtocol:
             except (binascii.Error, ValueError):
                 pass
             else:
-                await self._guarded(self._user.append(audio), "input_audio_buffer.append", None)
+                await self._guarded(self._client_audio(audio), "input_audio_buffer.append", None)
                 return
         try:
             event = parse_client_event(data)
@@ -199,7 +206,38 @@ class SimProtocol:
 
     async def on_binary(self, data: bytes) -> None:
         """A binary frame: raw input audio in the session's input format."""
-        await self._guarded(self._user.append(data), "input_audio_buffer.append", None)
+        await self._guarded(self._client_audio(data), "input_audio_buffer.append", None)
+
+    async def _client_audio(self, data: bytes) -> None:
+        self._refuse_client_audio_on_a_call()
+        await self._user.append(data)
+
+    def _refuse_client_audio_on_a_call(self) -> None:
+        if self._call is not None:
+            raise Refusal(
+                f"this session is attached to SIP call {self._call.call_id}: its input audio "
+                "comes from the phone line",
+                code="invalid_request_error",
+            )
+
+    # ------------------------------------------------------------------ the phone line (SIP)
+
+    async def caller_audio(self, mulaw: bytes) -> None:
+        """Audio from the attached call's phone line (μ-law 8 kHz) into the model's input."""
+        codec = self._session.input_codec
+        if codec.type == "audio/pcmu":
+            data = mulaw
+        else:
+            resampler = self._phone_resampler
+            if resampler is None or resampler.out_rate != codec.rate:
+                resampler = self._phone_resampler = StreamResampler(8000, codec.rate)
+            data = codec.encode(resampler.process(mulaw_decode(mulaw)))
+        await self._guarded(self._user.append(data), "SIP caller audio", None)
+
+    async def dtmf(self, digit: str) -> None:
+        """The caller pressed a key: reported to the client (xAI also gives it to the model)."""
+        event = InputAudioBufferDtmfEventReceived(event=digit, received_at=int(time.time()))
+        await self._out.send(event)
 
     async def _guarded(
         self, handler: Coroutine[Any, Any, None], event_type: str, event_id: str | None
@@ -222,6 +260,7 @@ class SimProtocol:
             case SessionUpdate():
                 await self._session_update(event)
             case InputAudioBufferAppend():
+                self._refuse_client_audio_on_a_call()
                 await self._user.append_b64(event.audio)
             case InputAudioBufferCommit():
                 await self._user.commit()

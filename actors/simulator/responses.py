@@ -26,6 +26,9 @@ from typing import Any, TypedDict
 from voxray.actors.realtime.items import ContentPart, ServerItem
 from voxray.actors.realtime.server_events import (
     ConversationItemAdded,
+    OutputAudioBufferCleared,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
     ResponseContentPartAdded,
     ResponseContentPartDone,
     ResponseCreated,
@@ -51,6 +54,7 @@ from voxray.actors.simulator.deltas import AudioDeltaFrames
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.latency import ResponseLatency
 from voxray.actors.simulator.session import SimSession
+from voxray.actors.simulator.sip_line import SipLine
 from voxray.actors.simulator.voice import Utterance, VoiceBank
 from voxray.actors.simulator.wire_items import assistant_message, function_call
 
@@ -113,6 +117,7 @@ class ResponseRun:
         self.spoken_transcript = ""
         self.sent_audio_ms = 0.0
         self.message: _OpenMessage | None = None
+        self.phone_playing = False  # SIP: its audio is playing on the phone line
 
     def info(self, status: str, **extra: Any) -> ResponseInfo:
         """The ``response`` object in its current state."""
@@ -156,8 +161,10 @@ class ResponseStreamer:
         conversation: Conversation,
         rng: random.Random,
         latency: ResponseLatency | None = None,
+        phone: SipLine | None = None,
     ) -> None:
         self._out = outbox
+        self._phone = phone
         self._voices = voices
         self._config = config
         self._conversation = conversation
@@ -224,6 +231,9 @@ class ResponseStreamer:
             run.task.cancel()
             # wait() rather than await: the task's CancelledError must not look like ours.
             await asyncio.wait([run.task])
+        if run.phone_playing:  # SIP: what the phone had not played yet is dropped
+            run.phone_playing = False
+            await self._out.send(OutputAudioBufferCleared(response_id=run.id))
         if run.message is not None:
             await self._close_message(run, run.message, "incomplete")
         for index, item in enumerate(run.output):
@@ -294,7 +304,13 @@ class ResponseStreamer:
                 )
                 message.said += chunk.transcript_delta
                 run.spoken_transcript += chunk.transcript_delta
-            if binary:
+            if self._phone is not None:
+                # SIP: the audio goes to the phone line; the socket only hears that it started.
+                if not run.phone_playing:
+                    run.phone_playing = True
+                    await self._out.send(OutputAudioBufferStarted(response_id=run.id))
+                self._phone.play(chunk.duration_ms)
+            elif binary:
                 await self._out.send_binary(_AUDIO_DELTA, chunk.audio)
             else:
                 render = functools.partial(_with_audio, frames, chunk.audio_b64)
@@ -302,6 +318,9 @@ class ResponseStreamer:
             audio.sent_ms = chunk.start_ms + chunk.duration_ms
             run.sent_audio_ms += chunk.duration_ms
         message.said = utterance.text
+        if run.phone_playing:
+            run.phone_playing = False
+            await self._out.send(OutputAudioBufferStopped(response_id=run.id))
         await self._close_message(run, message, "completed")
 
     async def _write(self, run: ResponseRun, text: str, start: float) -> None:

@@ -22,6 +22,12 @@ Query parameters: ``model`` (default ``grok-voice-latest``), ``reasoning.effort`
 (``high``/``none``, echoed in the session), ``conversation_id`` (resume a conversation whose
 session enabled ``resumption``) and ``script`` (follow the script registered under that name
 instead of the token's own; any valid token may ask, an unknown name is HTTP 400).
+``call_id`` attaches the session to a ringing SIP call (:meth:`Simulator.place_call` rings
+one): its input audio then comes from the caller's phone line, its answers are spoken to the
+line (the socket gets ``output_audio_buffer.started``/``stopped``, transcripts and DTMF, no
+audio), and the caller hanging up closes the socket with 1000. An unknown or ended call is
+HTTP 404, one that already has a session 409, and an ephemeral secret 401 (xAI requires the
+API key there).
 
 Faults: a script's ``faults`` plan and ``SimulatorConfig.faults`` apply to every session they
 cover from its first frame; :meth:`Simulator.inject` arms more on open sessions while running
@@ -41,8 +47,9 @@ from collections import deque
 from enum import Enum
 from typing import Final, Literal
 
+import aiohttp
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from voxray.actors.simulator.admission import Grant, Refusals, Script, refusal_response
 from voxray.actors.simulator.brain import Brain
 from voxray.actors.simulator.config import SimulatorConfig
@@ -53,6 +60,8 @@ from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.resumption import ConversationStore
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.script_file import SCRIPT_NAME, describe_validation_error
+from voxray.actors.simulator.sip_caller import SipCaller, SipCallReport, SipCallScript
+from voxray.actors.simulator.sip_line import LineState, SipLine, SipLines
 from voxray.actors.simulator.transcription import Transcriber
 from voxray.actors.simulator.voice import VoiceBank
 
@@ -102,6 +111,8 @@ class Simulator:
             conversations=ConversationStore(self.config.resumption_ttl_s),
         )
         self._rng = random.Random(self.config.seed)
+        self.lines = SipLines()
+        """Inbound SIP calls: ringing, or attached to a session by ``?call_id=``."""
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._accepted = 0
@@ -205,6 +216,7 @@ class Simulator:
         if self.state is SimulatorState.CLOSED:
             return
         self.state = SimulatorState.CLOSED
+        self.lines.hang_up_all()
         await asyncio.gather(*(conn.aclose() for conn in list(self._connections)))
         if self._runner is not None:
             await self._runner.cleanup()
@@ -217,6 +229,59 @@ class Simulator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    # ------------------------------------------------------------------ SIP calls
+
+    async def place_call(
+        self,
+        webhook_url: str,
+        secret: str | SecretStr,
+        script: SipCallScript | None = None,
+        *,
+        http: aiohttp.ClientSession | None = None,
+    ) -> SipCallReport:
+        """Play a phone caller on xAI's direct SIP: ring a call, post the signed
+        ``realtime.call.incoming`` webhook to ``webhook_url``, wait for a session to attach
+        with ``?call_id=``, then follow ``script`` (speak, press keys) and hang up.
+
+        ``secret`` is the ``whsec_…`` webhook secret the receiver verifies with.
+        """
+        caller = SipCaller(self.lines, webhook_url, secret, script or SipCallScript())
+        caller.speed = self.config.speed
+        return await caller.run(http)
+
+    def _is_ephemeral(self, token: str | None) -> bool:
+        grant = self._grants.get(token or "")
+        return grant is not None and grant.expires_at is not None
+
+    def _call_to_attach(
+        self, call_id: str, *, ephemeral: bool
+    ) -> tuple[SipLine | None, web.Response | None]:
+        """The ringing call ``?call_id=`` names (now attached), or the refusal to answer."""
+        if ephemeral:
+            refusal = Refusal(status=401)
+            message = "call_id sessions need an API key, not an ephemeral client secret"
+            return None, refusal_response(refusal, message)
+        line = self.lines.get(call_id)
+        if line is None:
+            error = {
+                "type": "invalid_request_error",
+                "code": "call_not_found",
+                "message": f"no incoming call {call_id!r} (unknown, or it ended)",
+                "param": "call_id",
+            }
+            return None, web.json_response({"error": error}, status=404)
+        if line.state is not LineState.RINGING:
+            error = {
+                "type": "invalid_request_error",
+                "code": "call_already_attached",
+                "message": f"call {call_id!r} already has a session",
+                "param": "call_id",
+            }
+            return None, web.json_response({"error": error}, status=409)
+        line.attach()
+        logger.debug("a session attached to SIP call %s", call_id)
+        return line, None
 
     # ------------------------------------------------------------------ auth
 
@@ -295,19 +360,32 @@ class Simulator:
             plans.append((script_plan, script_ordinal))
         if global_plan is not None:
             plans.append((global_plan, global_ordinal))
+        line: SipLine | None = None
+        call_id = request.query.get("call_id")
+        if call_id is not None:
+            ephemeral = subprotocol is not None or self._is_ephemeral(token)
+            line, refused = self._call_to_attach(call_id, ephemeral=ephemeral)
+            if refused is not None:
+                return refused
         setup = SessionSetup(
             brain=script.brain,
             model=request.query.get("model") or self.config.default_model,
             reasoning_effort=_effort(effort),
             conversation_id=request.query.get("conversation_id") or None,
             faults=tuple(plans),
+            call=line,
         )
         ws = web.WebSocketResponse(
             heartbeat=self.config.heartbeat_s,
             protocols=(subprotocol,) if subprotocol else (),
             max_msg_size=_MAX_MESSAGE_BYTES,
         )
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            if line is not None:
+                line.end("the session's handshake failed")
+            raise
 
         def drop() -> None:
             if request.transport is not None:

@@ -1,0 +1,154 @@
+"""The xAI direct SIP ingress end to end: the simulator's SIP caller, the gateway, the simulator.
+
+No audio crosses the gateway: the simulator plays the phone network and the model, the gateway
+only verifies the webhook and drives the call's session by events (``?call_id=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+from voxray.actors.gateway.records import CallRecord
+from voxray.actors.realtime.webhooks import decode_secret, webhook_headers
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.simulator.sip_caller import SipCaller, SipCallScript, SipStep
+
+from tests.conftest import TEST_SPEED
+from tests.gateway_fixtures import GREETING, running_gateway
+
+SECRET = SecretStr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+OTHER_SECRET = "whsec_c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ=="
+
+
+def _records(tmp_path: Path) -> list[CallRecord]:
+    path = tmp_path / "calls.jsonl"
+    if not path.exists():
+        return []
+    return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
+
+
+async def _wait_records(tmp_path: Path, count: int) -> list[CallRecord]:
+    for _ in range(1000):
+        records = _records(tmp_path)
+        if len(records) >= count:
+            return records
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} call record(s) never appeared")
+
+
+def _webhook_url(gateway_url: str) -> str:
+    return f"{gateway_url}/sip/webhook"
+
+
+async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    script = SipCallScript(
+        caller="+15550001111",
+        called="+15559990000",
+        steps=(SipStep(say="I would like to check my order please"), SipStep(dtmf="42#")),
+    )
+    async with running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET) as gateway:
+        report = await simulator.place_call(_webhook_url(gateway.url), SECRET, script)
+        records = await _wait_records(tmp_path, 1)
+        metrics = gateway.context.metrics.render().decode()
+        assert gateway.context.calls.live == 0
+    assert report.webhook_status == 200, report.webhook_error
+    assert report.outcome == "completed" and report.end_reason == "the caller hung up"
+    assert report.attach_ms is not None and report.first_audio_ms is not None
+    assert report.agent_turns == 2  # the greeting, then the answer to the caller's line
+    assert report.agent_audio_ms > 1000
+    assert simulator.statistics()["connections"] == 0
+    record = records[0]
+    assert record.call_id == report.call_id
+    assert (record.ingress, record.agent) == ("sip", "support")
+    assert (record.caller, record.called) == ("+15550001111", "+15559990000")
+    assert record.status == "completed" and record.end_reason == "hangup"
+    agent_lines = [line.text for line in record.transcript if line.role == "agent"]
+    assert agent_lines[0] == GREETING and len(agent_lines) == 2
+    assert "".join(d.digit for d in record.dtmf) == "42#"
+    assert record.first_agent_audio_ms is not None
+    answered = [turn for turn in record.turns if turn.caller_speech_end_ms is not None]
+    assert answered and answered[0].latency_ms is not None
+    assert record.audio_in_min == 0  # no audio went through voxray
+    assert 'voxray_calls_total{agent="support",ingress="sip"} 1.0' in metrics
+
+
+async def _post(
+    http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, dict[str, object]]:
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status, json.loads(await response.text())
+
+
+def _event(call_id: str, **data: object) -> bytes:
+    event = {"type": "realtime.call.incoming", "data": {"call_id": call_id, **data}}
+    return json.dumps(event).encode()
+
+
+async def test_bad_webhooks_are_refused_with_their_cause_and_a_good_call_goes_on(
+    simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = decode_secret(SECRET)
+    now = int(time.time())
+    caplog.set_level(logging.WARNING, logger="voxray.gateway")
+    long_script = SipCallScript(steps=(SipStep(pause_ms=4000),))
+    async with (
+        running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        url = _webhook_url(gateway.url)
+        caller = SipCaller(simulator.lines, url, SECRET, long_script)
+        caller.speed = TEST_SPEED
+        good_call = asyncio.create_task(caller.run(http))
+        # The good call is up (greeting heard) before the bad input comes.
+        assert await caller.line.wait_for_agent_audio(1.0, timeout_s=10)
+
+        body = _event("rtc_bad_signature")
+        forged = webhook_headers(decode_secret(OTHER_SECRET), "evt_1", body, timestamp=now)
+        assert (await _post(http, url, body, forged))[0] == 401
+
+        stale = webhook_headers(key, "evt_2", body, timestamp=now - 301)
+        assert (await _post(http, url, body, stale))[0] == 401
+
+        replay = caller.report.webhook
+        assert replay is not None
+        status, answer = await _post(http, url, replay.body, replay.headers)
+        assert status == 401 and "seen before" in str(answer)
+
+        malformed = b'{"type": "realtime.call.incoming", "data": {"sip_headers": []}}'
+        status, answer = await _post(
+            http, url, malformed, webhook_headers(key, "evt_3", malformed, timestamp=now)
+        )
+        assert status == 400 and "data.call_id" in str(answer)
+
+        unknown = _event("rtc_unknown_agent")
+        status, answer = await _post(
+            http,
+            f"{url}?agent=nobody",
+            unknown,
+            webhook_headers(key, "evt_4", unknown, timestamp=now),
+        )
+        assert status == 404 and "nobody" in str(answer)
+
+        unsigned = _event("rtc_unsigned")
+        assert (await _post(http, url, unsigned, {}))[0] == 401
+
+        assert gateway.context.calls.live == 1  # the good call was not disturbed
+        report = await asyncio.wait_for(good_call, 30)
+        records = await _wait_records(tmp_path, 1)
+        metrics = gateway.context.metrics.render().decode()
+    assert report.outcome == "completed" and len(records) == 1
+    assert records[0].status == "completed"
+    causes = " ".join(r.getMessage() for r in caplog.records)
+    for cause in ("bad_signature", "stale", "replayed", "data.call_id", "nobody", "missing"):
+        assert cause in causes
+    assert SECRET.get_secret_value().removeprefix("whsec_") not in causes
+    assert 'voxray_call_refusals_total{cause="unauthorized",ingress="sip"} 4.0' in metrics
