@@ -14,8 +14,9 @@ def _frames(recorder: StereoRecorder) -> NDArray[np.int16]:
     return np.frombuffer(recording.pcm, dtype=np.int16).reshape(-1, 2)
 
 
-def _tone(value: int, ms: int) -> NDArray[np.int16]:
-    return np.full(ms, value, dtype=np.int16)
+def _tone(value: int, ms: int) -> bytes:
+    """``ms`` of a constant sample value, as the wire's PCM16 bytes (what the recorder keeps)."""
+    return np.full(ms, value, dtype="<i2").tobytes()
 
 
 def test_frames_land_on_the_timeline_of_their_side() -> None:
@@ -69,7 +70,7 @@ def test_barge_in_cut_keeps_only_what_was_heard() -> None:
 
 def test_an_empty_conversation_records_nothing() -> None:
     recorder = StereoRecorder(RATE)
-    recorder.add_user(np.zeros(0, dtype=np.int16), at_ms=0)
+    recorder.add_user(b"", at_ms=0)
 
     recording = recorder.to_recording()
 

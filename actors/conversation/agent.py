@@ -92,6 +92,13 @@ class AudioFormatConfig(_Config):
 
     encoding: Literal["pcm", "pcmu", "pcma"] = Field("pcm", description="PCM16, μ-law or A-law.")
     rate: int = Field(24_000, description="Sample rate in Hz; G.711 is always 8000.")
+    transport: Literal["json", "binary"] = Field(
+        "json",
+        description="How this direction's audio crosses the websocket: base64 in JSON events, "
+        "or raw codec bytes in binary frames (xAI's audio.input/output.transport). The "
+        "simulator speaks both; json stays the default until binary is seen to work against "
+        "xAI itself.",
+    )
 
     @model_validator(mode="after")
     def _check_rate(self) -> Self:

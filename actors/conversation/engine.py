@@ -10,11 +10,26 @@ buffered and flushed in order; deltas are decoded in order; barge-in cancels the
 truncates (or deletes) the item at the milliseconds actually heard; ``response.create`` is never
 sent while a response is active; every function call gets an output — errors included — and the
 follow-up response is always requested; metrics and recording are per session.
+
+Audio, per frame, does only what must happen per frame: input is resampled (when the caller's
+rate is not the wire's), encoded and sent; agent deltas arrive from the transport's fast path
+(``OutputAudio``: base64 decoded once, no model validation) and become samples that are views
+of those bytes. The recording keeps both sides as they crossed the wire and renders them once,
+when asked for. ``audio.{input,output}.transport: binary`` sends and receives raw codec bytes
+in websocket binary frames instead of base64 in JSON.
+
+Telephone passthrough (a caller on a phone line, formats ``pcmu``/``pcma`` at 8 kHz):
+:meth:`Conversation.send_wire_audio` takes the caller's μ-law bytes and appends them as they
+came; each :class:`AgentAudio` carries ``encoded``, the provider's μ-law bytes to play, and its
+samples stay at 8 kHz (never resampled); :meth:`Conversation.add_wire_audio_listener` hands the
+deltas' base64 as it came, for a bridge that speaks base64 (Twilio). The recording decodes and
+resamples both sides once, at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import binascii
 import logging
 import time
 from collections import deque
@@ -23,7 +38,6 @@ from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
-from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.cancel import cancel_and_wait
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.audio_paths import InputAudioPath
@@ -45,7 +59,7 @@ from voxray.actors.conversation.events import (
     UserTranscript,
 )
 from voxray.actors.conversation.history import ConversationHistory
-from voxray.actors.conversation.passthrough import PlaybackProbe, WireAudioGather
+from voxray.actors.conversation.passthrough import PlaybackProbe
 from voxray.actors.conversation.reconnect import Reconnector
 from voxray.actors.conversation.recorder import StereoRecorder
 from voxray.actors.conversation.responses import ResponseRecord, ResponseTracker
@@ -85,6 +99,7 @@ from voxray.actors.realtime.server_events import (
     InputAudioBufferDtmfEventReceived,
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
+    OutputAudio,
     OutputAudioBufferStarted,
     ResponseCreated,
     ResponseDone,
@@ -169,21 +184,23 @@ class Conversation:
         self._rolling_over: RealtimeTransport | None = None
         """The connection a planned rollover is closing: its close is not a drop."""
         self._input = InputAudioPath(agent.input_audio, chunk_ms=tuning.append_chunk_ms)
-
-        self._user_to_recording = StreamResampler(agent.input_audio.rate, tuning.recording_rate)
+        self._input_bytes_per_ms = self._input.sample_bytes * agent.input_audio.rate / 1000
         self._responses = ResponseTracker()
-        self.recorder = StereoRecorder(tuning.recording_rate)
+        # The recording keeps both sides as they crossed the wire; it is decoded, resampled
+        # and mixed once, when asked for (never per frame).
+        self.recorder = StereoRecorder(
+            tuning.recording_rate, user=agent.input_audio, agent=agent.output_audio
+        )
         self._speaker = Speaker(
             agent.output_audio, consumer_rate=tuning.recording_rate, recorder=self.recorder
         )
         self._listeners: list[Listener] = []
         self._wire_audio_listeners: list[WireAudioListener] = []
         self._playback_probe: PlaybackProbe | None = None
-        self._wire_gather: WireAudioGather | None = None
         self._ready = asyncio.Event()
         self._closed = asyncio.Event()
         self._released = False
-        self._early_audio: deque[str] = deque(
+        self._early_audio: deque[bytes] = deque(
             maxlen=max(1, tuning.ready_buffer_ms // tuning.append_chunk_ms)
         )
         self._dispatch_task: asyncio.Task[None] | None = None
@@ -203,6 +220,7 @@ class Conversation:
             connect_timeout_s=self._tuning.connect_timeout_s,
             max_queued_audio=self._tuning.input_queue_frames,
             on_event=self._on_inbound,
+            binary_audio=self.agent.input_audio.transport == "binary",
         )
 
     async def start(self) -> None:
@@ -336,28 +354,31 @@ class Conversation:
 
     def send_audio(self, samples: NDArray[np.int16], *, rate: int, channels: int) -> None:
         """Send microphone audio. The caller states its rate and channel count."""
-        at_ms = self._user_audio_ms
-        wire = self._input.push(samples, rate=rate, channels=channels)
-        self._user_audio_ms += len(wire) * 1000 / self.agent.input_audio.rate
-        self.recorder.add_user(self._user_to_recording.process(wire), at_ms)
+        self._sent_wire_audio(self._input.push(samples, rate=rate, channels=channels))
+
+    def send_wire_audio(self, data: bytes) -> None:
+        """Send audio already in the input wire format (``agent.input_audio``): μ-law bytes at
+        8 kHz from a phone line for ``pcmu``, PCM16 LE at the wire rate for ``pcm``.
+
+        Telephone passthrough: no decode, resample or re-encode; gathered into appends of
+        ``append_chunk_ms``. The recording keeps the bytes and decodes them at the end.
+
+        Raises:
+            AudioError: bytes that are not whole samples of the wire encoding.
+        """
+        self._input.push_encoded(data)
+        self._sent_wire_audio(data)
+
+    def _sent_wire_audio(self, data: bytes) -> None:
+        if data:
+            self.recorder.add_user(data, self._user_audio_ms)
+            self._user_audio_ms += len(data) / self._input_bytes_per_ms
         for payload in self._input.take_chunks():
             self._send_audio_payload(payload)
 
-    def send_wire_audio(self, data: bytes) -> None:
-        """Send audio already in the input wire format (e.g. μ-law 8 kHz from a phone line):
-        no decode, resample or re-encode. It is not recorded (the recording is PCM)."""
-        encoding = self.agent.input_audio.encoding
-        bytes_per_sample = 2 if encoding == "pcm" else 1
-        if self._wire_gather is None:
-            chunk_samples = self.agent.input_audio.rate * self._tuning.append_chunk_ms // 1000
-            self._wire_gather = WireAudioGather(chunk_samples * bytes_per_sample)
-        self._user_audio_ms += len(data) / bytes_per_sample * 1000 / self.agent.input_audio.rate
-        for payload in self._wire_gather.push(data):
-            self._send_audio_payload(payload)
-
-    def _send_audio_payload(self, payload: str) -> None:
+    def _send_audio_payload(self, payload: bytes) -> None:
         if self._ready.is_set() and self._transport.state is TransportState.OPEN:
-            self._transport.send_audio_nowait(payload)
+            self._transport.send_audio_frame_nowait(payload)
         elif self.state in (EngineState.CLOSED, EngineState.FAILED):
             raise ConnectionLostError(f"session {self.session_id} has ended")
         else:
@@ -370,7 +391,7 @@ class Conversation:
         if self.agent.turn_detection is not None:
             raise VoxrayError("commit_audio() is for manual turns; server VAD commits itself")
         for payload in self._input.take_chunks(final=True):
-            self._transport.send_audio_nowait(payload)
+            self._transport.send_audio_frame_nowait(payload)
         self._send(InputAudioBufferCommit())
         self._request_response()
 
@@ -468,7 +489,10 @@ class Conversation:
             self._emit(ErrorOccurred(self.now_ms(), inbound.message, "malformed_frame", False))
             return
         try:
-            self._handle(inbound)
+            if isinstance(inbound, OutputAudio):  # most frames: straight to the speaker
+                self._on_audio(self.now_ms(), inbound)
+            else:
+                self._handle(inbound)
         except VoxrayError as error:
             logger.warning("session %s: %s", self.session_id, error.message)
             self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=False))
@@ -517,7 +541,10 @@ class Conversation:
             case ConversationItemDeleted(item_id=item_id):
                 self._history.deleted(item_id or "")
             case ResponseOutputAudioDelta(response_id=response_id, item_id=item_id, delta=delta):
-                self._on_audio(now, response_id or "", item_id or "", delta)
+                # Deltas come as OutputAudio from the transport's fast path; a model is handled
+                # the same way.
+                audio = OutputAudio(response_id, item_id, binascii.a2b_base64(delta), delta)
+                self._on_audio(now, audio)
             case ResponseOutputAudioTranscriptDelta(response_id=response_id, delta=delta):
                 self._responses.transcript_delta(response_id or "", delta or "", now)
                 self._emit(AgentTranscript(now, response_id or "", delta or "", final=False))
@@ -546,16 +573,34 @@ class Conversation:
                 # unknown types carry nothing this engine acts on.
                 pass
 
-    def _on_audio(self, now: float, response_id: str, item_id: str, delta: str) -> None:
-        if self._responses.is_cancelled(response_id):
+    def _on_audio(self, now: float, audio: OutputAudio) -> None:
+        responses = self._responses
+        # A binary frame names no response or item: it is the current one's.
+        response_id = audio.response_id
+        if response_id is None:
+            response_id = responses.active_id or ""
+        item_id = audio.item_id
+        if item_id is None:
+            item_id = responses.current_item or ""
+        if responses.is_cancelled(response_id):
             return  # audio of a response we cut off must never play
-        for wire_listener in self._wire_audio_listeners:
-            wire_listener(response_id, item_id, delta)
-        scheduled = self._speaker.play(item_id, delta, now)
-        if self._responses.audio_scheduled(response_id, scheduled.start_ms, scheduled.wire_ms):
+        if self._wire_audio_listeners:
+            delta = audio.base64
+            if delta is None:
+                delta = binascii.b2a_base64(audio.audio, newline=False).decode("ascii")
+            for wire_listener in self._wire_audio_listeners:
+                wire_listener(response_id, item_id, delta)
+        scheduled = self._speaker.play(item_id, audio.audio, now)
+        if responses.audio_scheduled(response_id, scheduled.start_ms, scheduled.wire_ms):
             self._emit(AgentSpeechStarted(scheduled.start_ms, response_id))
         self._emit(
-            AgentAudio(scheduled.start_ms, response_id, scheduled.samples, self._speaker.rate)
+            AgentAudio(
+                scheduled.start_ms,
+                response_id,
+                scheduled.samples,
+                self._speaker.rate,
+                scheduled.encoded,
+            )
         )
 
     def _call_barge_in(self, now: float) -> None:
@@ -661,7 +706,7 @@ class Conversation:
                 self._transport.send_nowait(deferred[0])
                 deferred.pop(0)
             while self._early_audio:
-                self._transport.send_audio_nowait(self._early_audio[0])
+                self._transport.send_audio_frame_nowait(self._early_audio[0])
                 self._early_audio.popleft()
         except ConnectionLostError:
             self._deferred = deferred + self._deferred

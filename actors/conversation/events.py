@@ -67,12 +67,19 @@ class AgentSpeechStarted:
 
 @dataclass(frozen=True)
 class AgentAudio:
-    """A chunk of agent audio at the consumer's rate, to play from ``t_ms``."""
+    """A chunk of agent audio, to play from ``t_ms``.
+
+    ``samples`` (read-only) are at ``rate``: the consumer's rate for PCM, the wire's 8 kHz for
+    a G.711 session (never resampled). ``encoded`` is the chunk exactly as the provider sent
+    it, in the session's output encoding: a telephone bridge forwards those μ-law bytes to the
+    phone line untouched.
+    """
 
     t_ms: float
     response_id: str
     samples: NDArray[np.int16]
     rate: int
+    encoded: bytes = b""
 
 
 @dataclass(frozen=True)

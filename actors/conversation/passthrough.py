@@ -1,9 +1,9 @@
 """Telephone audio passed through untouched, and what the caller's player reports it played.
 
 A phone ingress (Twilio Media Streams) already has audio in the session's wire format (G.711
-μ-law at 8 kHz): :class:`WireAudioGather` cuts it into append-sized base64 payloads with no
-decode, resample or re-encode. The agent's audio goes back as the wire deltas themselves (see
-``Conversation.add_wire_audio_listener``).
+μ-law at 8 kHz): ``Conversation.send_wire_audio`` cuts it into appends with no decode, resample
+or re-encode (see ``audio_paths``). The agent's audio goes back as the wire deltas themselves
+(``Conversation.add_wire_audio_listener``, or ``AgentAudio.encoded``).
 
 The caller's player, not the engine's simulated timeline, knows what was heard: a
 :class:`PlaybackProbe` reports it (Twilio's acknowledged marks), and barge-in truncates there.
@@ -11,10 +11,9 @@ The caller's player, not the engine's simulated timeline, knows what was heard: 
 
 from __future__ import annotations
 
-import base64
 from typing import Protocol
 
-__all__ = ["PlaybackProbe", "WireAudioGather"]
+__all__ = ["PlaybackProbe"]
 
 
 class PlaybackProbe(Protocol):
@@ -27,21 +26,3 @@ class PlaybackProbe(Protocol):
     def heard(self) -> tuple[str | None, int]:
         """The item being heard and how many ms of it the caller heard (acknowledged)."""
         ...
-
-
-class WireAudioGather:
-    """Bytes already in the wire format -> base64 payloads of ``chunk_bytes`` each."""
-
-    def __init__(self, chunk_bytes: int) -> None:
-        self.chunk_bytes = chunk_bytes
-        self._pending = bytearray()
-
-    def push(self, data: bytes) -> list[str]:
-        """Take ``data``; returns the payloads of every complete chunk."""
-        self._pending += data
-        payloads: list[str] = []
-        while len(self._pending) >= self.chunk_bytes:
-            chunk = bytes(self._pending[: self.chunk_bytes])
-            del self._pending[: self.chunk_bytes]
-            payloads.append(base64.b64encode(chunk).decode("ascii"))
-        return payloads

@@ -73,23 +73,28 @@ def build_session_update(agent: AgentConfig) -> SessionUpdate:
     turn_detection = (
         TurnDetection.model_validate(vad.model_dump(exclude_none=True)) if vad is not None else None
     )
-    audio_input = AudioInput(format=_wire_format(agent.input_audio))
+    # Only what is set goes on the wire: no transcription or transport unless configured (json
+    # is the protocol's default transport, so the default session.update does not name it).
+    audio_input: dict[str, object] = {"format": _wire_format(agent.input_audio)}
     if agent.transcription is not None:
         t = agent.transcription
-        audio_input = AudioInput(
-            format=_wire_format(agent.input_audio),
-            transcription=Transcription(
-                model=t.model,
-                language_hint=t.language_hint,
-                keyterms=list(t.keyterms) if t.keyterms else None,
-            ),
+        audio_input["transcription"] = Transcription(
+            model=t.model,
+            language_hint=t.language_hint,
+            keyterms=list(t.keyterms) if t.keyterms else None,
         )
+    audio_output: dict[str, object] = {"format": _wire_format(agent.output_audio)}
+    if agent.input_audio.transport == "binary":
+        audio_input["transport"] = "binary"
+    if agent.output_audio.transport == "binary":
+        audio_output["transport"] = "binary"
     fields: dict[str, object] = {
         "instructions": agent.instructions,
         "voice": agent.voice,
         "turn_detection": turn_detection,
         "audio": AudioParams(
-            input=audio_input, output=AudioOutput(format=_wire_format(agent.output_audio))
+            input=AudioInput.model_validate(audio_input),
+            output=AudioOutput.model_validate(audio_output),
         ),
         "modalities": list(agent.modalities),
     }

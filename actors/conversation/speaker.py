@@ -1,9 +1,9 @@
 """The agent's side of the audio: decode in order, schedule playback, record what was heard.
 
-Deltas are decoded synchronously in arrival order and placed on the playback timeline; the
-recording's agent channel follows the same timeline. Barge-in clears what was still queued,
-cuts the recording at that instant, and reports how much of the item had actually been heard —
-the figure ``conversation.item.truncate`` needs.
+Deltas are turned into samples synchronously in arrival order and placed on the playback
+timeline; the recording's agent channel keeps the delta's bytes on the same timeline. Barge-in
+clears what was still queued, cuts the recording at that instant, and reports how much of the
+item had actually been heard — the figure ``conversation.item.truncate`` needs.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Scheduled:
     start_ms: float
     samples: NDArray[np.int16]
     wire_ms: float
+    encoded: bytes
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,17 @@ class Speaker:
         """Sample rate of the decoded audio handed to consumers."""
         return self._output.consumer_rate
 
-    def play(self, item_id: str, delta_b64: str, now_ms: float) -> Scheduled:
-        """Decode one delta and schedule it after what is already queued."""
-        samples, wire_ms = self._output.decode(delta_b64)
+    def play(self, item_id: str, encoded: bytes, now_ms: float) -> Scheduled:
+        """Schedule one delta (its wire bytes, decoded from base64) after what is queued."""
+        samples = self._output.decode(encoded)
+        wire_ms = len(encoded) / self._output.bytes_per_ms
         start = self.playback.schedule(item_id, wire_ms, now_ms)
         self.audio_ms += wire_ms
-        # The resampler's output comes in bursts (a chunk may yield nothing, the next twice as
-        # much), so the recording lays its output end to end from where playback started.
+        # Laid end to end from where playback started (never over audio recorded already).
         at_ms = max(start, self._recorded_until_ms)
-        self._recorder.add_agent(samples, at_ms)
-        self._recorded_until_ms = at_ms + len(samples) * 1000 / self.rate
-        return Scheduled(start, samples, wire_ms)
+        self._recorder.add_agent(encoded, at_ms)
+        self._recorded_until_ms = at_ms + wire_ms
+        return Scheduled(start, samples, wire_ms, encoded)
 
     def is_playing(self, now_ms: float) -> bool:
         """Whether agent audio is audible or queued at ``now_ms``."""

@@ -27,7 +27,7 @@ class OutboundStatistics:
 
 @dataclass(frozen=True)
 class _Entry:
-    payload: str
+    payload: str | bytes
     is_audio: bool
 
 
@@ -45,8 +45,9 @@ class OutboundQueue:
         self._nonempty = asyncio.Event()
         self._closed = False
 
-    def put_nowait(self, payload: str, *, is_audio: bool) -> None:
-        """Queue one serialized frame. Never blocks; over the audio bound, drops oldest audio."""
+    def put_nowait(self, payload: str | bytes, *, is_audio: bool) -> None:
+        """Queue one serialized frame (text, or a binary audio frame). Never blocks; over the
+        audio bound, drops the oldest audio."""
         if self._closed:
             return
         self._entries.append(_Entry(payload, is_audio))
@@ -73,7 +74,7 @@ class OutboundQueue:
         """Count a frame that was written without passing through the queue."""
         self._sent += 1
 
-    async def get(self) -> str | None:
+    async def get(self) -> str | bytes | None:
         """The next frame to send, or None once the queue is closed and empty."""
         while not self._entries:
             if self._closed:

@@ -19,12 +19,16 @@ imported from this module.
 
 from __future__ import annotations
 
+import binascii
 import json
-from typing import Annotated, Any, Final, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Final, Literal
 
+import pydantic_core
 from pydantic import Field, TypeAdapter, ValidationError
 from voxray.actors.realtime.base import (
     LENIENT,
+    EventParseError,
     load_json_object,
     validation_error_to_protocol_error,
 )
@@ -94,6 +98,7 @@ __all__ = [
     "McpListToolsCompleted",
     "McpListToolsFailed",
     "McpListToolsInProgress",
+    "OutputAudio",
     "OutputAudioBufferCleared",
     "OutputAudioBufferStarted",
     "OutputAudioBufferStopped",
@@ -129,6 +134,7 @@ __all__ = [
     "Usage",
     "encode_server_event",
     "parse_server_event",
+    "parse_server_frame",
 ]
 
 
@@ -390,6 +396,71 @@ def parse_server_event(raw: str | bytes | dict[str, Any]) -> ServerEvent:
         if frame is None:  # pragma: no cover - classified as unknown_type only for objects
             raise failure from error
         return UnknownServerEvent(type=failure.event_type, event_id=failure.event_id, raw=frame)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputAudio:
+    """Agent audio, parsed on the hot path: a ``response.output_audio.delta`` with its base64
+    decoded once, or a binary frame of raw codec bytes (``audio.output.transport: binary``),
+    which names no response or item (``None``: the client's current one).
+
+    Audio is most of what a server sends (50 deltas a second at 20 ms), so its frames skip the
+    models' validation: :func:`parse_server_frame` reads the few fields it carries, and hands
+    anything it cannot read that way to :func:`parse_server_event`, whose errors name the field.
+    """
+
+    response_id: str | None
+    item_id: str | None
+    audio: bytes
+    base64: str | None = None
+    """The delta's base64 text as it came (``None`` for a binary frame): a bridge that wants
+    base64 (a Twilio media message) forwards it without encoding the audio again."""
+    type: ClassVar[str] = "response.output_audio.delta"
+
+
+_AUDIO_DELTA_TYPE: Final = "response.output_audio.delta"
+_AUDIO_DELTA_MARK: Final = f'"{_AUDIO_DELTA_TYPE}"'
+
+
+def parse_server_frame(data: str) -> ServerEvent | OutputAudio:
+    """:func:`parse_server_event` for a text frame, with audio deltas on a fast path.
+
+    An audio delta whose ids and ``delta`` are strings becomes :class:`OutputAudio` (its other
+    fields — indexes, ``event_id`` — are not read); any other frame, or a delta with a field
+    missing or mistyped, is parsed and checked in full.
+
+    Raises:
+        EventParseError: what :func:`parse_server_event` raises, or an audio delta whose
+            ``delta`` is not base64.
+    """
+    if _AUDIO_DELTA_MARK in data:  # a substring scan: far cheaper than any parse
+        audio = _audio_delta(data)
+        if audio is not None:
+            return audio
+    return parse_server_event(data)
+
+
+def _audio_delta(data: str) -> OutputAudio | None:
+    try:
+        frame = pydantic_core.from_json(data)
+    except ValueError:
+        return None  # the full parse reports the malformed JSON
+    if not isinstance(frame, dict) or frame.get("type") != _AUDIO_DELTA_TYPE:
+        return None
+    response_id, item_id, delta = frame.get("response_id"), frame.get("item_id"), frame.get("delta")
+    if not (isinstance(response_id, str) and isinstance(item_id, str) and isinstance(delta, str)):
+        return None
+    try:
+        audio = binascii.a2b_base64(delta)
+    except (binascii.Error, ValueError) as error:
+        event_id = frame.get("event_id")
+        raise EventParseError(
+            f"{_AUDIO_DELTA_TYPE}: delta is not valid base64 ({error})",
+            reason="invalid_payload",
+            event_type=_AUDIO_DELTA_TYPE,
+            event_id=event_id if isinstance(event_id, str) else None,
+        ) from error
+    return OutputAudio(response_id, item_id, audio, delta)
 
 
 def encode_server_event(event: ServerEvent) -> str:

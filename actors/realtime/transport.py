@@ -13,6 +13,7 @@ the connection is reported once, by :meth:`RealtimeTransport.closed`.
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import logging
 from collections.abc import Callable
@@ -34,9 +35,16 @@ from voxray.actors.errors import (
 from voxray.actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
 from voxray.actors.realtime.eager_send import EagerWriter
 from voxray.actors.realtime.outbound import OutboundQueue, OutboundStatistics
-from voxray.actors.realtime.server_events import ServerEvent, parse_server_event
+from voxray.actors.realtime.server_events import OutputAudio, ServerEvent, parse_server_frame
 
-__all__ = ["Inbound", "RealtimeTransport", "SocketClosed", "TransportState", "encode_append"]
+__all__ = [
+    "Inbound",
+    "RealtimeTransport",
+    "SocketClosed",
+    "TransportState",
+    "append_frame",
+    "encode_append",
+]
 
 logger = logging.getLogger("voxray.transport")
 
@@ -66,8 +74,9 @@ class SocketClosed:
     code: int | None = None
 
 
-Inbound = ServerEvent | ProtocolError
-"""What the reader hands to ``on_event``: an event, or a malformed frame's error."""
+Inbound = ServerEvent | OutputAudio | ProtocolError
+"""What the reader hands to ``on_event``: an event (agent audio on its fast path, binary frames
+included), or a malformed frame's error."""
 
 
 class RealtimeTransport:
@@ -80,6 +89,8 @@ class RealtimeTransport:
         connect_timeout_s: bound on the handshake.
         max_queued_audio: outbound audio frames kept before the oldest is dropped.
         on_event: called by the reader with every inbound item, in order; it must not raise.
+        binary_audio: send input audio as binary websocket frames of raw codec bytes
+            (``audio.input.transport: binary``) instead of base64 in JSON appends.
     """
 
     def __init__(
@@ -91,8 +102,10 @@ class RealtimeTransport:
         connect_timeout_s: float,
         max_queued_audio: int,
         on_event: Callable[[Inbound], None],
+        binary_audio: bool = False,
     ) -> None:
         self._endpoint = endpoint
+        self._binary_audio = binary_audio
         self._model = model
         self._name = name
         self._connect_timeout_s = connect_timeout_s
@@ -146,7 +159,17 @@ class RealtimeTransport:
             raise ConnectionLostError("cannot send audio: the socket is closed")
         self._put(encode_append(audio_b64), is_audio=True)
 
-    def _put(self, payload: str, *, is_audio: bool) -> None:
+    def send_audio_frame_nowait(self, audio: bytes) -> None:
+        """Send one chunk of input audio, raw codec bytes (droppable under backlog): a binary
+        frame with ``binary_audio``, else an ``input_audio_buffer.append`` with its base64."""
+        if self.state is not TransportState.OPEN:
+            raise ConnectionLostError("cannot send audio: the socket is closed")
+        if self._binary_audio:
+            self._put(audio, is_audio=True)
+        else:
+            self._put(append_frame(audio), is_audio=True)
+
+    def _put(self, payload: str | bytes, *, is_audio: bool) -> None:
         # With nothing queued and the writer not waiting for the socket to drain, the frame is
         # written at once (see eager_send).
         if self._outbound.empty and not self._eager.busy and self._write_now(payload):
@@ -154,7 +177,7 @@ class RealtimeTransport:
             return
         self._outbound.put_nowait(payload, is_audio=is_audio)
 
-    def _write_now(self, payload: str) -> bool:
+    def _write_now(self, payload: str | bytes) -> bool:
         """Write one frame without a task switch; False if it must go through the writer.
 
         If the socket needs to drain, the writer waits for it before sending anything else,
@@ -222,8 +245,8 @@ class RealtimeTransport:
             if message.type is aiohttp.WSMsgType.TEXT:
                 on_event(_parse(message.data))
             elif message.type is aiohttp.WSMsgType.BINARY:
-                # Binary output transport is not requested by this client; report, don't crash.
-                on_event(ProtocolError("unexpected binary frame from the server"))
+                # Output audio as raw codec bytes (audio.output.transport: binary).
+                on_event(OutputAudio(None, None, message.data))
             elif message.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -243,7 +266,10 @@ class RealtimeTransport:
                 return
             await self._eager.ready_to_send()
             try:
-                await self._ws.send_str(payload)
+                if isinstance(payload, str):
+                    await self._ws.send_str(payload)
+                else:
+                    await self._ws.send_bytes(payload)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:
                 raise ConnectionLostError(f"send failed: {type(error).__name__}") from error
 
@@ -253,9 +279,16 @@ def encode_append(audio_b64: str) -> str:
     return _APPEND_PREFIX + audio_b64 + _APPEND_SUFFIX
 
 
-def _parse(data: str) -> ServerEvent | ProtocolError:
+def append_frame(audio: bytes) -> str:
+    """The JSON text of ``input_audio_buffer.append`` carrying ``audio`` (raw codec bytes)."""
+    return (
+        _APPEND_PREFIX + binascii.b2a_base64(audio, newline=False).decode("ascii") + _APPEND_SUFFIX
+    )
+
+
+def _parse(data: str) -> Inbound:
     try:
-        return parse_server_event(data)
+        return parse_server_frame(data)
     except ProtocolError as error:
         return error
 

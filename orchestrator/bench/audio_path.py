@@ -20,7 +20,7 @@ from voxray.actors.audio.pcm import float_to_pcm16
 from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.conversation.agent import AudioFormatConfig
 from voxray.actors.conversation.audio_paths import InputAudioPath
-from voxray.actors.realtime.transport import encode_append
+from voxray.actors.realtime.transport import append_frame
 from voxray.bench.registry import Benchmark, BenchResult, Figure, median, register
 
 __all__ = ["run"]
@@ -134,7 +134,7 @@ def run(quick: bool) -> BenchResult:
     def through_path(frame: NDArray[np.int16]) -> None:
         path.push(frame, rate=IN_RATE, channels=1)
         for payload in path.take_chunks():
-            encode_append(payload)
+            append_frame(payload)
 
     path_us = _time_per_frame(through_path, frames, repeats)
     figures.append(

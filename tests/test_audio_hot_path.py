@@ -1,0 +1,256 @@
+"""The audio hot path: what crosses the wire, what listeners get, what the recording holds.
+
+A scripted provider on 127.0.0.1 keeps every byte of input audio it receives and sends agent
+audio deltas of known content, so each test compares exactly: the recording against the audio
+as it crossed the wire (the user's side is what the server received, the agent's side what it
+sent), every delta delivered once, and telephone μ-law passed through untouched both ways.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from aiohttp import WSMsgType, web
+from numpy.typing import NDArray
+from pydantic import SecretStr
+from voxray.actors.audio.g711 import mulaw_decode, mulaw_encode
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.audio_paths import InputAudioPath
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.engine import Conversation
+from voxray.actors.conversation.events import AgentAudio, ConversationEvent, ResponseFinished
+from voxray.actors.errors import AudioError
+from voxray.actors.tools.executor import ToolExecutor
+from voxray.actors.tools.inprocess import InProcessToolBackend
+
+from tests.local_websocket import serve_websocket
+
+RECORDING_RATE = 24_000
+
+
+@dataclass
+class Provider:
+    """A scripted realtime endpoint: answers session.update, keeps the input audio."""
+
+    session: dict[str, object] | None = None
+    received: bytearray = field(default_factory=bytearray)
+    json_appends: int = 0
+    binary_frames: int = 0
+    ws: web.WebSocketResponse | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = self.ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for message in ws:
+            if message.type is WSMsgType.BINARY:
+                self.received += message.data
+                self.binary_frames += 1
+            elif message.type is WSMsgType.TEXT:
+                event = json.loads(message.data)
+                if event["type"] == "session.update":
+                    self.session = event["session"]
+                    await ws.send_str('{"type":"session.updated","session":{}}')
+                elif event["type"] == "input_audio_buffer.append":
+                    self.received += base64.b64decode(event["audio"], validate=True)
+                    self.json_appends += 1
+            self.changed.set()
+        return ws
+
+    async def until_received(self, size: int) -> None:
+        while len(self.received) < size:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), timeout=10)
+
+    async def respond(self, deltas: list[bytes], *, binary: bool) -> None:
+        """One response carrying ``deltas`` (raw codec bytes), as JSON deltas or binary frames."""
+        assert self.ws is not None
+        ws = self.ws
+        await ws.send_str('{"type":"response.created","response":{"id":"resp_1"}}')
+        await ws.send_str(
+            '{"type":"response.output_item.added","response_id":"resp_1","output_index":0,'
+            '"item":{"id":"item_1","type":"message","role":"assistant"}}'
+        )
+        for index, delta in enumerate(deltas):
+            if binary:
+                await ws.send_bytes(delta)
+                continue
+            # Key order and indexes vary as they do on the real service.
+            frame = {"delta": base64.b64encode(delta).decode(), "item_id": "item_1"}
+            frame |= {"type": "response.output_audio.delta", "response_id": "resp_1"}
+            if index % 2:
+                frame |= {"output_index": 0, "content_index": 0, "event_id": f"event_{index}"}
+            await ws.send_str(json.dumps(frame))
+        await ws.send_str(
+            '{"type":"response.done","response":{"id":"resp_1","status":"completed"}}'
+        )
+
+
+@pytest.fixture
+async def provider() -> AsyncIterator[tuple[Provider, str]]:
+    fake = Provider()
+    async with serve_websocket(fake.handle) as url:
+        yield fake, url
+
+
+class Heard:
+    """Every event a listener got, and a wake-up when a response ended."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.events: list[ConversationEvent] = []
+        self.wire: list[tuple[str, str, str]] = []
+        self.done = asyncio.Event()
+        conversation.add_listener(self._on_event)
+        conversation.add_wire_audio_listener(lambda *delta: self.wire.append(delta))
+
+    def _on_event(self, event: ConversationEvent) -> None:
+        self.events.append(event)
+        if isinstance(event, ResponseFinished):
+            self.done.set()
+
+    @property
+    def audio(self) -> list[AgentAudio]:
+        return [e for e in self.events if isinstance(e, AgentAudio)]
+
+
+def _conversation(url: str, agent: AgentConfig, append_ms: int) -> Conversation:
+    return Conversation(
+        agent,
+        ProviderEndpoint(url=url, api_key=SecretStr("test-token")),
+        EngineTuning(append_chunk_ms=append_ms, recording_rate=RECORDING_RATE),
+        ToolExecutor((), InProcessToolBackend()),
+        session_id="hot-path",
+    )
+
+
+def _channels(conversation: Conversation) -> tuple[NDArray[np.int16], NDArray[np.int16]]:
+    recording = conversation.recorder.to_recording()
+    assert recording.rate == RECORDING_RATE
+    stereo = np.frombuffer(recording.pcm, dtype=np.int16).reshape(-1, 2)
+    return stereo[:, 0], stereo[:, 1]
+
+
+def _sweep(rate: int, seconds: float, seed: int) -> NDArray[np.int16]:
+    """Speech-like test audio: a chirp under noise, never silent, never clipping."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * seconds)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * (200 + 900 * t) * t) + 0.05 * rng.standard_normal(t.size)
+    return (wave * 32767).astype(np.int16)
+
+
+def _resampled(samples: NDArray[np.int16], in_rate: int) -> NDArray[np.int16]:
+    resampler = StreamResampler(in_rate, RECORDING_RATE)
+    return np.concatenate((resampler.process(samples), resampler.flush()))
+
+
+@pytest.mark.parametrize("transport", ["json", "binary"])
+@pytest.mark.parametrize("append_ms", [20, 100])
+async def test_pcm_recording_is_the_audio_that_crossed_the_wire(
+    provider: tuple[Provider, str], transport: str, append_ms: int
+) -> None:
+    """Default formats (PCM16 24 kHz both ways, a 48 kHz microphone): the recording, rendered
+    once at the end, is sample for sample what the old per-frame recording held — the user's
+    audio as the server received it, the agent's deltas where they were scheduled to play."""
+    fake, url = provider
+    audio = {"transport": transport}
+    conversation = _conversation(
+        url, AgentConfig.model_validate({"input_audio": audio, "output_audio": audio}), append_ms
+    )
+    heard = Heard(conversation)
+    await conversation.start()
+    try:
+        microphone = _sweep(48_000, 1.0, seed=1)
+        for start in range(0, microphone.size, 960):  # 20 ms frames
+            conversation.send_audio(microphone[start : start + 960], rate=48_000, channels=1)
+        chunk_bytes = 24 * append_ms * 2
+        produced = round(conversation.user_audio_ms * 24) * 2
+        await fake.until_received(produced // chunk_bytes * chunk_bytes)
+        deltas = [d.tobytes() for d in np.split(_sweep(24_000, 0.4, seed=2), 20)]
+        await fake.respond(deltas, binary=transport == "binary")
+        await asyncio.wait_for(heard.done.wait(), timeout=10)
+    finally:
+        await conversation.aclose()
+
+    assert fake.session is not None
+    if transport == "binary":
+        assert fake.binary_frames > 0 and fake.json_appends == 0
+        assert fake.session["audio"] == {
+            "input": {"format": {"type": "audio/pcm", "rate": 24000}, "transport": "binary"},
+            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "transport": "binary"},
+        }
+    else:
+        assert fake.json_appends > 0 and fake.binary_frames == 0
+        assert "transport" not in json.dumps(fake.session), "json is the protocol's default"
+    # Every delta delivered once, in order, as sent; the samples are the delta's bytes.
+    assert [a.encoded for a in heard.audio] == deltas
+    assert all(a.rate == 24_000 and a.response_id == "resp_1" for a in heard.audio)
+    assert all(np.array_equal(a.samples, np.frombuffer(a.encoded, "<i2")) for a in heard.audio)
+    assert [w[2] for w in heard.wire] == [base64.b64encode(d).decode() for d in deltas]
+    assert {(w[0], w[1]) for w in heard.wire} == {("resp_1", "item_1")}
+
+    user, agent = _channels(conversation)
+    sent = np.frombuffer(bytes(fake.received), "<i2")
+    assert np.array_equal(user[: sent.size], sent), "the user's side is what the server got"
+    assert user.size - sent.size < 24 * append_ms, "and what waited for a full chunk"
+    start = round(heard.audio[0].t_ms * 24)
+    spoken = np.frombuffer(b"".join(deltas), "<i2")
+    assert np.array_equal(agent[start : start + spoken.size], spoken)
+    assert not agent[:start].any() and not agent[start + spoken.size :].any()
+
+
+@pytest.mark.parametrize("transport", ["json", "binary"])
+async def test_telephone_mulaw_passes_through_both_ways(
+    provider: tuple[Provider, str], transport: str
+) -> None:
+    """A caller on a phone line: μ-law 8 kHz in and out, no resampling on the way; the
+    recording decodes and resamples it once, at the end."""
+    fake, url = provider
+    phone = {"encoding": "pcmu", "rate": 8000, "transport": transport}
+    conversation = _conversation(
+        url, AgentConfig.model_validate({"input_audio": phone, "output_audio": phone}), 20
+    )
+    heard = Heard(conversation)
+    await conversation.start()
+    try:
+        caller = mulaw_encode(_sweep(8_000, 1.0, seed=3))
+        for start in range(0, len(caller), 160):  # Twilio's 20 ms media frames
+            conversation.send_wire_audio(caller[start : start + 160])
+        await fake.until_received(len(caller))
+        deltas = [caller[i : i + 160] for i in range(0, 3_200, 160)][::-1]
+        await fake.respond(deltas, binary=transport == "binary")
+        await asyncio.wait_for(heard.done.wait(), timeout=10)
+    finally:
+        await conversation.aclose()
+
+    assert bytes(fake.received) == caller, "the caller's μ-law reached the wire untouched"
+    assert [a.encoded for a in heard.audio] == deltas, "the agent's μ-law comes out untouched"
+    assert all(a.rate == 8_000 for a in heard.audio), "never resampled"
+    assert all(np.array_equal(a.samples, mulaw_decode(a.encoded)) for a in heard.audio)
+    assert conversation.user_audio_ms == pytest.approx(1_000.0)
+    assert conversation.agent_audio_ms == pytest.approx(400.0)
+
+    user, agent = _channels(conversation)
+    expected_user = _resampled(mulaw_decode(caller), 8_000)
+    assert np.abs(user[: expected_user.size].astype(int) - expected_user).max() <= 1
+    start = round(heard.audio[0].t_ms * 8) * 3  # placed on the 8 kHz grid of its wire rate
+    expected_agent = _resampled(mulaw_decode(b"".join(deltas)), 8_000)
+    got = agent[start : start + expected_agent.size].astype(int)
+    assert np.abs(got - expected_agent).max() <= 1
+
+
+def test_wire_audio_must_be_whole_samples() -> None:
+    from voxray.actors.conversation.agent import AudioFormatConfig
+
+    path = InputAudioPath(AudioFormatConfig(), chunk_ms=20)
+    with pytest.raises(AudioError, match="3 bytes"):
+        path.push_encoded(b"abc")
+    path.push_encoded(bytes(1_000))
+    assert [len(c) for c in path.take_chunks()] == [960]
+    assert [len(c) for c in path.take_chunks(final=True)] == [40]
