@@ -23,7 +23,9 @@ The public API is exactly the names in ``voxray.__all__``; import them from ``vo
 **What is private.** Everything not in ``voxray.__all__`` is private: the submodules
 (``voxray.client``, ``voxray.evals.*``, ``voxray.actors.*``, ...) are the implementation and
 may change between releases without notice, even where a name there has no underscore. Names
-re-exported here keep their meaning; the modules they are defined in may move.
+re-exported here keep their meaning; the modules they are defined in may move. One module is
+public besides: ``voxray.testing``, the pytest plugin (its fixtures and the names in its own
+``__all__``).
 
 The names are loaded on first use (module ``__getattr__``): this file imports nothing, because
 every Ray worker that imports ``voxray.actors`` runs it first, and a session actor must not pay

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI, OpenAI
 from voxray.actors.errors import ConfigError
-from voxray.actors.simulator.frame_log import Truncation
-from voxray.testing import RunningSimulator
+from voxray.testing import RunningSimulator, Truncation
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 ROOT = Path(__file__).resolve().parents[1]

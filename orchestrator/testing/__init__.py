@@ -20,8 +20,8 @@ Fixtures:
     :class:`RunningSimulator`: ``url`` (``ws://…/v1/realtime``), ``base_url``
     (``http://…/v1``, for OpenAI-style SDKs), ``websocket_base_url``, ``token`` (the API key
     to use), ``connections`` (a frame log per connection: ``sent(type)``, ``truncations``,
-    ``session_updates``, ``audio_bytes``, ``closed``), ``wait_for``, ``register`` and
-    ``inject``.
+    ``session_updates``, ``audio_bytes``, ``closed``: a :class:`FrameLog`), ``wait_for``,
+    ``register`` and ``inject``.
     ``xai_simulator_factory``: ``xai_simulator_factory(rules=..., faults=..., speed=10.0,
     latency_ms=300.0, transcribe=False, **config)`` starts one more; all stop after the test.
 
@@ -40,15 +40,32 @@ installed, and the simulator is imported only by a test that asks for it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from voxray.actors.simulator.frame_log import ClientFrame, FrameLog, Truncation
     from voxray.testing.running import RunningSimulator
 
-__all__ = ["RunningSimulator", "xai_simulator", "xai_simulator_factory"]
+__all__ = [
+    "ClientFrame",
+    "FrameLog",
+    "RunningSimulator",
+    "Truncation",
+    "xai_simulator",
+    "xai_simulator_factory",
+]
+
+# Loaded on first use (module __getattr__), so the plugin's import stays free of the simulator.
+_LAZY = {
+    "RunningSimulator": "voxray.testing.running",
+    "ClientFrame": "voxray.actors.simulator.frame_log",
+    "FrameLog": "voxray.actors.simulator.frame_log",
+    "Truncation": "voxray.actors.simulator.frame_log",
+}
 
 _MARKER = "xai_simulator"
 
@@ -97,9 +114,7 @@ def xai_simulator(
 
 
 def __getattr__(name: str) -> Any:
-    # RunningSimulator is importable from here without loading it at plugin import.
-    if name == "RunningSimulator":
-        from voxray.testing.running import RunningSimulator
-
-        return RunningSimulator
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
