@@ -254,3 +254,83 @@ def test_wire_audio_must_be_whole_samples() -> None:
     path.push_encoded(bytes(1_000))
     assert [len(c) for c in path.take_chunks()] == [960]
     assert [len(c) for c in path.take_chunks(final=True)] == [40]
+
+
+# --- the fast path's conformance with the models -----------------------------------------------
+
+_AUDIO = base64.b64encode(bytes(range(256)) * 3).decode()
+_DELTAS = [
+    {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i", "delta": _AUDIO},
+    {  # every documented field, an unknown one, and the output_item_index quirk
+        "event_id": "event_9",
+        "type": "response.output_audio.delta",
+        "response_id": "resp_7",
+        "item_id": "item_3",
+        "output_item_index": 2,
+        "content_index": 0,
+        "delta": _AUDIO,
+        "new_field": {"nested": [1, 2]},
+    },
+    {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i", "delta": ""},
+]
+
+
+@pytest.mark.parametrize("frame", _DELTAS)
+@pytest.mark.parametrize("spaced", [False, True])
+def test_fast_path_reads_what_the_model_reads(frame: dict[str, object], spaced: bool) -> None:
+    from voxray.actors.realtime.server_events import (
+        OutputAudio,
+        ResponseOutputAudioDelta,
+        parse_server_event,
+        parse_server_frame,
+    )
+
+    text = json.dumps(frame, indent=2 if spaced else None)
+    fast = parse_server_frame(text)
+    model = parse_server_event(text)
+    assert isinstance(fast, OutputAudio) and isinstance(model, ResponseOutputAudioDelta)
+    assert (fast.response_id, fast.item_id) == (model.response_id, model.item_id)
+    assert fast.audio == base64.b64decode(model.delta)
+    assert fast.base64 == model.delta
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "response.output_audio.delta", "item_id": "i", "delta": _AUDIO},  # no response
+        {"type": "response.output_audio.delta", "response_id": "r", "item_id": 5, "delta": "AA"},
+        {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i"},  # no delta
+    ],
+)
+def test_a_delta_the_fast_path_cannot_read_gets_the_models_error(frame: dict[str, object]) -> None:
+    from voxray.actors.errors import ProtocolError
+    from voxray.actors.realtime.server_events import parse_server_event, parse_server_frame
+
+    text = json.dumps(frame)
+    with pytest.raises(ProtocolError) as expected:
+        parse_server_event(text)
+    with pytest.raises(ProtocolError) as got:
+        parse_server_frame(text)
+    assert got.value.message == expected.value.message
+
+
+def test_other_frames_and_bad_base64_on_the_fast_path() -> None:
+    from voxray.actors.realtime.base import EventParseError
+    from voxray.actors.realtime.server_events import parse_server_event, parse_server_frame
+
+    # A transcript that merely mentions the audio type is parsed as what it is.
+    text = json.dumps(
+        {
+            "type": "response.output_audio_transcript.delta",
+            "response_id": "r",
+            "item_id": "i",
+            "delta": 'say "response.output_audio.delta"',
+        }
+    )
+    assert parse_server_frame(text) == parse_server_event(text)
+    bad = json.dumps(
+        {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i", "delta": "A"}
+    )
+    with pytest.raises(EventParseError, match="not valid base64") as error:
+        parse_server_frame(bad)
+    assert error.value.reason == "invalid_payload"
