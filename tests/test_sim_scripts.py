@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
-from voxray.actors.simulator.server import SCRIPTS_PATH, Simulator
+from voxray.actors.simulator.server import CONNECTIONS_PATH, SCRIPTS_PATH, Simulator
 from voxray.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,6 +209,33 @@ async def test_an_invalid_registration_names_the_field(server: Simulator) -> Non
         reply = await http.post(url, json={"name": "a b"}, headers=_bearer(SERVER_TOKEN))
         assert reply.status == 400 and (await reply.json())["error"]["param"] == "name"
     assert server.statistics()["tokens"] == 0
+
+
+async def test_frame_logs_over_http_for_clients_in_any_language() -> None:
+    config = SimulatorConfig(
+        speed=20.0, api_keys=frozenset({SERVER_TOKEN}), ping_interval_s=None, record_frames=True
+    )
+    async with Simulator(config) as sim, aiohttp.ClientSession() as http:
+        await _ask(f"{sim.url}?model=grok-test", SERVER_TOKEN, "hello")
+        session_token = sim.register(BrainScript())
+        refused = await http.get(_http(sim) + CONNECTIONS_PATH, headers=_bearer(session_token))
+        assert refused.status == 401
+        reply = await http.get(_http(sim) + CONNECTIONS_PATH, headers=_bearer(SERVER_TOKEN))
+        assert reply.status == 200
+        (log,) = (await reply.json())["connections"]
+    assert log["model"] == "grok-test" and log["query"] == {"model": "grok-test"}
+    assert [frame["type"] for frame in log["frames"]] == [
+        "conversation.item.create",
+        "response.create",
+    ]
+    assert log["frames"][0]["event"]["item"]["content"][0]["text"] == "hello"
+
+
+async def test_frame_logs_need_recording(server: Simulator) -> None:
+    async with aiohttp.ClientSession() as http:
+        reply = await http.get(_http(server) + CONNECTIONS_PATH, headers=_bearer(SERVER_TOKEN))
+        assert reply.status == 400
+        assert "--record-frames" in (await reply.json())["error"]["message"]
 
 
 # ------------------------------------------------------------------ helpers

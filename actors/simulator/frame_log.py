@@ -14,6 +14,7 @@ list), and appending to a list is atomic in CPython.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -155,6 +156,16 @@ class FrameLog:
     def malformed(self) -> list[str]:
         """Raw text of frames that were not JSON objects."""
         return [f.text for f in self.frames if f.type is None and f.text is not None]
+
+    def to_json(self) -> dict[str, Any]:
+        """The log as plain JSON data (served by ``GET /v1/sim/connections``)."""
+        return {
+            "model": self.model,
+            "query": dict(self.query),
+            "closed": self.closed,
+            "overflow": self.overflow,
+            "frames": [dataclasses.asdict(frame) for frame in self.frames],
+        }
 
     def _keep(self, frame: ClientFrame) -> None:
         if len(self._frames) >= MAX_FRAMES:

@@ -17,6 +17,8 @@ Routes:
     of one script (``rules``, ``default_reply``, ``idle_reply``, ``latency``, ``faults``) plus
     an optional ``name``; answers 201 ``{"token": ..., "name": ..., "url": ...}``, or 400 with
     ``error.param`` naming the invalid field.
+    ``GET /v1/sim/connections``: what each client sent (``SimulatorConfig.record_frames``),
+    ``{"connections": [<FrameLog.to_json()>, ...]}``, oldest first; the server's tokens only.
 
 Query parameters: ``model`` (default ``grok-voice-latest``), ``reasoning.effort``
 (``high``/``none``, echoed in the session), ``conversation_id`` (resume a conversation whose
@@ -65,13 +67,14 @@ from voxray.actors.simulator.sip_line import LineState, SipLine, SipLines
 from voxray.actors.simulator.transcription import Transcriber
 from voxray.actors.simulator.voice import VoiceBank
 
-__all__ = ["REALTIME_PATH", "SCRIPTS_PATH", "Simulator", "SimulatorState"]
+__all__ = ["CONNECTIONS_PATH", "REALTIME_PATH", "SCRIPTS_PATH", "Simulator", "SimulatorState"]
 
 logger = logging.getLogger("voxray.simulator")
 
 REALTIME_PATH: Final = "/v1/realtime"
 _SECRETS_PATH: Final = "/v1/realtime/client_secrets"
 SCRIPTS_PATH: Final = "/v1/sim/scripts"
+CONNECTIONS_PATH: Final = "/v1/sim/connections"
 _FRAME_LOGS_KEPT: Final = 1_000
 _SUBPROTOCOL_PREFIX: Final = "xai-client-secret."
 _DEFAULT_SECRET_S: Final = 600
@@ -132,6 +135,7 @@ class Simulator:
         app.router.add_get(REALTIME_PATH, self._realtime)
         app.router.add_post(_SECRETS_PATH, self._client_secrets)
         app.router.add_post(SCRIPTS_PATH, self._register_script)
+        app.router.add_get(CONNECTIONS_PATH, self._connection_logs)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -449,6 +453,14 @@ class Simulator:
         secret = f"sim-eph-{secrets.token_urlsafe(24)}"
         self._grants[secret] = Grant(script, expires_at=float(expires_at))
         return web.json_response({"value": secret, "expires_at": expires_at})
+
+    async def _connection_logs(self, request: web.Request) -> web.Response:
+        token = self._bearer(request)
+        if token is None or token not in self.config.api_keys:
+            return self._unauthorized("Reading frame logs needs the simulator's own token.")
+        if not self.config.record_frames:
+            return _bad_request("frames are not recorded: start with --record-frames")
+        return web.json_response({"connections": [log.to_json() for log in self.connections]})
 
     async def _register_script(self, request: web.Request) -> web.Response:
         # The server's own tokens only: a session's token must not mint other scripts.

@@ -80,6 +80,11 @@ def add_parser(commands: Any) -> None:
         help="scripted replies and tool calls: `rules:` in a scenario's sim: schema "
         "(faults: allowed beside them; scripts: for named behaviours, ?script=<name>)",
     )
+    sim.add_argument(
+        "--record-frames",
+        action="store_true",
+        help="keep what each client sent; GET /v1/sim/connections (with the token) returns it",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         response_latency=ResponseLatency(mean_ms=args.latency_ms, spread_ms=args.latency_spread_ms),
         max_duration_s=args.max_duration or None,
         faults=faults,
+        record_frames=args.record_frames,
     )
 
     async def serve() -> None:
