@@ -152,3 +152,42 @@ async def test_bad_webhooks_are_refused_with_their_cause_and_a_good_call_goes_on
         assert cause in causes
     assert SECRET.get_secret_value().removeprefix("whsec_") not in causes
     assert 'voxray_call_refusals_total{cause="unauthorized",ingress="sip"} 4.0' in metrics
+
+
+async def test_over_the_cap_or_draining_the_webhook_gets_503_and_the_live_call_goes_on(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    holding = SipCallScript(steps=(SipStep(pause_ms=3000),))
+    async with (
+        running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET, max_calls=1) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        url = _webhook_url(gateway.url)
+        first = SipCaller(simulator.lines, url, SECRET, holding)
+        first.speed = TEST_SPEED
+        held = asyncio.create_task(first.run(http))
+        assert await first.line.wait_for_agent_audio(1.0, timeout_s=10)
+        over = await simulator.place_call(url, SECRET, SipCallScript(), http=http)
+        assert over.outcome == "refused" and over.webhook_status == 503
+        assert over.webhook_error is not None and "1 calls" in over.webhook_error
+        draining = asyncio.create_task(gateway.drain(30))
+        await asyncio.sleep(0)  # one turn of the loop: the drain's first step refuses new calls
+        assert not gateway.context.accepting
+        late = await simulator.place_call(url, SECRET, SipCallScript(), http=http)
+        assert late.webhook_status == 503 and "draining" in str(late.webhook_error)
+        report = await asyncio.wait_for(held, 30)
+        outcome = await asyncio.wait_for(draining, 30)
+        records = await _wait_records(tmp_path, 1)
+    assert report.outcome == "completed" and outcome.finished == 1
+    assert [record.call_id for record in records] == [first.report.call_id]
+    assert simulator.lines.get(over.call_id) is None  # the refused calls rang out
+
+
+async def test_without_a_configured_secret_every_webhook_is_refused(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with running_gateway(simulator, tmp_path) as gateway:
+        assert "set VOXRAY_XAI_WEBHOOK_SECRET" in " ".join(gateway.describe())
+        report = await simulator.place_call(_webhook_url(gateway.url), SECRET, SipCallScript())
+    assert report.webhook_status == 401
+    assert "VOXRAY_XAI_WEBHOOK_SECRET" in str(report.webhook_error)

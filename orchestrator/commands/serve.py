@@ -80,6 +80,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             port=args.port,
             public_url=args.public_url,
             twilio_auth_token=SecretStr(twilio_token) if twilio_token else None,
+            xai_webhook_secret=settings.xai_webhook_secret,
             browser_secret=SecretStr(browser_secret),
             max_calls=args.max_calls or settings.supervisor.max_sessions,
             drain_deadline_s=args.drain_deadline,
