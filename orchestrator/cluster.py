@@ -8,6 +8,12 @@ Three ways in, tried in this order:
 3. neither: start an embedded, single-node cluster in this process (dashboard off, Ray's
    background work trimmed: :data:`EMBEDDED_RAY_ENVIRONMENT`).
 
+``auto`` (or ``RAY_ADDRESS=auto``) means the one Ray cluster running on this machine. Ray
+itself picks the last ``ray start`` cluster, or any, when there are several; voxray refuses
+instead and lists them (:func:`find_local_clusters`), so ``voxray drain`` never acts on a
+cluster the user did not mean. After joining, :func:`describe_address` says which cluster this
+process is on, for commands to print.
+
 Ray 2.60 turns token authentication on for clusters started by ``ray start``, and a client only
 sends the token on its own when it finds the cluster by ``auto``. voxray sends it whenever it
 joins an existing cluster and a token is at hand (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH`` or
@@ -28,7 +34,14 @@ from typing import Final
 import ray
 from voxray.actors.errors import ConfigError
 
-__all__ = ["EMBEDDED_RAY_ENVIRONMENT", "connect_ray", "disconnect_ray", "joins_existing_cluster"]
+__all__ = [
+    "EMBEDDED_RAY_ENVIRONMENT",
+    "connect_ray",
+    "describe_address",
+    "disconnect_ray",
+    "find_local_clusters",
+    "joins_existing_cluster",
+]
 
 logger = logging.getLogger("voxray.cluster")
 
@@ -77,8 +90,7 @@ def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = Fa
     }
     trims: Mapping[str, str] = {}
     if joins_existing_cluster(address):
-        if address:
-            options["address"] = address
+        options["address"] = _resolve_address(address)
         _send_token_if_available()
     else:
         options |= {
@@ -90,15 +102,104 @@ def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = Fa
         }
         trims = EMBEDDED_RAY_ENVIRONMENT
     try:
-        with _environment_defaults(trims):
+        with _environment_defaults(trims), _quiet_token_notice():
             ray.init(**options)
     except ConnectionError as error:
-        where = address or os.environ.get("RAY_ADDRESS") or "auto"
         raise ConfigError(
-            f"cannot join the Ray cluster at {where!r} ({error}); start one with "
-            "`ray start --head`, or leave out --address to run an embedded one"
+            f"cannot join the Ray cluster at {_source(address)}: {_first_line(error)}; start "
+            "one with `ray start --head`, or check the address"
         ) from error
     return True
+
+
+def find_local_clusters() -> list[str]:
+    """The GCS addresses of the Ray clusters running on this machine (Ray's own search for
+    ``auto``: the raylet processes' ``--gcs-address``), sorted."""
+    from ray._private import services
+
+    services.find_gcs_addresses.cache_clear()  # clusters come and go between calls
+    return sorted(services.find_gcs_addresses())
+
+
+def describe_address() -> str:
+    """Which cluster this process is connected to, for a command to print before it acts:
+    ``"the Ray cluster at 10.0.0.5:6379"`` or ``"embedded Ray (127.0.0.1:61234, this process)"``.
+    """
+    if not ray.is_initialized():
+        return "no Ray cluster"
+    gcs = ray.get_runtime_context().gcs_address
+    node = ray._private.worker.global_worker.node
+    if node is not None and getattr(node, "head", False):
+        return f"embedded Ray ({gcs}, stops with this process)"
+    return f"the Ray cluster at {gcs}"
+
+
+def _resolve_address(address: str | None) -> str:
+    """The address to join: ``auto`` becomes the one cluster on this machine, or an error.
+
+    ``RAY_ADDRESS`` wins over ``address``, as it does in Ray.
+    """
+    chosen = os.environ.get("RAY_ADDRESS") or address or "auto"
+    if chosen != "auto":
+        return chosen
+    clusters = find_local_clusters()
+    if not clusters:
+        raise ConfigError(
+            f"no Ray cluster is running on this machine ({_source(address)}); start one with "
+            "`ray start --head`, or give its address"
+        )
+    if len(clusters) > 1:
+        latest = _latest_ray_start()
+        listed = ", ".join(
+            f"{gcs} (the last `ray start`)" if gcs == latest else gcs for gcs in clusters
+        )
+        raise ConfigError(
+            f"{_source(address)} is ambiguous: {len(clusters)} Ray clusters run on this "
+            f"machine: {listed}; pass the one you mean, e.g. --address {latest or clusters[0]}"
+        )
+    return clusters[0]
+
+
+def _source(address: str | None) -> str:
+    """Where the address came from, in the words the user used."""
+    from_environment = os.environ.get("RAY_ADDRESS")
+    if from_environment:
+        return f"RAY_ADDRESS={from_environment}"
+    return f"address {address or 'auto'!r}"
+
+
+def _latest_ray_start() -> str | None:
+    from ray._private.utils import read_ray_address
+
+    try:
+        latest = read_ray_address()
+    except OSError:
+        return None
+    return str(latest) if latest else None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+class _DropTokenNotice(logging.Filter):
+    # Ray announces, at WARNING, that token authentication is on (its default) each time it
+    # starts a cluster: in the middle of a command's output, about a default nothing needs to
+    # act on. The warning that it is *off* is kept.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token authentication is enabled" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_token_notice() -> Iterator[None]:
+    notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    dropper = _DropTokenNotice()
+    notice.addFilter(dropper)
+    try:
+        yield
+    finally:
+        notice.removeFilter(dropper)
 
 
 def disconnect_ray() -> None:
