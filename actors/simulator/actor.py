@@ -7,13 +7,18 @@ never block scheduling of the sessions that talk to it.
 
 from __future__ import annotations
 
+import asyncio
+
+import aiohttp
 import ray
+from pydantic import SecretStr
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import FaultAction, FaultPlan
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.server import Simulator
+from voxray.actors.simulator.sip_caller import SipCallReport, SipCallScript
 
 __all__ = ["SimulatorActor", "SimulatorActorImpl"]
 
@@ -45,6 +50,30 @@ class SimulatorActorImpl:
     def url(self) -> str:
         """The websocket URL."""
         return self._require().url
+
+    async def place_call(
+        self, webhook_url: str, secret: SecretStr, script: SipCallScript | None = None
+    ) -> SipCallReport:
+        """Place a scripted SIP call (see :meth:`Simulator.place_call`)."""
+        return await self._require().place_call(webhook_url, secret, script)
+
+    async def place_calls(
+        self,
+        webhook_url: str,
+        secret: SecretStr,
+        scripts: list[SipCallScript],
+        arrival_gap_s: float = 0.0,
+    ) -> list[SipCallReport]:
+        """Place several calls at once, one every ``arrival_gap_s`` (for benchmarks): one Ray
+        call for the lot, the calls themselves run concurrently in the simulator."""
+        simulator = self._require()
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+
+            async def place(index: int, script: SipCallScript) -> SipCallReport:
+                await asyncio.sleep(index * arrival_gap_s)
+                return await simulator.place_call(webhook_url, secret, script, http=http)
+
+            return list(await asyncio.gather(*(place(i, s) for i, s in enumerate(scripts))))
 
     def input_audio(self, token: str) -> list[dict[str, int | str]]:
         """Input audio per connection of ``token`` (see :meth:`Simulator.input_audio`)."""
