@@ -43,3 +43,20 @@ def test_wire_bench_carries_traffic_on_both_loops(tmp_path: Path) -> None:
         assert figures[f"{tag}: appends sent"] > 10 * 50 * 3  # every connection sends
         assert 0 < figures[f"{tag}: deltas received"] < figures[f"{tag}: appends sent"]
         assert figures[f"{tag}: client CPU per connection"] > 0
+
+
+def test_bench_help_lists_every_benchmark_and_warns_about_the_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from voxray.bench.registry import BENCHMARKS, _load_all
+    from voxray.commands.bench import CATALOG
+
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    out = capsys.readouterr().out
+    _load_all()
+    # The help's list is the registry's (it is kept apart so --help imports no benchmark).
+    assert {name: bench.description for name, bench in BENCHMARKS.items()} == CATALOG
+    for name, description in CATALOG.items():
+        assert f"  {name} " in out and description in out
+    assert "density bench included" in out and "about 10 minutes" in out

@@ -16,10 +16,51 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run"]
 
 
+CATALOG: dict[str, str] = {
+    "audio": "audio path: soxr stream vs per-chunk FFT",
+    "barge-in": "barge-in reaction: speech_started -> cancel sent",
+    "client": "client CPU per conversation vs the bare wire",
+    "density": "real-time conversations per machine, packing 1 vs N",
+    "sim": "the simulator's CPU per real-time session",
+    "startup": "submit -> session.updated: warm pool vs cold actor",
+    "tools": "tool-runner pool overhead vs in-process await",
+    "wire": "bare websocket traffic at 20 ms both ways (density's floor)",
+}
+"""Every benchmark and what it measures, for ``--help`` without importing them (the registry
+loads them on run; tests/test_cli_bench.py keeps the two equal)."""
+
+_LONG = {"density": "about 10 minutes"}
+
+
+def _epilog() -> str:
+    width = max(map(len, CATALOG))
+    lines = ["benchmarks:"]
+    for name, what in CATALOG.items():
+        long = f" ({_LONG[name]})" if name in _LONG else ""
+        lines.append(f"  {name:<{width}}  {what}{long}")
+    lines += [
+        "",
+        "With no NAME every benchmark runs, the ten-minute density bench included: name the",
+        "ones you want, e.g. `voxray bench audio tools`.",
+    ]
+    return "\n".join(lines)
+
+
 def add_parser(commands: Any) -> None:
     """Register ``voxray bench``."""
-    bench = commands.add_parser("bench", help="run benchmarks; print a table of figures")
-    bench.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    bench = commands.add_parser(
+        "bench",
+        help="run benchmarks; print a table of figures",
+        description="Run voxray's benchmarks and print a table of figures per benchmark.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="benchmarks to run (listed below; default: every one, density included)",
+    )
     bench.add_argument("--json", type=Path, dest="json_path", help="also write figures here")
     bench.add_argument("--quick", action="store_true", help="fewer iterations (a smoke check)")
 
