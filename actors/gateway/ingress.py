@@ -64,6 +64,7 @@ def lazy(module: str, class_name: str) -> IngressFactory:
 
 INGRESSES: dict[str, IngressFactory] = {
     "twilio": lazy("voxray.actors.gateway.twilio", "TwilioIngress"),
+    "browser": lazy("voxray.actors.gateway.browser", "BrowserIngress"),
     "sip": lazy("voxray.actors.gateway.sip", "SipIngress"),
 }
 """Every ingress the gateway serves, by name: one line each."""
