@@ -79,7 +79,7 @@ def test_unknown_key_in_a_turn_lists_that_turns_keys(tmp_path: Path) -> None:
     message = _error(path)
     assert "scenario 'a' (scenarios[0]) → turns[0].speed: unknown key 'speed'" in message
     assert "allowed: say, voice, words_per_minute" in message
-    assert "more problem" not in message  # the tuple's knock-on "too short" is not counted
+    assert " — also " not in message  # the tuple's knock-on "too short" is not counted
 
 
 def test_turn_of_no_known_kind(tmp_path: Path) -> None:
@@ -339,3 +339,25 @@ def test_every_example_suite_loads() -> None:
     for path in suites:
         suite = load_suite(path)
         assert suite.backend == "sim", path
+
+
+def test_every_problem_is_shown_not_just_counted(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name: s\nconcurrency: 0\nscenarios:\n"
+        "  - name: a\n    agent: {voice: bob}\n    turns: [{text: hi}]\n"
+        "  - name: b\n    turns: [{text: hi}]\n    expect: {max_latency_ms: -1}\n",
+    )
+    message = _error(path)
+    assert "concurrency: input should be greater than or equal to 1" in message
+    assert " — also scenario 'a' (scenarios[0]) → agent.voice: unknown voice 'bob'" in message
+    assert "; scenario 'b' (scenarios[1]) → expect.max_latency_ms: " in message
+    assert "more problem" not in message  # three problems, all shown
+
+
+def test_past_four_problems_the_rest_are_counted(tmp_path: Path) -> None:
+    scenarios = "".join(f"  - name: s{i}\n    agent: {{voice: bob}}\n" for i in range(6))
+    message = _error(_write(tmp_path, "name: s\nscenarios:\n" + scenarios))
+    # Each scenario also lacks its turns: 12 problems, 4 shown.
+    assert message.count("unknown voice 'bob'") + message.count("required key") == 4
+    assert message.endswith("; and 8 more problems")

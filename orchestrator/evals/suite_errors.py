@@ -45,7 +45,7 @@ def config_error(
     error: ValidationError, raw: Mapping[str, Any], where: str, root: type[BaseModel]
 ) -> ConfigError:
     """One :class:`ConfigError` for ``error``, raised validating ``raw`` (read from ``where``)
-    as a ``root``: the first problem, and how many more there are."""
+    as a ``root``: the first problem, then the next few (each with its place), on one line."""
     problems = error.errors()
     # pydantic also reports a container as too short when its only item failed; the item's own
     # error is the one that names the problem, so errors at a prefix of another's place go.
@@ -60,12 +60,27 @@ def config_error(
     ] or problems
     first = problems[0]
     loc = _full_loc(first)
-    # One line whatever the source: some validators quote multi-line texts.
-    message = " ".join(problem_message(first, root).split())
-    if len(problems) > 1:
-        more = len(problems) - 1
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    message = _one_line(problem_message(first, root))
+    others = problems[1:]
+    if others:
+        shown = [
+            f"{_where(_full_loc(problem), raw)}: {_one_line(problem_message(problem, root))}"
+            for problem in others[:_MORE_SHOWN]
+        ]
+        hidden = len(others) - len(shown)
+        if hidden:
+            shown.append(f"and {hidden} more problem{'s' if hidden > 1 else ''}")
+        message += " — also " + "; ".join(shown)
     return ConfigError(message, location=f"{where}: {_where(loc, raw)}")
+
+
+_MORE_SHOWN = 3
+"""Problems shown after the first; past these the error only counts them."""
+
+
+def _one_line(text: str) -> str:
+    # One line whatever the source: some validators quote multi-line texts.
+    return " ".join(text.split())
 
 
 def _full_loc(problem: Any) -> tuple[str | int, ...]:
