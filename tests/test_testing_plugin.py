@@ -118,6 +118,10 @@ def test_bad_rules_fail_the_test_with_the_field_named(xai_simulator_factory: Any
         xai_simulator_factory(faults=[{"do": "explode"}])
     with pytest.raises(ConfigError, match="faults are given twice"):
         xai_simulator_factory(rules={"faults": []}, faults=[])
+    with pytest.raises(ConfigError, match=r"^xai_simulator: sped: Extra inputs"):
+        xai_simulator_factory(sped=2.0)  # a typo of speed
+    with pytest.raises(ConfigError, match=r"^xai_simulator: speed: Input should be greater"):
+        xai_simulator_factory(speed=0)
 
 
 # ------------------------------------------------------------------ faults

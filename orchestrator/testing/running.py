@@ -127,24 +127,30 @@ class RunningSimulator:
         **config: Any,
     ) -> RunningSimulator:
         """Start a simulator on a free loopback port; see the plugin's factory for arguments."""
+        from pydantic import ValidationError
+        from voxray.actors.errors import ConfigError
         from voxray.actors.simulator.config import SimulatorConfig
-        from voxray.actors.simulator.latency import ResponseLatency
+        from voxray.actors.simulator.script_file import describe_validation_error
 
         script = build_script(rules, faults)
         named = named_scripts(rules)
         token = f"sim-test-{secrets.token_urlsafe(16)}"
-        settings = SimulatorConfig(
-            **{
-                "host": "127.0.0.1",
-                "port": 0,
-                "speed": speed,
-                "transcribe": transcribe,
-                "response_latency": ResponseLatency(mean_ms=latency_ms),
-                **config,
-                "api_keys": frozenset({token}),
-                "record_frames": True,
-            }
-        )
+        try:
+            settings = SimulatorConfig.model_validate(
+                {
+                    "host": "127.0.0.1",
+                    "port": 0,
+                    "speed": speed,
+                    "transcribe": transcribe,
+                    "response_latency": {"mean_ms": latency_ms},
+                    **config,
+                    "api_keys": frozenset({token}),
+                    "record_frames": True,
+                }
+            )
+        except ValidationError as error:
+            where, message = describe_validation_error(error)
+            raise ConfigError(f"xai_simulator: {where}: {message}") from None
         running = cls(settings, script, token)
         running._start()
         for name, each in named.items():
