@@ -19,33 +19,45 @@ into this tree at exactly one boundary each, with ``raise ... from``.
     │   └── ConnectionLostError     the socket dropped mid-session (retryable)
     ├── ProviderError               an ``error`` event the session could not absorb
     ├── SessionLostError            a session actor died or stopped answering
+    ├── ActorLostError              the supervisor or the simulator actor died (retryable)
+    ├── ActorTimeoutError           an actor did not answer within the caller's timeout
     ├── SessionBusyError            a live-session call on an actor in the wrong state
     ├── CapacityError               a bounded queue or cap is full (carries the numbers)
+    ├── RunDirectoryBusyError       another voxray process is writing the same run directory
     └── ToolError                   a function call failed (sent back to the model as output)
         ├── ToolNotFoundError
         ├── ToolTimeoutError
         └── ToolExecutionError
 
 Exceptions cross process boundaries inside Ray, so each one pickles with its fields intact.
-Messages never contain secrets: callers pass redacted text only.
+Where an error travels as data instead (inside a :class:`SessionResult`), it is an
+:class:`ErrorInfo`: its type name, message and ``retryable``, so that no caller decides anything
+by parsing text. Messages never contain secrets: callers pass redacted text only.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 __all__ = [
+    "ActorLostError",
+    "ActorTimeoutError",
     "AudioError",
     "AuthenticationError",
     "CapacityError",
     "ConfigError",
     "ConnectTimeoutError",
     "ConnectionLostError",
+    "ErrorInfo",
     "HandshakeError",
     "ProtocolError",
     "ProviderConnectionError",
     "ProviderError",
     "RateLimitedError",
+    "RunDirectoryBusyError",
     "SessionBusyError",
     "SessionLostError",
     "ToolError",
@@ -165,6 +177,28 @@ class SessionLostError(VoxrayError):
     retryable = True
 
 
+class ActorLostError(VoxrayError):
+    """A voxray actor the driver relies on (``actor`` names it: "supervisor", "simulator") died
+    or became unreachable. What it was doing did not finish; running it again may succeed."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, actor: str) -> None:
+        super().__init__(message)
+        self.actor = actor
+
+
+class ActorTimeoutError(VoxrayError):
+    """A voxray actor did not answer a call within the caller's timeout."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, actor: str, timeout_s: float) -> None:
+        super().__init__(message)
+        self.actor = actor
+        self.timeout_s = timeout_s
+
+
 class SessionBusyError(VoxrayError):
     """A live-session call reached an actor in the wrong state (none open, or one already)."""
 
@@ -179,6 +213,15 @@ class CapacityError(VoxrayError):
         self.limit = limit
         self.in_use = in_use
         self.queued = queued
+
+
+class RunDirectoryBusyError(VoxrayError):
+    """Another voxray process holds the run directory's lock (two ``--resume`` on one ``--out``
+    would write the same runs twice). ``owner`` describes the holder when known."""
+
+    def __init__(self, message: str, *, owner: str | None = None) -> None:
+        super().__init__(message, retryable=False)
+        self.owner = owner
 
 
 class ToolError(VoxrayError):
@@ -203,3 +246,38 @@ class ToolExecutionError(ToolError):
     def __init__(self, message: str, *, tool: str, error_type: str) -> None:
         super().__init__(message, tool=tool)
         self.error_type = error_type
+
+
+class ErrorInfo(BaseModel):
+    """An error as data, for results that cross a process: what a caller decides on.
+
+    ``type`` is the exception's class name in this tree (e.g. ``"RateLimitedError"``); use
+    :meth:`is_a` to test it against a class, subclasses included.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    message: str
+    retryable: bool = False
+    lineage: tuple[str, ...] = ()
+    """The class names from ``type`` up to ``VoxrayError``: what :meth:`is_a` checks."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> ErrorInfo:
+        """The data of ``error`` (a non-voxray error keeps its class name, not retryable)."""
+        lineage = tuple(
+            klass.__name__
+            for klass in type(error).__mro__
+            if issubclass(klass, VoxrayError) and klass is not Exception
+        )
+        message = error.message if isinstance(error, VoxrayError) else str(error)
+        retryable = error.retryable if isinstance(error, VoxrayError) else False
+        return cls(type=type(error).__name__, message=message, retryable=retryable, lineage=lineage)
+
+    def is_a(self, kind: builtins.type[VoxrayError]) -> bool:
+        """Whether the error was a ``kind`` (or a subclass of it)."""
+        return kind.__name__ in self.lineage or kind.__name__ == self.type
+
+    def __str__(self) -> str:
+        return f"{self.type}: {self.message}" if self.message else self.type

@@ -101,9 +101,9 @@ def _cause(error: BaseException) -> BaseException:
 
 
 def _rate_limited(result: SessionResult) -> bool:
-    # The session reports errors as "<ExceptionType>: message"; a 429 is refused before
-    # anything was said, so retrying it repeats nothing.
-    return result.status == "failed" and (result.error or "").startswith("RateLimitedError")
+    # A 429 is refused before anything was said, so retrying it repeats nothing.
+    info = result.error_info
+    return result.status == "failed" and info is not None and info.is_a(RateLimitedError)
 
 
 class _Supervisor:
@@ -250,14 +250,13 @@ class _Supervisor:
         """Close a live session, give its slot back, and return what it did. Idempotent."""
         live = self._live.get(lease_id)
         if live is None or lease_id not in self._leases:
-            return SessionResult(status="lost", error="SessionLostError: no such live session")
+            return SessionResult.lost("no such live session")
         try:
             result: SessionResult = await live.actor.handle.close.remote()
         except RayActorError as error:
-            result = SessionResult(status="lost", error=f"SessionLostError: {error}")
+            result = SessionResult.lost(str(error))
         except RayTaskError as error:
-            cause = _cause(error)
-            result = SessionResult(status="failed", error=f"{type(cause).__name__}: {cause}")
+            result = SessionResult.failed(_cause(error))
         self._end_lease(lease_id, result, reusable=result.status != "lost")
         return result
 
@@ -410,14 +409,14 @@ class _Supervisor:
         except SessionLostError as error:
             with contextlib.suppress(Exception):
                 self._refresh_nodes()
-            return SessionResult(status="lost", error=f"SessionLostError: {error}"), False, False
+            return SessionResult.lost(error.message), False, False
         stopped = self._stopping_all or self._stopped_jobs.get(slot.job_id)
         if stopped is not None:  # stopped while it waited for an actor: it never starts
             if hosts is not None:
                 hosts.release(actor, broken=False)
             else:
                 pool.give_back(actor, reusable=True)
-            return SessionResult(status="lost", error=f"SessionLostError: {stopped}"), True, True
+            return SessionResult.lost(stopped), True, True
         watch = self._watch(shared_host=hosts is not None)
         live = _Live(request, slot.job_id, actor, slot.node_id, attempt, watch, time.monotonic())
         self._live[slot.slot_id] = live
@@ -439,7 +438,7 @@ class _Supervisor:
                 reusable = result.status != "lost"
             except SessionLostError as error:
                 died = True
-                result = SessionResult(status="lost", error=f"SessionLostError: {error}")
+                result = SessionResult.lost(error.message)
                 # Its node may be gone: learn that before the retry is placed.
                 with contextlib.suppress(Exception):
                     self._refresh_nodes()
@@ -484,10 +483,10 @@ class _Supervisor:
                 await asyncio.wait_for(
                     actor.handle.close.remote(), timeout=self._settings.stop_grace_s
                 )
-            result = SessionResult(status="lost", error=f"SessionLostError: {watch.stop_reason}")
+            result = SessionResult.lost(watch.stop_reason)
             self._end_lease(slot.slot_id, result, reusable=False)
         elif lost is not None:
-            result = SessionResult(status="lost", error=f"SessionLostError: {lost.message}")
+            result = SessionResult.lost(lost.message)
             self._end_lease(slot.slot_id, result, reusable=False)
 
     def _end_lease(self, lease_id: int, result: SessionResult, *, reusable: bool) -> None:

@@ -23,31 +23,24 @@ session talks to its session actor directly; the supervisor only admits it and t
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterator, Mapping
 from os import PathLike
-from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal, Self
 
 import numpy as np
 import ray
 from numpy.typing import NDArray
 from pydantic import SecretStr
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayError
 from voxray.actors.conversation.agent import AgentConfig
-from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.events import ConversationEvent
 from voxray.actors.conversation.live import LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.errors import ConfigError, SessionLostError, VoxrayError
-from voxray.actors.simulator.actor import SimulatorActor
+from voxray.actors.errors import ConfigError, SessionLostError
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.supervision.models import (
@@ -56,36 +49,15 @@ from voxray.actors.supervision.models import (
     SessionTicket,
     SupervisorStatus,
 )
-from voxray.actors.supervision.placement import affinity
-from voxray.actors.supervisor import find_supervisor, get_supervisor
 from voxray.cluster import connect_ray, disconnect_ray
-from voxray.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summarize
-from voxray.evals.report import write_report
-from voxray.evals.runner import JobDrain, plan_jobs, run_suite
-from voxray.evals.suite import Suite, load_suite, select
+from voxray.evals.job import Job, JobPlan, JobResult, plan_job
+from voxray.evals.suite import Suite
+from voxray.handles.ray_errors import voxray_error
+from voxray.handles.simulator import SimulatorClient
+from voxray.handles.supervisor import SupervisorClient
 from voxray.settings import VoxraySettings
 
-__all__ = ["Fleet", "Job", "JobResult", "Session"]
-
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """How a job ended: its records (in finishing order) and their summary."""
-
-    job_id: str
-    run_dir: Path
-    records: list[ScenarioRecord]
-    summary: RunSummary
-    cancelled: bool
-    report: Path
-    """``report.html`` (beside ``results.jsonl``, ``summary.json`` and ``junit.xml``)."""
-
-    @property
-    def passed(self) -> bool:
-        """Every scenario reached the suite's pass threshold (and something ran)."""
-        return bool(self.records) and self.summary.all_passed
+__all__ = ["Fleet", "Job", "JobPlan", "JobResult", "Session"]
 
 
 class _LoopThread:
@@ -97,137 +69,12 @@ class _LoopThread:
         self._thread.daemon = True
         self._thread.start()
 
-    def submit(self, work: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        return asyncio.run_coroutine_threadsafe(work, self.loop)
-
     def stop(self) -> None:
         if self._thread.is_alive():
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self.loop.close()
-
-
-class Job:
-    """A submitted suite. Iterate it (sync or async) for records as they finish.
-
-    Each iteration starts from the first record, so several consumers each see every record.
-    """
-
-    def __init__(self, job_id: str, suite: Suite, run_dir: Path, total: int) -> None:
-        self.id = job_id
-        self.suite = suite
-        self.run_dir = run_dir
-        self.total = total
-        self._records: list[ScenarioRecord] = []
-        self._finished = False
-        self._cond = threading.Condition()
-        self._subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self._future: concurrent.futures.Future[JobResult] | None = None
-        self._task: asyncio.Task[list[ScenarioRecord]] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._drain = JobDrain()
-
-    @property
-    def done(self) -> bool:
-        """The job has ended (finished, failed or cancelled)."""
-        return self._future is not None and self._future.done()
-
-    @property
-    def records(self) -> list[ScenarioRecord]:
-        """The records so far, in finishing order."""
-        with self._cond:
-            return list(self._records)
-
-    def wait(self, timeout: float | None = None) -> JobResult:
-        """Block until the job ends; its result.
-
-        Raises:
-            TimeoutError: it did not end within ``timeout`` seconds.
-        """
-        try:
-            return self._require_future().result(timeout)
-        except concurrent.futures.TimeoutError as error:
-            raise TimeoutError(f"job {self.id} still running after {timeout} s") from error
-
-    def __await__(self) -> Any:
-        return asyncio.wrap_future(self._require_future()).__await__()
-
-    def cancel(self) -> None:
-        """Stop now: queued scenarios are dropped, live sessions are stopped cleanly."""
-        if self._loop is not None and self._task is not None:
-            self._loop.call_soon_threadsafe(self._task.cancel)
-
-    def drain(self, deadline_s: float | None = None) -> None:
-        """Stop gracefully: nothing new starts, live sessions get ``deadline_s`` to finish."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._drain.request, deadline_s)
-
-    def __iter__(self) -> Iterator[ScenarioRecord]:
-        index = 0
-        while True:
-            with self._cond:
-                while index >= len(self._records) and not self._finished:
-                    self._cond.wait()
-                if index >= len(self._records):
-                    break
-                record = self._records[index]
-                index += 1
-            yield record
-        self._raise_failure()
-
-    async def __aiter__(self) -> AsyncIterator[ScenarioRecord]:
-        loop = asyncio.get_running_loop()
-        index = 0
-        while True:
-            wake = asyncio.Event()
-            subscription = (loop, wake)
-            with self._cond:
-                self._subscribers.add(subscription)
-                fresh = self._records[index:]
-                finished = self._finished
-            try:
-                if not fresh and not finished:
-                    await wake.wait()
-            finally:
-                with self._cond:
-                    self._subscribers.discard(subscription)
-            for record in fresh:
-                yield record
-            index += len(fresh)
-            if finished and not fresh:
-                break
-        self._raise_failure()
-
-    # --- the fleet's side -------------------------------------------------------------------
-
-    def _add(self, record: ScenarioRecord) -> None:
-        with self._cond:
-            self._records.append(record)
-            self._notify()
-
-    def _finish(self) -> None:
-        with self._cond:
-            self._finished = True
-            self._notify()
-
-    def _notify(self) -> None:
-        self._cond.notify_all()
-        for loop, wake in list(self._subscribers):
-            loop.call_soon_threadsafe(wake.set)
-
-    def _require_future(self) -> concurrent.futures.Future[JobResult]:
-        if self._future is None:
-            raise RuntimeError("the job was not started")
-        return self._future
-
-    def _raise_failure(self) -> None:
-        future = self._future
-        if future is not None and future.done() and future.exception() is not None:
-            raise future.exception()  # type: ignore[misc]
-
-    def __repr__(self) -> str:
-        return f"Job(id={self.id!r}, records={len(self._records)}/{self.total}, done={self.done})"
 
 
 class Session:
@@ -237,8 +84,8 @@ class Session:
     per call, not 20 ms frames. Events come as they happen through a Ray streaming generator.
     """
 
-    def __init__(self, fleet: Fleet, lease: SessionLease) -> None:
-        self._fleet = fleet
+    def __init__(self, supervisor: SupervisorClient, lease: SessionLease) -> None:
+        self._supervisor = supervisor
         self._lease = lease
         self._actor = lease.actor
         self._result: SessionResult | None = None
@@ -300,15 +147,13 @@ class Session:
     def close(self) -> SessionResult:
         """End the session, give its slot back; what it did. Idempotent."""
         if self._result is None:
-            self._result = ray.get(
-                self._fleet.supervisor.close_session.remote(self._lease.lease_id)
-            )
+            self._result = self._supervisor.close_session(self._lease.lease_id)
         return self._result
 
     async def aclose(self) -> SessionResult:
         """:meth:`close` for asyncio code."""
         if self._result is None:
-            self._result = await self._fleet.supervisor.close_session.remote(self._lease.lease_id)
+            self._result = await self._supervisor.aclose_session(self._lease.lease_id)
         return self._result
 
     def __enter__(self) -> Self:
@@ -326,18 +171,18 @@ class Session:
     def _call(self, ref: Any) -> None:
         try:
             ray.get(ref)
-        except RayTaskError as error:
-            raise _voxray_cause(error) from error
         except RayActorError as error:
             raise SessionLostError(f"session {self.id} was lost: {error}") from error
+        except RayError as error:
+            raise voxray_error(error, actor="session") from error
 
     async def _acall(self, ref: Any) -> None:
         try:
             await ref
-        except RayTaskError as error:
-            raise _voxray_cause(error) from error
         except RayActorError as error:
             raise SessionLostError(f"session {self.id} was lost: {error}") from error
+        except RayError as error:
+            raise voxray_error(error, actor="session") from error
 
     def __repr__(self) -> str:
         return f"Session(id={self.id!r}, actor={self._lease.actor_name!r})"
@@ -351,9 +196,7 @@ class Fleet:
         self._owns_connection = owns_connection
         self._loop: _LoopThread | None = None
         self._jobs: list[Job] = []
-        self._simulator: Any = None
-        self._simulator_url: str | None = None
-        self._supervisor: Any = None
+        self._simulator: SimulatorClient | None = None
         self._closed = False
 
     @classmethod
@@ -379,83 +222,95 @@ class Fleet:
         return cls(settings, owns_connection=owns)
 
     @property
-    def supervisor(self) -> Any:
-        """The cluster's supervisor actor (created on first use)."""
-        if self._supervisor is None:
-            self._supervisor = get_supervisor(self.settings.supervisor, self.settings.namespace)
-        return self._supervisor
+    def supervisor(self) -> SupervisorClient:
+        """The client of the cluster's supervisor actor, created if none runs (a drained or
+        dead one is replaced by the next use)."""
+        return SupervisorClient.ensure(self.settings.supervisor, self.settings.namespace)
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def submit(
+    def plan(
         self,
         suite: Suite | str | PathLike[str],
         *,
         out: str | PathLike[str] | None = None,
         filter: str | None = None,
+        backend: Literal["sim", "xai"] | None = None,
+        concurrency: int | None = None,
+        repeat: int | None = None,
+        resume: bool = False,
+        speed: float | None = None,
+        retries: int | None = None,
+    ) -> JobPlan:
+        """What :meth:`submit` would run, resolved but not started (see :meth:`submit`)."""
+        return plan_job(
+            suite,
+            self.settings,
+            out=out,
+            filter=filter,
+            backend=backend,
+            concurrency=concurrency,
+            repeat=repeat,
+            resume=resume,
+            speed=speed,
+            retries=retries,
+        )
+
+    def submit(
+        self,
+        suite: Suite | str | PathLike[str] | JobPlan,
+        *,
+        out: str | PathLike[str] | None = None,
+        filter: str | None = None,
+        backend: Literal["sim", "xai"] | None = None,
+        concurrency: int | None = None,
+        repeat: int | None = None,
+        resume: bool = False,
+        speed: float | None = None,
         retries: int | None = None,
     ) -> Job:
-        """Start running ``suite`` (a :class:`Suite` or a YAML path); returns at once.
+        """Start running ``suite`` (a :class:`Suite`, a YAML path, or a :meth:`plan`);
+        returns at once. The job writes ``results.jsonl`` as runs end and, however it ends,
+        ``summary.json``, ``junit.xml`` and ``report.html``.
 
         Args:
             out: run directory; default ``<suite.output_dir>/<name>-<time>``.
-            filter: only scenarios whose name matches (glob or substring).
+            filter: only scenarios whose name matches (glob or substring, comma-separated).
+            backend: "sim" or "xai" instead of the suite's.
+            concurrency: scenarios run at once instead of the suite's.
+            repeat: runs of each scenario instead of the suite's.
+            resume: skip the runs ``out`` holds as finished; rerun the rest (needs ``out``).
+            speed: simulator pacing (1 = real time) instead of the settings'.
             retries: re-runs of a scenario whose session was lost (default from settings).
+
+        Raises:
+            ConfigError: the suite or an option is invalid, or the xai backend has no key
+                (a one-line reason).
+            RunDirectoryBusyError: another voxray run writes ``out``.
         """
         self._require_open()
-        loaded = suite if isinstance(suite, Suite) else load_suite(Path(suite))
-        specs = select(loaded, filter)
-        if not specs:
-            raise ConfigError(f"no scenario of suite {loaded.name!r} matches {filter!r}")
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        job_id = f"{loaded.name}-{uuid.uuid4().hex[:8]}"
-        run_path = Path(out) if out is not None else loaded.output_dir / f"{loaded.name}-{stamp}"
-        planned = plan_jobs(loaded, specs, set())
-        job = Job(job_id, loaded, run_path, len(planned))
-        loop = self._loop_thread()
-        job._loop = loop.loop
-
-        async def run() -> JobResult:
-            started = time.monotonic()
-            run_dir = RunDirectory(run_path)
-            work = asyncio.ensure_future(
-                run_suite(
-                    loaded,
-                    planned,
-                    self.settings,
-                    run_dir,
-                    on_record=job._add,
-                    job_id=job_id,
-                    retries=retries,
-                    drain=job._drain,
-                    drain_on_sigterm=False,
+        if isinstance(suite, JobPlan):
+            plan = suite
+            if plan.settings.namespace != self.settings.namespace:
+                raise ConfigError(
+                    f"the plan is for namespace {plan.settings.namespace!r}, "
+                    f"this fleet's is {self.settings.namespace!r}"
                 )
+        else:
+            plan = self.plan(
+                suite,
+                out=out,
+                filter=filter,
+                backend=backend,
+                concurrency=concurrency,
+                repeat=repeat,
+                resume=resume,
+                speed=speed,
+                retries=retries,
             )
-            job._task = work
-            cancelled = False
-            try:
-                await work
-            except asyncio.CancelledError:
-                cancelled = True
-            finally:
-                job._finish()
-            records = job.records
-            wall_s = time.monotonic() - started
-            run_dir.write_summary(records, pass_threshold=loaded.pass_threshold, wall_s=wall_s)
-            run_dir.write_junit(loaded.name, records)
-            report = write_report(
-                run_dir,
-                records,
-                suite_name=loaded.name,
-                backend=loaded.backend,
-                pass_threshold=loaded.pass_threshold,
-                wall_s=wall_s,
-                descriptions={spec.name: spec.description for spec in loaded.scenarios},
-            )
-            summary = summarize(records, pass_threshold=loaded.pass_threshold, wall_s=wall_s)
-            return JobResult(job_id, run_path, records, summary, cancelled, report)
-
-        job._future = loop.submit(run())
+        plan.check_credentials()
+        job = Job(plan, self._loop_thread().loop)
+        job.start()
         self._jobs.append(job)
         return job
 
@@ -488,7 +343,13 @@ class Fleet:
             agent if isinstance(agent, AgentConfig) else AgentConfig.model_validate(agent or {})
         )
         chosen = backend or ("xai" if self.settings.xai_api_key is not None else "sim")
-        endpoint = self.settings.xai_endpoint() if chosen == "xai" else self._sim_endpoint(sim)
+        quota: SecretStr | None = None
+        if chosen == "xai":
+            endpoint = self.settings.xai_endpoint()
+        else:
+            simulator = self._live_simulator()
+            endpoint = simulator.endpoint(sim)
+            quota = SecretStr(f"sim:{simulator.url}")
         request = LiveSessionRequest(
             session_id=f"live-{uuid.uuid4().hex[:10]}",
             agent=config,
@@ -496,42 +357,35 @@ class Fleet:
             tuning=self.settings.engine,
             record=record,
         )
-        quota = SecretStr(f"sim:{self._simulator_url}") if chosen == "sim" else None
         ticket = SessionTicket(job_id="live", quota=quota)
-        try:
-            lease: SessionLease = ray.get(
-                self.supervisor.open_session.remote(request, ticket), timeout=timeout_s
-            )
-        except RayTaskError as error:
-            raise _voxray_cause(error) from error
-        return Session(self, lease)
+        supervisor = self.supervisor
+        lease = supervisor.open_session(request, ticket, timeout_s=timeout_s)
+        return Session(supervisor, lease)
 
     # --- the cluster ----------------------------------------------------------------------
 
     def status(self) -> SupervisorStatus | None:
         """The supervisor's status; None when no supervisor runs yet."""
-        supervisor = self._supervisor or find_supervisor(self.settings.namespace)
-        if supervisor is None:
-            return None
-        status: SupervisorStatus = ray.get(supervisor.status.remote())
-        return status
+        supervisor = SupervisorClient.find(self.settings.namespace)
+        return None if supervisor is None else supervisor.status()
 
     def drain(self, deadline_s: float | None = None) -> DrainReport | None:
         """Drain the cluster's supervisor (every job's sessions) and remove it.
 
         Returns None when no supervisor runs.
+
+        Raises:
+            ConfigError: ``deadline_s`` is negative.
         """
-        supervisor = self._supervisor or find_supervisor(self.settings.namespace)
-        if supervisor is None:
-            return None
         deadline = self.settings.drain_deadline_s if deadline_s is None else deadline_s
-        report: DrainReport = ray.get(supervisor.drain.remote(deadline))
-        ray.kill(supervisor, no_restart=True)
-        self._supervisor = None
-        return report
+        if deadline < 0:
+            raise ConfigError(f"the drain deadline must be >= 0 s, got {deadline:g}")
+        supervisor = SupervisorClient.find(self.settings.namespace)
+        return None if supervisor is None else supervisor.drain(deadline)
 
     def close(self) -> None:
-        """Cancel unfinished jobs, stop the fleet's simulator, disconnect (if we connected)."""
+        """Cancel unfinished jobs (their outputs are written), stop the fleet's simulator,
+        disconnect (if we connected)."""
         if self._closed:
             return
         self._closed = True
@@ -545,9 +399,7 @@ class Fleet:
         if self._loop is not None:
             self._loop.stop()
         if self._simulator is not None:
-            with contextlib.suppress(Exception):  # it is killed next anyway
-                ray.get(self._simulator.stop.remote(), timeout=10)
-            ray.kill(self._simulator)
+            self._simulator.stop()
         if self._owns_connection:
             disconnect_ray()
 
@@ -569,16 +421,12 @@ class Fleet:
             self._loop = _LoopThread()
         return self._loop
 
-    def _sim_endpoint(self, script: BrainScript | None) -> ProviderEndpoint:
+    def _live_simulator(self) -> SimulatorClient:
+        """The simulator live sessions of this fleet talk to (started on first use)."""
         if self._simulator is None:
-            here = ray.get_runtime_context().get_node_id()
-            self._simulator = SimulatorActor.options(
-                num_cpus=0, scheduling_strategy=affinity(here)
-            ).remote()
             config = SimulatorConfig(host=self.settings.sim_host, speed=self.settings.sim_speed)
-            self._simulator_url = ray.get(self._simulator.start.remote(config))
-        token: str = ray.get(self._simulator.register.remote(script or BrainScript()))
-        return ProviderEndpoint(url=str(self._simulator_url), api_key=SecretStr(token))
+            self._simulator = SimulatorClient.start(config)
+        return self._simulator
 
     def _require_open(self) -> None:
         if self._closed:
@@ -589,10 +437,3 @@ def _pcm_bytes(pcm: bytes | NDArray[np.int16]) -> bytes:
     if isinstance(pcm, bytes | bytearray):
         return bytes(pcm)
     return np.ascontiguousarray(pcm, dtype=np.int16).tobytes()
-
-
-def _voxray_cause(error: RayTaskError) -> Exception:
-    cause = error.cause
-    if isinstance(cause, VoxrayError):
-        return cause
-    return VoxrayError(f"{type(cause).__name__ if cause else 'RayTaskError'}: {cause or error}")

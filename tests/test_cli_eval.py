@@ -99,7 +99,7 @@ def test_resume_runs_only_what_a_killed_run_left_undone(
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "1 run(s) of 3 scenario(s)" in printed
-    assert f"resuming: 2 run(s) already in {out}" in printed
+    assert f"resuming: 2 run(s) already finished in {out}" in printed
     assert f"PASS {missing.name}" in printed
     assert f"PASS {first.name}" not in printed  # not run again
 

@@ -38,13 +38,39 @@ EXAMPLES: list[VoxrayError] = [
     errors.ToolNotFoundError("no such tool", tool="launch"),
     errors.ToolTimeoutError("took too long", tool="slow"),
     ToolExecutionError("boom", tool="explode", error_type="ValueError"),
+    errors.ActorLostError("the supervisor actor died", actor="supervisor"),
+    errors.ActorTimeoutError("the simulator did not answer", actor="simulator", timeout_s=5.0),
+    errors.RunDirectoryBusyError("runs/x is in use", owner="pid 42"),
 ]
 
 
 def test_every_exception_class_has_an_example() -> None:
     covered = {type(e) for e in EXAMPLES}
-    declared = {getattr(errors, name) for name in errors.__all__}
+    declared = {
+        value
+        for name in errors.__all__
+        if isinstance(value := getattr(errors, name), type) and issubclass(value, Exception)
+    }
     assert declared <= covered
+
+
+@pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)
+def test_error_info_carries_type_message_and_retryable(error: VoxrayError) -> None:
+    info = pickle.loads(pickle.dumps(errors.ErrorInfo.of(error)))
+    assert info.type == type(error).__name__
+    assert info.message == error.message and info.retryable == error.retryable
+    assert info.is_a(type(error)) and info.is_a(VoxrayError)
+    assert errors.ErrorInfo.model_validate_json(info.model_dump_json()) == info
+
+
+def test_error_info_matches_subclasses_not_siblings() -> None:
+    info = errors.ErrorInfo.of(RateLimitedError("at capacity", status=429))
+    assert info.is_a(HandshakeError) and info.is_a(errors.ProviderConnectionError)
+    assert not info.is_a(AuthenticationError) and not info.is_a(CapacityError)
+    assert str(info) == "RateLimitedError: at capacity"
+    foreign = errors.ErrorInfo.of(KeyError("x"))
+    assert foreign.type == "KeyError" and not foreign.retryable
+    assert not foreign.is_a(VoxrayError)
 
 
 @pytest.mark.parametrize("error", EXAMPLES, ids=lambda e: type(e).__name__)

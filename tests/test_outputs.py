@@ -15,6 +15,7 @@ from voxray.actors.conversation.result import (
     TurnMetrics,
     Usage,
 )
+from voxray.actors.errors import RunDirectoryBusyError
 from voxray.evals.outputs import (
     COST_PER_AUDIO_MINUTE_USD,
     COST_PER_TEXT_ITEM_USD,
@@ -128,13 +129,15 @@ def test_junit_parses_and_reports_failures_and_errors(tmp_path: Path) -> None:
     records = [
         _record("weather#1", _result()),
         _record("weather#2", _result((612.0, 1500.0), said="No idea \x00 sorry."), 1),
-        _record("weather#3", _result(status="lost", error="SessionLostError: died"), 2),
+        _record("weather#3", _result(status="failed", error="AuthenticationError: no"), 2),
+        _record("weather#4", _result(status="lost", error="SessionLostError: died"), 3),
     ]
     path = run.write_junit("smoke", records)
     root = ET.parse(path).getroot()
     suite = root.find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    counts = ("tests", "failures", "errors", "skipped")
+    assert tuple(suite.get(name) for name in counts) == ("4", "1", "1", "1")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert cases["weather#1"].find("failure") is None
     failure = cases["weather#2"].find("failure")
@@ -145,7 +148,12 @@ def test_junit_parses_and_reports_failures_and_errors(tmp_path: Path) -> None:
     assert "transcript contains 'Paris'" in (failure.get("message") or "")
     error = cases["weather#3"].find("error")
     assert error is not None
-    assert error.get("message") == "SessionLostError: died"
+    assert error.get("message") == "AuthenticationError: no"
+    # A lost run did not finish: skipped (resume reruns it), never a failure or an error.
+    lost = cases["weather#4"]
+    assert lost.find("error") is None and lost.find("failure") is None
+    skipped = lost.find("skipped")
+    assert skipped is not None and "SessionLostError: died" in (skipped.get("message") or "")
 
 
 def test_summary_figures(tmp_path: Path) -> None:
@@ -248,10 +256,15 @@ def test_pass_rate_and_kinds_of_failure_per_scenario() -> None:
         _record("weather#1", _result()),
         _record("weather#2", _result((612.0, 1500.0)), 1),  # latency
         _record("weather#3", _result((612.0, 1700.0), said="No idea."), 2),  # latency + said
-        _record("weather#4", _result(status="lost", error="SessionLostError: died"), 3),
+        _record("weather#4", _result(status="failed", error="ProviderError: ended"), 3),
+        _record("weather#5", _result(status="lost", error="SessionLostError: died"), 4),
     ]
-    tally = summarize(records, pass_threshold=0.25).per_scenario["weather"]
+    summary = summarize(records, pass_threshold=0.25)
+    tally = summary.per_scenario["weather"]
     assert (tally.runs, tally.passed_runs, tally.pass_rate, tally.passed) == (4, 1, 0.25, True)
+    # The lost run is not judged: not a failure kind, listed as unfinished instead.
+    assert summary.runs_unfinished == 1 and summary.unfinished[0].key == "weather#5"
+    assert summary.scenarios_failed == 0 and not summary.all_passed
     assert tally.failure_kinds == {
         "latency": 2,
         "transcript contains 'Paris'": 1,
@@ -359,3 +372,50 @@ def test_planned_cost_estimate_states_its_assumption() -> None:
     assert estimate.usd == pytest.approx(expected + 3 * COST_PER_TEXT_ITEM_USD, abs=1e-4)
     assert f"each answer lasts {ASSUMED_REPLY_S:.0f} s" in estimate.assumption
     assert estimate.describe().startswith(f"≈ ${estimate.usd:.2f} (")
+
+
+def test_resume_skips_only_finished_runs_and_the_latest_line_wins(tmp_path: Path) -> None:
+    run = RunDirectory(tmp_path)
+    run.append_result(_record("weather#1", _result()))
+    run.append_result(_record("weather#2", _result(status="failed", error="ProviderError: x"), 1))
+    run.append_result(ScenarioRecord.unfinished("weather#3", SPEC, 2, "not_run", "drained"))
+    run.append_result(ScenarioRecord.unfinished("weather#4", SPEC, 3, "interrupted", "drained"))
+    run.append_result(_record("weather#5", _result(status="lost", error="SessionLostError: x"), 4))
+    # Finished (passed or failed on its own merits) is done; the rest is run again.
+    assert run.completed_keys() == {"weather#1", "weather#2"}
+    run.append_result(_record("weather#3", _result(), 2))  # the resumed run
+    assert run.completed_keys() == {"weather#1", "weather#2", "weather#3"}
+    summary = summarize(run.load_records())
+    assert (summary.runs, summary.runs_unfinished) == (3, 2)
+    assert {u.key: u.status for u in summary.unfinished} == {
+        "weather#4": "interrupted",
+        "weather#5": "lost",
+    }
+
+
+def test_a_corrupt_line_in_the_middle_is_skipped_with_its_line_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = RunDirectory(tmp_path)
+    for index in range(3):
+        run.append_result(_record(f"weather#{index + 1}", _result(), index))
+    lines = run.results_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = lines[1][: len(lines[1]) // 2] + "\x00garbage\n"  # a disk fault mid-file
+    run.results_path.write_text("".join(lines), encoding="utf-8")
+
+    with caplog.at_level("WARNING", logger="voxray.outputs"):
+        records = run.load_records()
+        summary_path = run.write_summary(records)
+        keys = run.completed_keys()
+    assert [record.key for record in records] == ["weather#1", "weather#3"]
+    assert json.loads(summary_path.read_text())["runs"] == 2
+    assert keys == {"weather#1", "weather#3"}  # so a resume runs weather#2 again
+    assert any("results.jsonl line 2 cannot be read" in m for m in caplog.messages)
+
+
+def test_a_second_writer_of_a_run_directory_is_refused(tmp_path: Path) -> None:
+    busy = pytest.raises(RunDirectoryBusyError, match="in use by another voxray run")
+    with RunDirectory(tmp_path).lock(), busy, RunDirectory(tmp_path).lock():
+        pass
+    with RunDirectory(tmp_path).lock():  # released once the first run ended
+        pass

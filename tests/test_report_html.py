@@ -361,5 +361,7 @@ def test_a_lost_session_is_reported_with_its_error(tmp_path: Path) -> None:
     html = path.read_text(encoding="utf-8")
     assert "SessionLostError: the actor died" in html
     assert "no recording" in html
-    assert '<span class="verdict fail">1 FAILED</span>' in html
+    # Lost is not a failure of the scenario: the run did not finish, and resume reruns it.
+    assert '<span class="verdict skip">1 NOT FINISHED</span>' in html
+    assert "FAILED" not in html and '<span class="pill skip">LOST</span>' in html
     assert "cost on xAI" in html and "would cost" not in html

@@ -29,7 +29,7 @@ from voxray.actors.conversation.result import (
     TurnMetrics,
     Usage,
 )
-from voxray.actors.errors import VoxrayError
+from voxray.actors.errors import ErrorInfo, VoxrayError
 
 __all__ = ["AUDIO_USD_PER_MINUTE", "SessionCollector"]
 
@@ -166,7 +166,7 @@ class SessionCollector:
         input_tokens, output_tokens = conversation.usage
         return SessionResult(
             status="completed" if error is None else "failed",
-            error=None if error is None else f"{type(error).__name__}: {error.message}",
+            error_info=None if error is None else ErrorInfo.of(error),
             turns=tuple(turns),
             tool_calls=tuple(self.tool_calls),
             timeline=tuple(self.timeline),

@@ -6,9 +6,10 @@ microphone sent, and the timeline advances with the audio, whatever the simulato
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from voxray.actors.errors import ErrorInfo, SessionLostError
 
 __all__ = [
     "Recording",
@@ -128,10 +129,15 @@ class Recording(_Result):
 
 
 class SessionResult(_Result):
-    """The outcome of one scripted conversation."""
+    """The outcome of one scripted conversation.
+
+    ``error_info`` is what callers decide on (its type, ``retryable``); ``error`` is the same
+    as one line of text, for people.
+    """
 
     status: SessionStatus
     error: str | None = None
+    error_info: ErrorInfo | None = None
     turns: tuple[TurnMetrics, ...] = ()
     tool_calls: tuple[ToolCallRecord, ...] = ()
     timeline: tuple[TimelineEvent, ...] = ()
@@ -141,6 +147,22 @@ class SessionResult(_Result):
     duration_ms: float = 0.0
     metrics: SessionMetrics = Field(default_factory=SessionMetrics)
     recording: Recording | None = Field(None, repr=False)
+
+    @model_validator(mode="after")
+    def _error_text_follows_info(self) -> Self:
+        if self.error is None and self.error_info is not None:
+            object.__setattr__(self, "error", str(self.error_info))
+        return self
+
+    @classmethod
+    def failed(cls, error: BaseException, **fields: Any) -> SessionResult:
+        """A session that ended with ``error``."""
+        return cls(status="failed", error_info=ErrorInfo.of(error), **fields)
+
+    @classmethod
+    def lost(cls, reason: str, **fields: Any) -> SessionResult:
+        """A session that was lost (its actor died, it stalled, it was stopped) for ``reason``."""
+        return cls(status="lost", error_info=ErrorInfo.of(SessionLostError(reason)), **fields)
 
     @property
     def agent_transcript(self) -> str:

@@ -111,7 +111,7 @@ def _outcome(call: asyncio.Future[SessionResult]) -> SessionResult:
     except RayTaskError as error:
         # run_scenario turns every VoxrayError into a result; reaching here is a bug in it.
         cause = error.cause if error.cause is not None else error
-        return SessionResult(status="failed", error=f"{type(cause).__name__}: {cause}")
+        return SessionResult.failed(cause)
 
 
 async def _stop(
@@ -121,21 +121,15 @@ async def _stop(
     try:
         result = await asyncio.wait_for(asyncio.shield(call), timeout=watch.stop_grace_s)
     except (TaskCancelledError, asyncio.CancelledError):
-        return SessionResult(status="lost", error=f"SessionLostError: {watch.stop_reason}")
+        return SessionResult.lost(watch.stop_reason)
     except TimeoutError:
         if watch.shared_host:
-            return SessionResult(
-                status="lost", error=f"SessionLostError: {watch.stop_reason} (did not stop)"
-            )
+            return SessionResult.lost(f"{watch.stop_reason} (did not stop)")
         logger.warning("a session did not stop within %.1f s; killing it", watch.stop_grace_s)
         _kill(actor)
-        return SessionResult(
-            status="lost", error=f"SessionLostError: {watch.stop_reason} (actor killed)"
-        )
+        return SessionResult.lost(f"{watch.stop_reason} (actor killed)")
     except RayError as error:
-        return SessionResult(
-            status="lost", error=f"SessionLostError: {watch.stop_reason}: {_first_line(error)}"
-        )
+        return SessionResult.lost(f"{watch.stop_reason}: {_first_line(error)}")
     return result
 
 

@@ -53,12 +53,9 @@ async def run_guarded(
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(task, timeout=_CANCEL_GRACE_S)
-                return SessionResult(
-                    status="lost",
-                    error=(
-                        f"SessionLostError: no progress for {stalled_s:.1f} s "
-                        f"(limit {stall_timeout_s:g} s); its conversation was cancelled"
-                    ),
+                return SessionResult.lost(
+                    f"no progress for {stalled_s:.1f} s "
+                    f"(limit {stall_timeout_s:g} s); its conversation was cancelled"
                 )
     except asyncio.CancelledError:
         task.cancel()

@@ -31,30 +31,25 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Drain; exit 1 when no supervisor runs on the cluster."""
-    import ray
     from voxray.actors.errors import ConfigError
-    from voxray.actors.supervisor import find_supervisor
-    from voxray.cluster import connect_ray, disconnect_ray
+    from voxray.client import Fleet
     from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
     deadline_s = settings.drain_deadline_s if args.deadline_s is None else args.deadline_s
     if deadline_s < 0:
         raise ConfigError("--deadline must be >= 0")
-    owns = connect_ray(args.address, namespace=settings.namespace)
-    try:
-        supervisor = find_supervisor(settings.namespace)
-        if supervisor is None:
+    with Fleet.connect(args.address, settings=settings) as fleet:
+        if fleet.status() is None:
             console.print("no voxray supervisor is running: nothing to drain", highlight=False)
             return EXIT_FAILED
         console.print(
             f"draining: admission stopped; live sessions get {deadline_s:g} s", highlight=False
         )
-        report = ray.get(supervisor.drain.remote(deadline_s))
-        ray.kill(supervisor, no_restart=True)
-    finally:
-        if owns:
-            disconnect_ray()
+        report = fleet.drain(deadline_s)
+    if report is None:  # it went away between the two calls: nothing left to drain
+        console.print("no voxray supervisor is running: nothing to drain", highlight=False)
+        return EXIT_FAILED
     console.print(
         f"drained in {report.elapsed_s:.1f} s: {report.finished} finished, "
         f"{report.stopped} stopped at the deadline, {report.killed} killed, "

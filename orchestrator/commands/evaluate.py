@@ -1,32 +1,38 @@
-"""``voxray eval SUITE``: run an evaluation suite and report it.
+"""``voxray eval SUITE``: run an evaluation suite and report it — a printer over ``Fleet``.
 
-Prints the plan (and, on the real backend, a cost estimate), one line per finished run under a
-progress bar, a table of runs (and one per scenario with repeats), a summary line with the cost,
-and where ``report.html`` is. Exit codes: 0 when every scenario passed, 1 when any failed, 2 on
-invalid input (a malformed suite, a missing file, a bad option) — always with a one-line reason.
+Prints the plan (and, on the real backend, a cost estimate), one line per run as it ends under
+a progress bar, a table of runs (and one per scenario with repeats), a summary line with the
+cost, and where ``report.html`` is. The job itself (results, summary, JUnit, report, resume)
+is :meth:`voxray.Fleet.submit`'s.
+
+SIGTERM or Ctrl-C drains the job (nothing new starts, live runs get the drain deadline); a
+second one stops it at once. Either way the outputs are written and the runs that did not
+finish are listed for ``--resume``.
+
+Exit codes: 0 when every scenario passed and every run finished, 1 otherwise, 2 on invalid
+input (a malformed suite, a missing file, a bad option, a run directory in use) — always with a
+one-line reason.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import os
-import time
-from datetime import datetime
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from voxray.actors.errors import ConfigError
-from voxray.commands import EXIT_FAILED, EXIT_OK
-from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD, estimate_cost
-from voxray.evals.outputs import RunDirectory
+from voxray.actors.errors import RunDirectoryBusyError, VoxrayError
+from voxray.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD
 from voxray.evals.records import ScenarioRecord
-from voxray.evals.report import write_report
-from voxray.evals.suite import Suite, load_suite, select, with_overrides
-from voxray.evals.summary import summarize
-from voxray.evals.tables import results_table, scenario_table, summary_line
+from voxray.evals.tables import results_table, scenario_table, summary_line, verdict_markup
 from voxray.settings import VoxraySettings
 
 __all__ = ["add_parser", "run"]
@@ -43,137 +49,148 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "--out", type=Path, help="run directory (default: <output_dir>/<suite>-<time>)"
     )
-    run.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="in --out, rerun only the runs that did not finish (not run, interrupted, lost)",
+    )
     run.add_argument("--address", help="Ray cluster to join, e.g. 'auto'; default: embedded Ray")
     run.add_argument("--speed", type=float, help="simulator pacing (1 = real time)")
     run.add_argument("-v", "--verbose", action="store_true", help="show actor logs")
 
 
-def _run_dir(suite: Suite, out: Path | None, resume: bool) -> Path:
-    if out is not None:
-        return out
-    if resume:
-        raise ConfigError("--resume needs --out <run directory> to resume")
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return suite.output_dir / f"{suite.name}-{stamp}"
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
-    from voxray.cluster import connect_ray, disconnect_ray, joins_existing_cluster
-    from voxray.evals.runner import plan_jobs, run_suite
+    from voxray.client import Fleet
+    from voxray.cluster import joins_existing_cluster
+    from voxray.evals.job import plan_job
 
     settings = VoxraySettings()
-    if args.speed is not None:
-        if args.speed <= 0:
-            raise ConfigError("--speed must be > 0")
-        settings = settings.model_copy(update={"sim_speed": args.speed})
-    suite = with_overrides(
-        load_suite(args.suite),
+    plan = plan_job(
+        args.suite,
+        settings,
+        out=args.out,
+        filter=args.filter,
         backend=args.backend,
         concurrency=args.concurrency,
         repeat=args.repeat,
+        resume=args.resume,
+        speed=args.speed,
     )
-    specs = select(suite, args.filter)
-    if not specs:
-        raise ConfigError(f"no scenario of {args.suite} matches --filter {args.filter!r}")
-    run_dir = RunDirectory(_run_dir(suite, args.out, args.resume))
-    done = run_dir.completed_keys() if args.resume else set()
-    jobs = plan_jobs(suite, specs, done)
+    suite = plan.suite
     address = args.address or settings.ray_address
     where = (
         f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}"
         if joins_existing_cluster(address)
         else "embedded Ray"
     )
-    console.print(
-        f"voxray eval: [bold]{suite.name}[/bold] — {len(jobs)} run(s) of {len(specs)} "
-        f"scenario(s), backend {suite.backend}, concurrency {suite.concurrency}, on {where}",
-        highlight=False,
-        soft_wrap=True,
+    _print(
+        console,
+        f"voxray eval: [bold]{suite.name}[/bold] — {len(plan.runs)} run(s) of "
+        f"{plan.scenarios} scenario(s), backend {suite.backend}, concurrency "
+        f"{suite.concurrency}, on {where}",
     )
-    if done:
-        console.print(
-            f"resuming: {len(done)} run(s) already in {run_dir.path}",
-            highlight=False,
-            soft_wrap=True,
+    if plan.resume:
+        _print(
+            console,
+            f"resuming: {plan.already_finished} run(s) already finished in {plan.run_path}",
         )
-    planned = estimate_cost([job.spec for job in jobs], 1)
     if suite.backend == "xai":
-        console.print(
-            f"cost estimate: {planned.describe()} at ${COST_PER_AUDIO_MINUTE_USD:.2f} per audio "
-            f"minute — {planned.assumption}",
-            highlight=False,
-            soft_wrap=True,
+        _print(
+            console,
+            f"cost estimate: {plan.cost.describe()} at ${COST_PER_AUDIO_MINUTE_USD:.2f} per "
+            f"audio minute — {plan.cost.assumption}",
         )
-        settings.xai_endpoint()  # no key: a one-line error now, before Ray starts
+    plan.check_credentials()  # no key: a one-line error now, before Ray starts
 
-    started = time.monotonic()
-    owns_connection = connect_ray(
-        address,
-        namespace=settings.namespace,
-        log_to_driver=args.verbose,
-    )
-    records: list[ScenarioRecord] = []
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task("running scenarios", total=len(jobs))
+    with Fleet.connect(address, settings=plan.settings, log_to_driver=args.verbose) as fleet:
+        try:
+            job = fleet.submit(plan)
+        except RunDirectoryBusyError as error:
+            console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
+            return EXIT_INVALID
+        with _signals_stop(job, console):
+            try:
+                _follow(job, console)
+                result = job.wait()
+            except VoxrayError as error:  # the job could not run (e.g. no simulator)
+                _print(console, f"[red]error:[/red] {error}")
+                _print(console, f"what was recorded is in {plan.run_path}")
+                return EXIT_FAILED
 
-            def finished(record: ScenarioRecord) -> None:
-                mark = "[green]PASS[/green]" if record.passed else "[red]FAIL[/red]"
-                progress.console.print(f"{mark} {record.key}", highlight=False)
-                progress.advance(task)
-
-            # SIGTERM drains the job (run_suite's handler); a second one stops it at once.
-            records = asyncio.run(run_suite(suite, jobs, settings, run_dir, on_record=finished))
-    finally:
-        if owns_connection:
-            disconnect_ray()
-    wall_s = time.monotonic() - started
-    if records:
-        console.print(results_table(records))
-    all_records = run_dir.load_records() if args.resume else records
-    threshold = suite.pass_threshold
-    summary = summarize(all_records, pass_threshold=threshold)
-    if suite.repeat > 1 and all_records:
+    if result.records:
+        console.print(results_table(result.records))
+    summary = result.summary
+    if suite.repeat > 1 and summary.per_scenario:
         console.print(scenario_table(summary))
-    run_dir.write_summary(
-        all_records, pass_threshold=threshold, wall_s=wall_s, planned_cost_usd=planned.usd
-    )
-    run_dir.write_junit(suite.name, all_records)
-    report = write_report(
-        run_dir,
-        all_records,
-        suite_name=suite.name,
-        backend=suite.backend,
-        pass_threshold=threshold,
-        wall_s=wall_s,
-        planned_cost_usd=planned.usd,
-        descriptions={scenario.name: scenario.description for scenario in suite.scenarios},
-    )
-    console.print(
+    _print(
+        console,
         summary_line(
-            all_records, wall_s, run_dir.path, pass_threshold=threshold, backend=suite.backend
+            result.all_records,
+            summary.wall_s or 0.0,
+            result.run_dir,
+            pass_threshold=suite.pass_threshold,
+            backend=suite.backend,
         ),
-        highlight=False,
-        soft_wrap=True,
     )
-    console.print(f"report: {report}", highlight=False, soft_wrap=True)
-    unfinished = len(jobs) - len(records)
-    if unfinished:
-        # A drained or stopped run is not a pass: what did not finish was never judged.
-        console.print(
-            f"[yellow]{unfinished} run(s) did not finish[/yellow]; "
-            f"`voxray eval {args.suite} --resume --out {run_dir.path}` runs them",
-            highlight=False,
-            soft_wrap=True,
+    _print(console, f"report: {result.report}")
+    if summary.runs_unfinished:
+        # Not a failure of any scenario, but not a pass either: they were never judged.
+        _print(
+            console,
+            f"[yellow]{summary.runs_unfinished} run(s) did not finish[/yellow]; "
+            f"`voxray eval {args.suite} --resume --out {result.run_dir}` runs them",
         )
-        return EXIT_FAILED
-    return EXIT_OK if summary.all_passed and all_records else EXIT_FAILED
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _print(console: Console, text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def _follow(job: Any, console: Console) -> None:
+    """One line per run as it ends, under a progress bar."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("running scenarios", total=job.total)
+        record: ScenarioRecord
+        for record in job:
+            progress.console.print(f"{verdict_markup(record)} {record.key}", highlight=False)
+            progress.advance(task)
+
+
+@contextlib.contextmanager
+def _signals_stop(job: Any, console: Console) -> Iterator[None]:
+    """SIGTERM or SIGINT: the first drains ``job``, the second cancels it; the outputs are
+    written either way (the handlers never raise into the waiting thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    received = 0
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        received += 1
+        if received == 1:
+            console.print(
+                "[yellow]draining: no new runs; live ones get the drain deadline "
+                "(again to stop now)[/yellow]",
+                highlight=False,
+            )
+            job.drain()
+        elif received == 2:
+            console.print("[yellow]stopping now; writing the outputs[/yellow]", highlight=False)
+            job.cancel()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -29,26 +29,19 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """Print the status; exit 1 when no supervisor runs on the cluster."""
-    import ray
-    from voxray.actors.supervisor import find_supervisor
-    from voxray.cluster import connect_ray, disconnect_ray
+    from voxray.client import Fleet
     from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
-    owns = connect_ray(args.address, namespace=settings.namespace)
-    try:
-        supervisor = find_supervisor(settings.namespace)
-        if supervisor is None:
-            console.print(
-                f"no voxray supervisor in namespace {settings.namespace!r} on this cluster "
-                "(it starts with the first `voxray eval` or Fleet job)",
-                highlight=False,
-            )
-            return EXIT_FAILED
-        status: SupervisorStatus = ray.get(supervisor.status.remote(), timeout=30)
-    finally:
-        if owns:
-            disconnect_ray()
+    with Fleet.connect(args.address, settings=settings) as fleet:
+        status = fleet.status()
+    if status is None:
+        console.print(
+            f"no voxray supervisor in namespace {settings.namespace!r} on this cluster "
+            "(it starts with the first `voxray eval` or Fleet job)",
+            highlight=False,
+        )
+        return EXIT_FAILED
     if args.json:
         console.print_json(status.model_dump_json())
     else:

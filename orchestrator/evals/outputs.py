@@ -8,24 +8,33 @@
       recordings/       <key>.wav: stereo 16-bit, user left, agent right
 
 ``results.jsonl`` is the source of truth: a run that is killed keeps every line already written,
-and ``--resume`` skips the keys it finds there (:meth:`RunDirectory.completed_keys`).
+and ``--resume`` skips the keys whose latest line is a finished run
+(:meth:`RunDirectory.completed_keys`); runs recorded as not run, interrupted or lost are run
+again. A line that cannot be read (a disk fault, a hand edit) is skipped with a warning that
+names it, by the summary and by resume alike. While a run writes the directory it holds
+``.voxray.lock`` (:meth:`RunDirectory.lock`): a second run on the same directory is refused.
 Records (:mod:`voxray.evals.records`) carry results only, never settings, so no secret
 can reach a file here. The report is written by :mod:`voxray.evals.report`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import logging
 import os
 import re
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from pydantic import ValidationError
 from voxray.actors.conversation.result import Recording
+from voxray.actors.errors import RunDirectoryBusyError
 from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD, COST_PER_TEXT_ITEM_USD
-from voxray.evals.records import ScenarioRecord, ToolCallSummary
+from voxray.evals.records import FINISHED, ScenarioRecord, ToolCallSummary
 from voxray.evals.scoring import Check
 from voxray.evals.summary import RunSummary, ScenarioTally, summarize
 
@@ -35,6 +44,7 @@ __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",
     "COST_PER_TEXT_ITEM_USD",
     "JUNIT_FILE",
+    "LOCK_FILE",
     "RECORDINGS_DIR",
     "REPORT_FILE",
     "RESULTS_FILE",
@@ -52,6 +62,9 @@ SUMMARY_FILE = "summary.json"
 JUNIT_FILE = "junit.xml"
 REPORT_FILE = "report.html"
 RECORDINGS_DIR = "recordings"
+LOCK_FILE = ".voxray.lock"
+
+logger = logging.getLogger("voxray.outputs")
 
 # Characters XML 1.0 cannot carry, even escaped; transcripts may contain anything.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -60,11 +73,18 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 class RunDirectory:
     """The files of one eval run. Creating it creates ``path/`` and ``path/recordings/``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self.recordings = path / RECORDINGS_DIR
-        self.recordings.mkdir(parents=True, exist_ok=True)
+        if create:
+            self.recordings.mkdir(parents=True, exist_ok=True)
         self._repaired = False
+
+    @classmethod
+    def finished_keys_in(cls, path: Path) -> set[str]:
+        """:meth:`completed_keys` of the run directory at ``path`` (empty if there is none),
+        creating nothing."""
+        return cls(path, create=False).completed_keys()
 
     @property
     def results_path(self) -> Path:
@@ -93,7 +113,38 @@ class RunDirectory:
         except FileNotFoundError:
             pass
 
-    def _lines(self) -> list[str]:
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for one run; the lock goes with the process, however it ends.
+
+        Raises:
+            RunDirectoryBusyError: another process holds it (two runs would write the same
+                runs twice).
+        """
+        path = self.path / LOCK_FILE
+        with path.open("a+", encoding="utf-8") as file:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                file.seek(0)
+                owner = file.read().strip() or None
+                held_by = f" (held by {owner})" if owner else ""
+                raise RunDirectoryBusyError(
+                    f"{self.path} is in use by another voxray run{held_by}: wait for it to "
+                    "end, or write to another --out",
+                    owner=owner,
+                ) from None
+            file.seek(0)
+            file.truncate()
+            file.write(f"pid {os.getpid()}\n")
+            file.flush()
+            try:
+                yield
+            finally:
+                file.truncate(0)
+                fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+
+    def _lines(self) -> list[tuple[int, str]]:
         try:
             text = self.results_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
@@ -101,23 +152,44 @@ class RunDirectory:
         lines = text.split("\n")
         # The last element is "" after a complete file, or a fragment after a killed write: a
         # record counts only once its newline is on disk.
-        return [line for line in lines[:-1] if line.strip()]
+        return [(number, line) for number, line in enumerate(lines[:-1], 1) if line.strip()]
 
     def load_records(self) -> list[ScenarioRecord]:
-        """Every complete record in ``results.jsonl``, in the order written."""
-        return [ScenarioRecord.model_validate_json(line) for line in self._lines()]
+        """Every readable record in ``results.jsonl``, in the order written; a line that
+        cannot be read is skipped with a warning naming it."""
+        records: list[ScenarioRecord] = []
+        for number, line in self._lines():
+            try:
+                records.append(ScenarioRecord.model_validate_json(line))
+            except ValidationError as error:
+                self._warn_unreadable(number, error)
+        return records
 
     def completed_keys(self) -> set[str]:
-        """Keys in ``results.jsonl``, ignoring a truncated last line: for ``--resume``."""
-        keys: set[str] = set()
-        for line in self._lines():
+        """Keys whose latest record is a finished run: what ``--resume`` skips.
+
+        Runs recorded as not run, interrupted or lost are not in it (resume runs them again);
+        an unreadable line is skipped with a warning, so its run is run again too.
+        """
+        status: dict[str, object] = {}
+        for number, line in self._lines():
             try:
                 entry = json.loads(line)
-            except ValueError:
+            except ValueError as error:
+                self._warn_unreadable(number, error)
                 continue
             if isinstance(entry, dict) and isinstance(entry.get("key"), str):
-                keys.add(entry["key"])
-        return keys
+                status[entry["key"]] = entry.get("status")
+        return {key for key, value in status.items() if value in FINISHED}
+
+    def _warn_unreadable(self, number: int, error: Exception) -> None:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        logger.warning(
+            "%s line %d cannot be read (%s); skipped (a resume runs it again)",
+            self.results_path,
+            number,
+            reason[:200],
+        )
 
     def write_recording(self, key: str, recording: Recording) -> Path:
         """Write ``recordings/<key>.wav`` (stereo, 16-bit) and return that path, relative to the
@@ -164,15 +236,16 @@ class RunDirectory:
         return target
 
     def write_junit(self, suite_name: str, records: Iterable[ScenarioRecord]) -> Path:
-        """Write ``junit.xml``: a testcase per run; failed checks as failures, sessions that did
-        not complete as errors."""
+        """Write ``junit.xml``: a testcase per run; failed checks as failures, sessions that
+        ended with an error as errors, runs that did not finish as skipped."""
         runs = list({record.key: record for record in records}.values())
         suite = ET.Element(
             "testsuite",
             name=_xml(suite_name),
             tests=str(len(runs)),
             failures=str(sum(1 for r in runs if not r.passed and r.status == "completed")),
-            errors=str(sum(1 for r in runs if r.status != "completed")),
+            errors=str(sum(1 for r in runs if r.status == "failed")),
+            skipped=str(sum(1 for r in runs if not r.finished)),
             time=f"{sum(r.duration_ms for r in runs) / 1000:.3f}",
         )
         for record in runs:
@@ -184,7 +257,10 @@ class RunDirectory:
                 time=f"{record.duration_ms / 1000:.3f}",
             )
             failed = record.failures
-            if record.status != "completed":
+            if not record.finished:  # never a failure: --resume runs it
+                skipped = ET.SubElement(case, "skipped", type=record.status)
+                skipped.set("message", _xml(f"{record.status}: {record.error or ''}".strip(": ")))
+            elif record.status != "completed":
                 error = ET.SubElement(case, "error", type=record.status)
                 error.set("message", _xml(record.error or record.status))
                 error.text = _xml("\n".join(_failure_line(check) for check in failed))

@@ -4,6 +4,15 @@ A record holds everything a report draws (turns with their text and timing, the 
 tool calls, the checks) so that ``summary.json``, ``junit.xml`` and ``report.html`` can be
 rebuilt from ``results.jsonl`` alone, after a resumed run too. Records carry results only,
 never settings, so no secret can reach a file through them.
+
+A run is *finished* when its conversation ended and was judged: ``completed`` (its checks
+decide pass or fail) or ``failed`` (the session ended with an error, e.g. the provider refused
+the key). Every other status is a run that did not finish on its own merits and is never a
+scenario failure; ``--resume`` runs it again:
+
+- ``not_run``: it never started (refused for capacity, withdrawn by a drain, no backend);
+- ``interrupted``: it was cut short by its job (a drain, a stop) or the supervisor's death;
+- ``lost``: its session was lost (actor or node died, it stalled) more often than retried.
 """
 
 from __future__ import annotations
@@ -12,12 +21,11 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from voxray.actors.conversation.result import (
     SessionResult,
-    SessionStatus,
     TimelineEvent,
     TurnMetrics,
     Usage,
@@ -26,7 +34,24 @@ from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, T
 from voxray.evals.scoring import Check, ScenarioScore
 from voxray.evals.suite import ScenarioSpec
 
-__all__ = ["ScenarioRecord", "ToolCallSummary", "TurnRecord", "redact"]
+__all__ = [
+    "FINISHED",
+    "UNFINISHED",
+    "RunStatus",
+    "ScenarioRecord",
+    "ToolCallSummary",
+    "TurnRecord",
+    "redact",
+]
+
+RunStatus = Literal["completed", "failed", "lost", "interrupted", "not_run"]
+"""How a run ended; see the module's docstring."""
+
+FINISHED: frozenset[RunStatus] = frozenset({"completed", "failed"})
+"""Statuses of runs that count as done: judged on their own merits, skipped by ``--resume``."""
+
+UNFINISHED: frozenset[RunStatus] = frozenset({"lost", "interrupted", "not_run"})
+"""Statuses of runs that did not finish: never a scenario failure, rerun by ``--resume``."""
 
 _OUTPUT_CHARS = 400
 
@@ -86,7 +111,7 @@ class ScenarioRecord(BaseModel):
     repeat_index: int = Field(ge=0, description="Which run of the scenario, from 0.")
     passed: bool
     checks: tuple[Check, ...]
-    status: SessionStatus
+    status: RunStatus
     error: str | None = None
     latency_ms: list[float | None] = Field(
         default_factory=list, description="Response latency per turn; None when unmeasured."
@@ -166,6 +191,35 @@ class ScenarioRecord(BaseModel):
             duration_ms=result.duration_ms,
             finished_at=datetime.now(UTC),
         )
+
+    @classmethod
+    def unfinished(
+        cls,
+        key: str,
+        spec: ScenarioSpec,
+        repeat_index: int,
+        status: RunStatus,
+        reason: str,
+    ) -> ScenarioRecord:
+        """The record of a run that did not finish (``status`` in :data:`UNFINISHED`)."""
+        if status not in UNFINISHED:
+            raise ValueError(f"{status!r} is a finished status")
+        return cls(
+            key=key,
+            scenario=spec.name,
+            repeat_index=repeat_index,
+            passed=False,
+            checks=(),
+            status=status,
+            error=redact(reason),
+            latency_p95_budget_ms=spec.expect.max_latency_p95_ms,
+            finished_at=datetime.now(UTC),
+        )
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run finished on its own merits (see :data:`FINISHED`)."""
+        return self.status in FINISHED
 
     @property
     def failures(self) -> tuple[Check, ...]:

@@ -75,17 +75,31 @@ def render_report(
 ) -> str:
     """The report's HTML; recordings are read from ``run_path``."""
     latest = list({record.key: record for record in records}.values())
-    order = [name for name in descriptions if name in summary.per_scenario]
-    order += sorted(name for name in summary.per_scenario if name not in descriptions)
+    # Scenarios with a judged run, then those whose runs all did not finish (never failures).
+    shown = list(summary.per_scenario) + [
+        run.scenario for run in summary.unfinished if run.scenario not in summary.per_scenario
+    ]
+    order = [name for name in descriptions if name in shown]
+    order += sorted({name for name in shown if name not in descriptions})
     runs = {
         name: sorted((r for r in latest if r.scenario == name), key=_run_order) for name in order
     }
-    failed = summary.scenarios - summary.scenarios_passed
-    verdict = (
-        '<span class="verdict pass">ALL PASSED</span>'
-        if summary.all_passed and summary.scenarios
-        else f'<span class="verdict fail">{failed} FAILED</span>'
-    )
+    failed = summary.scenarios_failed
+    if failed:
+        verdict = f'<span class="verdict fail">{failed} FAILED</span>'
+    elif summary.runs_unfinished:
+        verdict = f'<span class="verdict skip">{summary.runs_unfinished} NOT FINISHED</span>'
+    elif summary.scenarios:
+        verdict = '<span class="verdict pass">ALL PASSED</span>'
+    else:
+        verdict = '<span class="verdict fail">0 FAILED</span>'
+    if summary.runs_unfinished:
+        meta_unfinished = (
+            f"{summary.runs_unfinished} run(s) did not finish (not run, interrupted or lost): "
+            "not failures; <code>--resume</code> runs them"
+        )
+    else:
+        meta_unfinished = ""
     budgets = sorted({r.latency_p95_budget_ms for r in latest if r.latency_p95_budget_ms})
     latencies = [ms for r in latest for ms in r.latency_ms if ms is not None]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -93,6 +107,8 @@ def render_report(
     if summary.wall_s is not None:
         meta.append(f"ran in {summary.wall_s:.1f} s")
     meta.append(f"pass threshold {summary.pass_threshold:.0%}")
+    if meta_unfinished:
+        meta.append(meta_unfinished)
     body = [
         '<header class="top">',
         f"<h1>voxray eval · {escape(suite_name)}</h1>{verdict}",
@@ -111,7 +127,9 @@ def render_report(
     ]
     for name in order:
         body.append(
-            _scenario_section(name, summary.per_scenario[name], runs[name], descriptions, run_path)
+            _scenario_section(
+                name, summary.per_scenario.get(name), runs[name], descriptions, run_path
+            )
         )
     body.append(
         "<footer>Written by voxray. Hover a marker for details; click a timeline to play the "
@@ -133,8 +151,16 @@ def _anchor(name: str) -> str:
     return f"scenario-{name}"
 
 
-def _pill(outcome: str) -> str:
-    return f'<span class="pill {outcome}">{outcome.upper()}</span>'
+def _pill(outcome: str, label: str | None = None) -> str:
+    return f'<span class="pill {outcome}">{escape(label or outcome.upper())}</span>'
+
+
+def _run_pill(record: ScenarioRecord) -> tuple[str, str]:
+    """A run's css outcome and pill: unfinished runs are ``skip``, named by their status."""
+    if not record.finished:
+        return "skip", _pill("skip", record.status.replace("_", " ").upper())
+    outcome = "pass" if record.passed else "fail"
+    return outcome, _pill(outcome)
 
 
 def _ms(value: float | None) -> str:
@@ -169,7 +195,14 @@ def _results_table(
 ) -> str:
     rows = []
     for name in order:
-        tally = tallies[name]
+        tally = tallies.get(name)
+        if tally is None:  # no run of it finished
+            rows.append(
+                f'<tr class="skip"><td><a href="#{_anchor(name)}"><b>{escape(name)}</b></a></td>'
+                f'<td>{_pill("skip", "NOT FINISHED")}</td><td class="num">0/0</td>'
+                '<td class="num">—</td><td class="num">—</td><td></td></tr>'
+            )
+            continue
         outcome = "pass" if tally.passed else "fail"
         kinds = [
             f"<li>{escape(check)} &times;{count}</li>"
@@ -223,24 +256,31 @@ def _legend() -> str:
 
 def _scenario_section(
     name: str,
-    tally: ScenarioTally,
+    tally: ScenarioTally | None,
     runs: Sequence[ScenarioRecord],
     descriptions: Mapping[str, str],
     run_path: Path,
 ) -> str:
-    outcome = "pass" if tally.passed else "fail"
-    head = [
-        f'<section class="scenario {outcome}" id="{_anchor(name)}"><header>',
-        f"<h3>{escape(name)}</h3>{_pill(outcome)}",
-        f'<span class="desc">{tally.passed_runs}/{tally.runs} runs passed',
-    ]
-    if tally.runs > 1:
-        head.append(f" ({tally.pass_rate:.0%})")
+    if tally is None:  # no run of it finished
+        head = [
+            f'<section class="scenario skip" id="{_anchor(name)}"><header>',
+            f"<h3>{escape(name)}</h3>{_pill('skip', 'NOT FINISHED')}",
+            '<span class="desc">no run finished',
+        ]
+    else:
+        outcome = "pass" if tally.passed else "fail"
+        head = [
+            f'<section class="scenario {outcome}" id="{_anchor(name)}"><header>',
+            f"<h3>{escape(name)}</h3>{_pill(outcome)}",
+            f'<span class="desc">{tally.passed_runs}/{tally.runs} runs passed',
+        ]
+        if tally.runs > 1:
+            head.append(f" ({tally.pass_rate:.0%})")
     head.append("</span>")
     if descriptions.get(name):
         head.append(f'<span class="desc">— {escape(descriptions[name])}</span>')
     head.append("</header>")
-    if tally.scenario_checks:
+    if tally is not None and tally.scenario_checks:
         head.append(
             f'<div class="panel" style="margin-bottom:12px">{_checks(tally.scenario_checks)}</div>'
         )
@@ -251,7 +291,7 @@ def _scenario_section(
 
 
 def _run(record: ScenarioRecord, run_path: Path, *, open_: bool) -> str:
-    outcome = "pass" if record.passed else "fail"
+    outcome, pill = _run_pill(record)
     facts = [f"{record.duration_ms / 1000:.1f} s"]
     measured = [ms for ms in record.latency_ms if ms is not None]
     if measured:
@@ -263,7 +303,7 @@ def _run(record: ScenarioRecord, run_path: Path, *, open_: bool) -> str:
     envelope = read_envelope(run_path / record.recording) if record.recording else None
     parts = [
         f'<details class="run {outcome}"{" open" if open_ else ""} id="run-{escape(record.key)}">',
-        f"<summary>{_pill(outcome)}<b>{escape(record.key)}</b>",
+        f"<summary>{pill}<b>{escape(record.key)}</b>",
         f'<span class="facts">{escape(" · ".join(facts))}</span></summary>',
         '<div class="run-body">',
         timeline_svg(record, envelope),

@@ -34,6 +34,7 @@ header.top .meta { color: var(--muted); font-size: 13px; }
   font-weight: 700; font-size: 14px; padding: 6px 14px; border-radius: 999px; color: #fff;
 }
 .verdict.pass { background: var(--pass); } .verdict.fail { background: var(--fail); }
+.verdict.skip { background: var(--skip); }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px;
   margin-top: 20px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px;

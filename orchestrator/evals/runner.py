@@ -1,18 +1,24 @@
-"""Run an evaluation suite: submit scenarios to the supervisor, score and record each result.
+"""Run an evaluation suite: submit scenarios to the supervisor, score and record each run.
 
-Results are scored and appended to ``results.jsonl`` the moment each scenario finishes, so a
-killed run loses nothing already done and ``--resume`` can skip it. With the ``sim`` backend a
-simulator actor is started for the run, and each scenario's scripted rules are registered with
-it under a token of their own: the token is the API key the session uses, so the rules reach the
-simulator without changing anything a real client sends on the wire. All of a run's simulator
-tokens count against one session cap, as one xAI key would.
+Results are scored and appended to ``results.jsonl`` the moment each run ends, so a killed
+driver loses nothing already done and ``--resume`` can skip it. Where sessions connect is the
+job's backend (:mod:`voxray.evals.backend`: the real service, or a simulator actor that is
+started again when it dies).
 
-A run is one job of the supervisor (fair queueing across jobs, ``voxray status`` per job). A
-lost session (its actor died, its node left, it stalled) is re-run up to ``retries`` times.
+A job is one job of the supervisor (fair queueing across jobs, ``voxray status`` per job). A
+lost session (its actor died, its node left, it stalled) is re-run up to ``retries`` times by
+the supervisor.
 
-SIGTERM drains the job: no scenario starts any more, the queued ones are withdrawn, the live
-ones get until ``settings.drain_deadline_s`` to finish and are then stopped cleanly; what did
-not finish is not recorded, so ``--resume`` runs it later. A second SIGTERM stops at once.
+Every planned run gets a record. A run that finished (completed, or failed on its own merits)
+is judged; one that did not is recorded as such and never counted as a failure
+(:mod:`voxray.evals.records`): ``not_run`` when it never started (refused for capacity,
+withdrawn by a drain, no supervisor or simulator left), ``interrupted`` when it was cut short
+(a drain's deadline, the supervisor's death, a cancel). ``--resume`` runs both again.
+
+A drain (:class:`JobDrain`; SIGTERM when ``drain_on_sigterm``): no run starts any more, the
+queued ones are withdrawn, the live ones get until the drain's deadline to finish and are then
+stopped cleanly. A second SIGTERM cancels the job; the runs still open are recorded as
+interrupted or not run, and the caller writes the outputs all the same.
 """
 
 from __future__ import annotations
@@ -27,30 +33,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import ray
-from pydantic import SecretStr
-from ray.exceptions import RayActorError, RayError, RayTaskError
-from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.endpoint import EngineTuning
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.errors import CapacityError
+from voxray.actors.errors import ActorLostError, CapacityError, VoxrayError
 from voxray.actors.session import SessionRequest
-from voxray.actors.simulator.actor import SimulatorActor
-from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.supervision.models import SessionTicket
-from voxray.actors.supervision.placement import affinity
-from voxray.actors.supervisor import get_supervisor
-from voxray.evals.outputs import RunDirectory, ScenarioRecord
+from voxray.evals.backend import Backend, open_backend
+from voxray.evals.outputs import RunDirectory
+from voxray.evals.records import RunStatus, ScenarioRecord
 from voxray.evals.scoring import score
 from voxray.evals.suite import ScenarioSpec, Suite
+from voxray.handles.supervisor import SupervisorClient
 from voxray.settings import VoxraySettings
 
-__all__ = ["EvalJob", "JobDrain", "plan_jobs", "run_key", "run_suite"]
+__all__ = ["JobDrain", "PlannedRun", "plan_runs", "run_key", "run_suite"]
 
 logger = logging.getLogger("voxray.runner")
 
+_BACKEND_RETRIES = 2
+"""Times one run is run again because its simulator died under it."""
+
 
 @dataclass(frozen=True)
-class EvalJob:
+class PlannedRun:
     """One scenario run: a scenario and which repeat of it."""
 
     spec: ScenarioSpec
@@ -63,66 +68,19 @@ def run_key(spec: ScenarioSpec, repeat_index: int, repeats: int) -> str:
     return spec.name if repeats == 1 else f"{spec.name}#{repeat_index + 1}"
 
 
-def plan_jobs(suite: Suite, specs: list[ScenarioSpec], done: set[str]) -> list[EvalJob]:
+def plan_runs(suite: Suite, specs: list[ScenarioSpec], done: set[str]) -> list[PlannedRun]:
     """Every (scenario, repeat) still to run, skipping keys already in ``done``."""
-    jobs = [
-        EvalJob(spec, index, run_key(spec, index, suite.repeat))
+    runs = [
+        PlannedRun(spec, index, run_key(spec, index, suite.repeat))
         for spec in specs
         for index in range(suite.repeat)
     ]
-    return [job for job in jobs if job.key not in done]
-
-
-class _Backend:
-    """Where sessions connect: the simulator (one per run) or the real service."""
-
-    def __init__(self, suite: Suite, settings: VoxraySettings) -> None:
-        self._suite = suite
-        self._settings = settings
-        self._simulator: Any = None
-        self._url = settings.xai_url
-
-    @property
-    def speed(self) -> float:
-        return self._settings.sim_speed if self._suite.backend == "sim" else 1.0
-
-    @property
-    def quota(self) -> SecretStr | None:
-        """The session cap the run counts against: one per simulator, else the xAI key's."""
-        return SecretStr(f"sim:{self._url}") if self._simulator is not None else None
-
-    async def start(self) -> None:
-        if self._suite.backend == "xai":
-            self._settings.xai_endpoint()  # fail fast, before any session starts, without a key
-            return
-        # Next to the driver (soft: anywhere if this node goes), like the supervisor.
-        here = ray.get_runtime_context().get_node_id()
-        self._simulator = SimulatorActor.options(
-            num_cpus=0, scheduling_strategy=affinity(here)
-        ).remote()
-        config = SimulatorConfig(speed=self.speed, host=self._settings.sim_host)
-        self._url = await self._simulator.start.remote(config)
-
-    async def endpoint(self, spec: ScenarioSpec) -> ProviderEndpoint:
-        if self._simulator is None:
-            return self._settings.xai_endpoint()
-        token: str = await self._simulator.register.remote(spec.sim)
-        return ProviderEndpoint(url=self._url, api_key=SecretStr(token))
-
-    async def aclose(self) -> None:
-        if self._simulator is not None:
-            try:
-                await self._simulator.stop.remote()
-            except RayError as error:
-                logger.warning("the simulator did not stop cleanly: %s", error)
-            finally:
-                ray.kill(self._simulator)
-                self._simulator = None
+    return [run for run in runs if run.key not in done]
 
 
 class JobDrain:
-    """Stops a running job gracefully: no new scenarios, queued ones withdrawn, live ones
-    given until a deadline, then stopped cleanly through the supervisor."""
+    """Stops a running job gracefully: no new runs, queued ones withdrawn, live ones given
+    until a deadline, then stopped cleanly through the supervisor."""
 
     def __init__(self) -> None:
         self._requested = asyncio.Event()
@@ -144,20 +102,115 @@ class JobDrain:
         await self._requested.wait()
 
 
+class _Unfinished(Exception):
+    """A run ends without being judged: record it as ``status`` for ``reason``."""
+
+    def __init__(self, status: RunStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _Job:
+    """The state of one running job: what it talks to and why it stopped, if it did."""
+
+    def __init__(
+        self,
+        *,
+        suite: Suite,
+        settings: VoxraySettings,
+        run_dir: RunDirectory,
+        job_id: str,
+        supervisor: SupervisorClient,
+        backend: Backend,
+        drain: JobDrain,
+        retries: int,
+    ) -> None:
+        self.suite = suite
+        self.run_dir = run_dir
+        self.job_id = job_id
+        self.supervisor = supervisor
+        self.backend = backend
+        self.drain = drain
+        self.tuning: EngineTuning = settings.engine.model_copy(update={"speed": backend.speed})
+        self.ticket = SessionTicket(job_id=job_id, retries=retries, quota=backend.quota)
+        self.stopped: str | None = None
+        """Why no run starts any more (the supervisor died, no simulator is left)."""
+
+    async def attempt(self, run: PlannedRun) -> ScenarioRecord:
+        """Run ``run`` to a record, running it again while its simulator died under it."""
+        for attempt in range(_BACKEND_RETRIES + 1):
+            self.check_open()
+            try:
+                lease = await self.backend.lease(run.spec.sim)
+            except ActorLostError as error:  # the simulator, before the run started
+                raise _Unfinished("not_run", str(error)) from error
+            request = SessionRequest(
+                session_id=f"{run.key}-{uuid.uuid4().hex[:6]}",
+                agent=run.spec.agent,
+                script=run.spec.script(),
+                endpoint=lease.endpoint,
+                tuning=self.tuning,
+            )
+            result = await self._run_session(request)
+            if result.status != "completed" and await self.backend.lost(lease):
+                if attempt < _BACKEND_RETRIES and await self.backend.recover(lease.generation):
+                    logger.warning("%s: its simulator died; running it again", run.key)
+                    continue
+                raise _Unfinished("interrupted", f"its simulator died: {result.error}")
+            if result.status == "lost" and self.drain.requested:
+                raise _Unfinished("interrupted", f"stopped by the job's drain: {result.error}")
+            recording = (
+                self.run_dir.write_recording(run.key, result.recording)
+                if result.recording
+                else None
+            )
+            verdict = score(run.spec, result)
+            return ScenarioRecord.from_result(
+                run.key, run.spec, run.repeat_index, result, verdict, recording
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run_session(self, request: SessionRequest) -> SessionResult:
+        try:
+            return await self.supervisor.run_session(request, self.ticket)
+        except CapacityError as error:  # refused or withdrawn: it never started
+            raise _Unfinished("not_run", f"refused: {error}") from error
+        except ActorLostError as error:
+            self.stop(f"the supervisor died: {error}")
+            raise _Unfinished("interrupted", str(error)) from error
+        except VoxrayError as error:  # the supervisor failed the call: not the scenario's doing
+            raise _Unfinished("interrupted", f"{type(error).__name__}: {error}") from error
+
+    def stop(self, reason: str) -> None:
+        """No run starts from now on (the runs waiting to start are recorded not run)."""
+        if self.stopped is None:
+            logger.error("job %s stops: %s", self.job_id, reason)
+            self.stopped = reason
+
+    def check_open(self) -> None:
+        """Raise :class:`_Unfinished` (not run) when the job stopped or is draining."""
+        if self.stopped is not None:
+            raise _Unfinished("not_run", self.stopped)
+        if self.drain.requested:
+            raise _Unfinished("not_run", "withdrawn: the job was drained before it started")
+
+
 async def run_suite(
     suite: Suite,
-    jobs: list[EvalJob],
+    runs: list[PlannedRun],
     settings: VoxraySettings,
     run_dir: RunDirectory,
     *,
-    on_start: Callable[[EvalJob], None] = lambda job: None,
+    on_start: Callable[[PlannedRun], None] = lambda run: None,
     on_record: Callable[[ScenarioRecord], None] = lambda record: None,
     job_id: str | None = None,
     retries: int | None = None,
     drain: JobDrain | None = None,
     drain_on_sigterm: bool = True,
 ) -> list[ScenarioRecord]:
-    """Run ``jobs`` with at most ``suite.concurrency`` at once; returns their records.
+    """Run ``runs`` with at most ``suite.concurrency`` at once; returns their records (one
+    per planned run, finished or not), in the order they ended.
 
     Args:
         job_id: names the job at the supervisor (fair queueing, ``voxray status``).
@@ -165,87 +218,93 @@ async def run_suite(
             ``settings.session_retries``.
         drain: a handle to drain the job from elsewhere (the Python API).
         drain_on_sigterm: SIGTERM drains the job (main thread only; a second one cancels).
+
+    Cancelled, it records the runs still open (interrupted or not run) before it re-raises.
     """
     job_id = job_id or f"{suite.name}-{uuid.uuid4().hex[:8]}"
     drain = drain or JobDrain()
-    supervisor = get_supervisor(settings.supervisor, settings.namespace)
-    backend = _Backend(suite, settings)
-    await backend.start()
-    tuning: EngineTuning = settings.engine.model_copy(update={"speed": backend.speed})
-    ticket = SessionTicket(
-        job_id=job_id,
-        retries=settings.session_retries if retries is None else retries,
-        quota=backend.quota,
-    )
-    gate = asyncio.Semaphore(suite.concurrency)
     records: list[ScenarioRecord] = []
+    started: set[str] = set()
+    recorded: set[str] = set()
 
-    async def run_one(job: EvalJob) -> None:
-        async with gate:
-            if drain.requested:
-                return
-            on_start(job)
-            request = SessionRequest(
-                session_id=f"{job.key}-{uuid.uuid4().hex[:6]}",
-                agent=job.spec.agent,
-                script=job.spec.script(),
-                endpoint=await backend.endpoint(job.spec),
-                tuning=tuning,
-            )
-            result = await _submit(supervisor, request, ticket)
-        if drain.requested and (
-            result.status == "lost" or (result.error or "").startswith("CapacityError")
-        ):
-            logger.info("%s did not finish before the drain; not recorded", job.key)
-            return
-        recording = run_dir.write_recording(job.key, result.recording) if result.recording else None
-        record = ScenarioRecord.from_result(
-            job.key, job.spec, job.repeat_index, result, score(job.spec, result), recording
-        )
+    def keep(record: ScenarioRecord) -> None:
         run_dir.append_result(record)
         records.append(record)
+        recorded.add(record.key)
         on_record(record)
 
-    async def drain_when_asked() -> None:
-        await drain.wait()
-        deadline_s = drain.deadline_s if drain.deadline_s is not None else settings.drain_deadline_s
-        logger.warning("draining job %s: live sessions get %.0f s", job_id, deadline_s)
-        with contextlib.suppress(RayError):
-            await supervisor.cancel_queued.remote(job_id)
-        await asyncio.sleep(deadline_s)
-        with contextlib.suppress(RayError):
-            await supervisor.stop_job.remote(job_id, "stopped: its job was drained")
+    def keep_the_rest(reason: str) -> None:
+        for run in runs:
+            if run.key not in recorded:
+                status: RunStatus = "interrupted" if run.key in started else "not_run"
+                keep(ScenarioRecord.unfinished(run.key, run.spec, run.repeat_index, status, reason))
 
     main = asyncio.current_task()
-    drainer = asyncio.create_task(drain_when_asked(), name=f"job-{job_id}-drain")
+    backend: Backend | None = None
+    drainer: asyncio.Task[None] | None = None
     with _sigterm_drains(drain, main, enabled=drain_on_sigterm):
         try:
+            backend = await open_backend(suite.backend, settings, job_id=job_id)
+            job = _Job(
+                suite=suite,
+                settings=settings,
+                run_dir=run_dir,
+                job_id=job_id,
+                supervisor=SupervisorClient.ensure(settings.supervisor, settings.namespace),
+                backend=backend,
+                drain=drain,
+                retries=settings.session_retries if retries is None else retries,
+            )
+            drainer = asyncio.create_task(
+                _drain_when_asked(job, settings), name=f"job-{job_id}-drain"
+            )
+            gate = asyncio.Semaphore(suite.concurrency)
+
+            async def run_one(run: PlannedRun) -> None:
+                async with gate:
+                    try:
+                        job.check_open()
+                        started.add(run.key)
+                        on_start(run)
+                        record = await job.attempt(run)
+                    except _Unfinished as unfinished:
+                        logger.info("%s %s: %s", run.key, unfinished.status, unfinished.reason)
+                        record = ScenarioRecord.unfinished(
+                            run.key,
+                            run.spec,
+                            run.repeat_index,
+                            unfinished.status,
+                            unfinished.reason,
+                        )
+                keep(record)
+
             async with asyncio.TaskGroup() as group:
-                for job in jobs:
-                    group.create_task(run_one(job), name=f"eval-{job.key}")
+                for run in runs:
+                    group.create_task(run_one(run), name=f"eval-{run.key}")
+        except asyncio.CancelledError:
+            keep_the_rest("the job was cancelled")
+            raise
+        except VoxrayError as error:  # the backend could not start: nothing ran
+            keep_the_rest(f"{type(error).__name__}: {error}")
+            raise
         finally:
-            drainer.cancel()
-            await backend.aclose()
+            if drainer is not None:
+                drainer.cancel()
+            if backend is not None:
+                await backend.aclose()
     return records
 
 
-async def _submit(supervisor: Any, request: SessionRequest, ticket: SessionTicket) -> SessionResult:
-    """One scenario through the supervisor; Ray's errors become a result here."""
-    ref = supervisor.run_session.remote(request, ticket)
-    try:
-        result: SessionResult = await ref
-    except asyncio.CancelledError:
-        ray.cancel(ref)  # the supervisor stops the session cleanly and frees its slot
-        raise
-    except RayTaskError as error:
-        cause = error.cause if isinstance(error.cause, Exception) else error
-        kind = "CapacityError" if isinstance(cause, CapacityError) else type(cause).__name__
-        return SessionResult(status="failed", error=f"{kind}: {cause}")
-    except RayActorError as error:
-        return SessionResult(status="lost", error=f"SessionLostError: the supervisor died: {error}")
-    except RayError as error:
-        return SessionResult(status="lost", error=f"SessionLostError: Ray failed: {error}")
-    return result
+async def _drain_when_asked(job: _Job, settings: VoxraySettings) -> None:
+    drain = job.drain
+    await drain.wait()
+    deadline_s = drain.deadline_s if drain.deadline_s is not None else settings.drain_deadline_s
+    logger.warning("draining job %s: live sessions get %.0f s", job.job_id, deadline_s)
+    with contextlib.suppress(VoxrayError):
+        await job.supervisor.cancel_queued(job.job_id)
+    await asyncio.sleep(deadline_s)
+    with contextlib.suppress(VoxrayError):
+        await job.supervisor.stop_job(job.job_id, "stopped: its job was drained")
 
 
 @contextlib.contextmanager

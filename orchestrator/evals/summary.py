@@ -3,6 +3,9 @@ against its budget) and for the whole run (counts, latency percentiles, audio mi
 
 A scenario passes when its pass rate reaches the suite's ``pass_threshold`` and its
 scenario-level checks (``max_latency_p95_ms``, judged over every turn of every run) pass.
+Only finished runs are judged: a run that did not finish (not run, interrupted, lost) is listed
+in ``unfinished`` and never counts as a failure of its scenario; the run as a whole has not
+passed until it is resumed.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 from voxray.evals.cost import audio_cost_usd
-from voxray.evals.records import ScenarioRecord
+from voxray.evals.records import RunStatus, ScenarioRecord
 from voxray.evals.scoring import Check
 
-__all__ = ["RunSummary", "ScenarioTally", "percentile", "summarize"]
+__all__ = ["RunSummary", "ScenarioTally", "UnfinishedRun", "percentile", "summarize"]
 
 
 class ScenarioTally(BaseModel):
@@ -42,14 +45,27 @@ class ScenarioTally(BaseModel):
     )
 
 
+class UnfinishedRun(BaseModel):
+    """A run that did not finish: ``--resume`` runs it again."""
+
+    key: str
+    scenario: str
+    status: RunStatus
+    reason: str | None = None
+
+
 class RunSummary(BaseModel):
     """The figures of ``summary.json``."""
 
-    scenarios: int
+    scenarios: int = Field(description="Scenarios with at least one finished run.")
     scenarios_passed: int
-    runs: int
+    runs: int = Field(description="Finished runs (completed or failed).")
     runs_passed: int
-    runs_errored: int = Field(description="Runs whose session did not complete.")
+    runs_errored: int = Field(description="Finished runs whose session ended with an error.")
+    runs_unfinished: int = Field(
+        0, description="Runs not run, interrupted or lost: rerun by --resume, never failures."
+    )
+    unfinished: list[UnfinishedRun] = Field(default_factory=list)
     pass_threshold: float
     per_scenario: dict[str, ScenarioTally]
     latency_p50_ms: float | None
@@ -70,8 +86,13 @@ class RunSummary(BaseModel):
 
     @property
     def all_passed(self) -> bool:
-        """Whether every scenario reached the pass threshold."""
-        return self.scenarios_passed == self.scenarios
+        """Whether every scenario reached the pass threshold and every run finished."""
+        return self.scenarios_passed == self.scenarios and self.runs_unfinished == 0
+
+    @property
+    def scenarios_failed(self) -> int:
+        """Scenarios judged and failed (unfinished runs never make a scenario fail)."""
+        return self.scenarios - self.scenarios_passed
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -129,7 +150,13 @@ def summarize(
     planned_cost_usd: float | None = None,
 ) -> RunSummary:
     """Aggregate records (the last record of a key wins, as after a resumed run)."""
-    latest = {record.key: record for record in records}
+    every = {record.key: record for record in records}
+    latest = {key: record for key, record in every.items() if record.finished}
+    unfinished = [
+        UnfinishedRun(key=r.key, scenario=r.scenario, status=r.status, reason=r.error)
+        for r in every.values()
+        if not r.finished
+    ]
     by_scenario: dict[str, list[ScenarioRecord]] = {}
     for record in latest.values():
         by_scenario.setdefault(record.scenario, []).append(record)
@@ -146,6 +173,8 @@ def summarize(
         runs=len(latest),
         runs_passed=sum(1 for r in latest.values() if r.passed),
         runs_errored=sum(1 for r in latest.values() if r.status != "completed"),
+        runs_unfinished=len(unfinished),
+        unfinished=unfinished,
         pass_threshold=pass_threshold,
         per_scenario=tallies,
         latency_p50_ms=percentile(latencies, 0.50) if latencies else None,

@@ -10,7 +10,7 @@ from rich.text import Text
 from voxray.evals.records import ScenarioRecord
 from voxray.evals.summary import RunSummary, summarize
 
-__all__ = ["results_table", "scenario_table", "summary_line"]
+__all__ = ["results_table", "scenario_table", "summary_line", "verdict_markup"]
 
 _CHECK_CHARS = 90
 
@@ -50,9 +50,20 @@ def results_table(records: Sequence[ScenarioRecord]) -> Table:
     table.add_column("tools")
     table.add_column("failed checks", overflow="fold")
     for record in sorted(records, key=lambda r: (r.scenario, r.repeat_index)):
-        verdict = Text("PASS", style="bold green") if record.passed else Text("FAIL", "bold red")
+        verdict = Text.from_markup(verdict_markup(record))
         table.add_row(record.key, verdict, _latency(record), _tools(record), _failed_checks(record))
     return table
+
+
+_UNFINISHED_LABELS = {"not_run": "NOT RUN", "interrupted": "INTERRUPTED", "lost": "LOST"}
+
+
+def verdict_markup(record: ScenarioRecord) -> str:
+    """``PASS``/``FAIL`` for a finished run; ``NOT RUN``, ``INTERRUPTED`` or ``LOST`` (never a
+    failure: ``--resume`` runs it) for one that did not finish; as rich markup."""
+    if not record.finished:
+        return f"[bold yellow]{_UNFINISHED_LABELS.get(record.status, record.status)}[/bold yellow]"
+    return "[bold green]PASS[/bold green]" if record.passed else "[bold red]FAIL[/bold red]"
 
 
 def scenario_table(summary: RunSummary) -> Table:
@@ -99,6 +110,8 @@ def summary_line(
     line = f"{summary.scenarios_passed}/{summary.scenarios} scenarios passed"
     if summary.runs != summary.scenarios:
         line += f" ({summary.runs_passed}/{summary.runs} runs)"
+    if summary.runs_unfinished:
+        line += f", {summary.runs_unfinished} run(s) not finished"
     line += f" in {wall_s:.1f} s"
     if backend is not None:
         minutes = summary.audio_in_minutes + summary.audio_out_minutes

@@ -1,0 +1,156 @@
+"""The driver's client of the cluster's supervisor actor.
+
+Every call the driver makes on the supervisor goes through :class:`SupervisorClient`, which maps
+Ray's errors once (:func:`~voxray.handles.ray_errors.voxray_error`): a dead supervisor is an
+:class:`~voxray.actors.errors.ActorLostError` with ``actor="supervisor"``, a refusal for
+capacity is the :class:`~voxray.actors.errors.CapacityError` the supervisor raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import ray
+from ray.exceptions import RayError
+from voxray.actors.conversation.live import LiveSessionRequest
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.session import SessionRequest
+from voxray.actors.supervision.models import (
+    DrainReport,
+    SessionLease,
+    SessionTicket,
+    SupervisorStatus,
+)
+from voxray.actors.supervision.settings import SupervisorSettings
+from voxray.actors.supervisor import find_supervisor, get_supervisor
+from voxray.handles.ray_errors import voxray_error
+
+__all__ = ["SupervisorClient"]
+
+_ACTOR = "supervisor"
+
+
+class SupervisorClient:
+    """A handle on the supervisor actor. Create it with :meth:`ensure` or :meth:`find`."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    @classmethod
+    def ensure(cls, settings: SupervisorSettings, namespace: str) -> SupervisorClient:
+        """The cluster's supervisor in ``namespace``, created (detached) if none runs."""
+        return cls(get_supervisor(settings, namespace))
+
+    @classmethod
+    def find(cls, namespace: str) -> SupervisorClient | None:
+        """The cluster's supervisor in ``namespace`` if one runs; never creates one."""
+        handle = find_supervisor(namespace)
+        return None if handle is None else cls(handle)
+
+    # --- scenarios ------------------------------------------------------------------------
+
+    async def run_session(self, request: SessionRequest, ticket: SessionTicket) -> SessionResult:
+        """Run one scenario to its end. Cancelling this stops the session cleanly.
+
+        Raises:
+            CapacityError: refused (the queue is full, the job was stopped, or draining).
+            ActorLostError: the supervisor died (the scenario may or may not have started).
+        """
+        ref = self._handle.run_session.remote(request, ticket)
+        try:
+            result: SessionResult = await ref
+        except asyncio.CancelledError:
+            ray.cancel(ref)  # the supervisor stops the session and frees its slot
+            raise
+        except RayError as error:
+            raise voxray_error(error, actor=_ACTOR) from error
+        return result
+
+    async def cancel_queued(self, job_id: str) -> int:
+        """Refuse ``job_id``'s waiting scenarios (with ``CapacityError``); how many."""
+        return int(await self._acall(self._handle.cancel_queued.remote(job_id)))
+
+    async def stop_job(self, job_id: str, reason: str) -> int:
+        """Stop ``job_id``'s live sessions cleanly (and refuse its queued ones); how many."""
+        return int(await self._acall(self._handle.stop_job.remote(job_id, reason)))
+
+    async def warm_up(self, timeout_s: float = 60.0) -> SupervisorStatus:
+        """Until every live node has its warm actors (benchmarks, tests)."""
+        status: SupervisorStatus = await self._acall(self._handle.warm_up.remote(timeout_s))
+        return status
+
+    # --- live sessions --------------------------------------------------------------------
+
+    def open_session(
+        self, request: LiveSessionRequest, ticket: SessionTicket, *, timeout_s: float | None
+    ) -> SessionLease:
+        """A live session on a warm actor, once the provider confirmed its configuration."""
+        lease: SessionLease = self._get(
+            self._handle.open_session.remote(request, ticket), timeout_s=timeout_s
+        )
+        return lease
+
+    async def aopen_session(
+        self, request: LiveSessionRequest, ticket: SessionTicket
+    ) -> SessionLease:
+        """:meth:`open_session` for asyncio code."""
+        lease: SessionLease = await self._acall(self._handle.open_session.remote(request, ticket))
+        return lease
+
+    def close_session(self, lease_id: int) -> SessionResult:
+        """Close a live session and give its slot back; what it did."""
+        result: SessionResult = self._get(self._handle.close_session.remote(lease_id))
+        return result
+
+    async def aclose_session(self, lease_id: int) -> SessionResult:
+        """:meth:`close_session` for asyncio code."""
+        result: SessionResult = await self._acall(self._handle.close_session.remote(lease_id))
+        return result
+
+    # --- the cluster ----------------------------------------------------------------------
+
+    def status(self, *, timeout_s: float | None = 30.0) -> SupervisorStatus:
+        """Nodes, sessions, caps, queue and recent failures."""
+        status: SupervisorStatus = self._get(self._handle.status.remote(), timeout_s=timeout_s)
+        return status
+
+    def drain(self, deadline_s: float) -> DrainReport:
+        """Stop admission, let live sessions finish until ``deadline_s``, stop them; then
+        remove the supervisor (the next job starts a fresh one)."""
+        report: DrainReport = self._get(self._handle.drain.remote(deadline_s))
+        self.kill()
+        return report
+
+    async def adrain(self, deadline_s: float) -> DrainReport:
+        """:meth:`drain` for asyncio code."""
+        report: DrainReport = await self._acall(self._handle.drain.remote(deadline_s))
+        self.kill()
+        return report
+
+    def ping(self, *, timeout_s: float | None = 30.0) -> None:
+        """Return once the supervisor answers."""
+        self._get(self._handle.ping.remote(), timeout_s=timeout_s)
+
+    def kill(self) -> None:
+        """Remove the supervisor at once (what :meth:`drain` does after draining)."""
+        with contextlib.suppress(RayError, ValueError):  # already gone is fine
+            ray.kill(self._handle, no_restart=True)
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _get(self, ref: Any, *, timeout_s: float | None = None) -> Any:
+        try:
+            return ray.get(ref, timeout=timeout_s)
+        except RayError as error:
+            raise voxray_error(error, actor=_ACTOR, timeout_s=timeout_s) from error
+
+    async def _acall(self, ref: Any) -> Any:
+        try:
+            return await ref
+        except RayError as error:
+            raise voxray_error(error, actor=_ACTOR) from error
+
+    def __repr__(self) -> str:
+        return f"SupervisorClient({self._handle!r})"
