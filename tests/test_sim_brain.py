@@ -116,3 +116,39 @@ def test_invalid_rules_are_rejected(rule: dict[str, object]) -> None:
 
 def test_scripted_call_defaults() -> None:
     assert ScriptedCall(name="f").arguments == {}
+
+
+def test_after_tool_reads_fields_of_the_output_aloud() -> None:
+    call = PlannedCall(
+        name="get_weather",
+        arguments={},
+        after_tool="It is {output.temperature} degrees {output.unit} and {output.conditions}.",
+    )
+    output = json.dumps({"temperature": 17.0, "unit": "celsius", "conditions": "windy"})
+    assert Brain(BrainScript()).after_tool([(call, output)]) == (
+        "It is 17 degrees celsius and windy."
+    )
+
+
+def test_after_tool_fields_of_each_call_nested_and_indexed() -> None:
+    call = PlannedCall(
+        name="f",
+        arguments={},
+        after_tool="{output.city}: {output.days.0.high}; {output2.city}: open {output2.open}",
+    )
+    first = json.dumps({"city": "Paris", "days": [{"high": 21}]})
+    second = json.dumps({"city": "Lyon", "open": False})
+    assert Brain(BrainScript()).after_tool([(call, first), (call, second)]) == (
+        "Paris: 21; Lyon: open no"
+    )
+
+
+def test_after_tool_field_that_is_not_there_stays_as_written() -> None:
+    call = PlannedCall(
+        name="f", arguments={}, after_tool="{output.missing} / {output.a.b} / {output3.x}"
+    )
+    text = Brain(BrainScript()).after_tool([(call, '{"a": 1}')])
+    assert text == "{output.missing} / {output.a.b} / {output3.x}"
+    # Not JSON at all: the raw {output} still works, a field cannot be read.
+    plain = PlannedCall(name="f", arguments={}, after_tool="{output} / {output.x}")
+    assert Brain(BrainScript()).after_tool([(plain, "done")]) == "done / {output.x}"

@@ -16,16 +16,52 @@ from voxray.actors.simulator.rules import ECHO, BrainRule, BrainScript
 
 __all__ = ["Brain", "Decision", "PlannedCall", "render"]
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_PLACEHOLDER = re.compile(r"\{(\w+)((?:\.\w+)*)\}")
 _COMPACT_LIMIT = 200
 
 
-def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill ``{name}`` placeholders from ``values``; unknown names stay as written.
+def render(
+    template: str, values: Mapping[str, str], fields: Mapping[str, Any] | None = None
+) -> str:
+    """Fill ``{name}`` placeholders from ``values``, and ``{name.key.key}`` from ``fields``
+    (parsed JSON: a key of an object, or an index of a list); unknown names stay as written.
 
     Not ``str.format``: scripts contain JSON and other braces that must pass through untouched.
     """
-    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+
+    def fill(match: re.Match[str]) -> str:
+        name, path = match.group(1), match.group(2)
+        if not path:
+            return values.get(name, match.group(0))
+        node = (fields or {}).get(name, _MISSING)
+        for key in path[1:].split("."):
+            if isinstance(node, Mapping) and key in node:
+                node = node[key]
+            elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            else:
+                return match.group(0)
+        return _spoken(node)
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+_MISSING = object()
+
+
+def _spoken(value: Any) -> str:
+    # How a field reads in a sentence: 17, not 17.0; yes/no; nested values as compact JSON.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if value is None:
+        return "nothing"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False)
 
 
 def _render_value(value: Any, values: Mapping[str, str]) -> Any:
@@ -133,7 +169,12 @@ class Brain:
         values = dict(call.groups)
         values["output"] = outputs[0][1] if len(outputs) == 1 else joined
         values["outputs"] = joined
-        return render(call.after_tool, values)
+        # Fields of the outputs: {output.temperature} (the first call), {output2.city} (the
+        # second), as a real agent reads a result out rather than its JSON.
+        parsed = [_parsed(output) for _, output in outputs]
+        fields: dict[str, Any] = {f"output{index}": value for index, value in enumerate(parsed, 1)}
+        fields["output"] = parsed[0]
+        return render(call.after_tool, values, fields)
 
     def _default_reply(self, heard: str) -> str:
         if self._script.default_reply == ECHO:
@@ -158,3 +199,10 @@ class Brain:
         )
         preamble = render(rule.preamble, groups) if rule.preamble is not None else None
         return Decision(preamble=preamble, calls=calls)
+
+
+def _parsed(output: str) -> Any:
+    try:
+        return json.loads(output)
+    except ValueError:
+        return _MISSING

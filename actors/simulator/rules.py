@@ -11,7 +11,7 @@ YAML::
           calls:
             - name: get_weather
               arguments: {location: Paris}
-          after_tool: "It is {output} in Paris."
+          after_tool: "It is {output.temperature} degrees and {output.conditions} in Paris."
         - heard: 'my name is (?P<name>\\w+)'
           reply: "Nice to meet you, {name}."
         - instructions: 'say goodbye'
@@ -25,7 +25,9 @@ A rule's conditions are ``heard`` (a regex searched in what was heard this turn)
 instructions in force for the response: ``response.create``'s own, else the session's); a rule
 may also have ``instructions`` alone. The first matching rule wins. Placeholders ``{group}``
 take regex named groups of ``heard``; ``after_tool`` also knows ``{output}`` (the raw output of
-a single call) and ``{outputs}`` (all outputs joined).
+a single call), ``{outputs}`` (all outputs joined), and fields of a JSON output:
+``{output.temperature}`` of the first call's, ``{output2.city}`` of the second's, nested keys
+and list indexes dotted (``{output.days.0.high}``). A field that is not there stays as written.
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ class BrainRule(BaseModel):
     )
     after_tool: str | None = Field(
         default=None,
-        description="Said once the outputs come back; may use {group}s, {output}, {outputs}.",
+        description="Said once the outputs come back; may use {group}s, {output}, {outputs} "
+        "and fields of JSON outputs: {output.temperature}, {output2.city}.",
     )
 
     @field_validator("heard", "instructions")
