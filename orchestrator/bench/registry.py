@@ -27,6 +27,8 @@ _MODULES = (
     "voxray.bench.barge_in",
     "voxray.bench.client",
     "voxray.bench.density",
+    "voxray.bench.gateway_sip",
+    "voxray.bench.gateway",
     "voxray.bench.simulator",
     "voxray.bench.startup",
     "voxray.bench.tools",
