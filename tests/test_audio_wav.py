@@ -138,20 +138,21 @@ def test_file_truncated_inside_the_samples(tmp_path: Path) -> None:
     assert str(path) in str(info.value)
 
 
-def float_wav_bytes() -> bytes:
-    # A valid IEEE-float WAV (format tag 3), which the wave module cannot decode.
-    data = struct.pack("<4f", 0.0, 0.5, -0.5, 1.0)
-    fmt = struct.pack("<HHIIHH", 3, 1, 16000, 16000 * 4, 4, 32)
+def mu_law_wav_bytes() -> bytes:
+    # A valid G.711 μ-law WAV (format tag 7): compressed, which voxray does not decode.
+    data = bytes([0x7F, 0xFF, 0x00, 0x80])
+    fmt = struct.pack("<HHIIHH", 7, 1, 8000, 8000, 1, 8)
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
     body += b"data" + struct.pack("<I", len(data)) + data
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def test_float_or_compressed_wav_is_unsupported(tmp_path: Path) -> None:
-    path = tmp_path / "float.wav"
-    path.write_bytes(float_wav_bytes())
+def test_compressed_wav_is_unsupported(tmp_path: Path) -> None:
+    # Float WAVs are read (tests/test_input_validation.py); compressed ones are refused.
+    path = tmp_path / "mulaw.wav"
+    path.write_bytes(mu_law_wav_bytes())
 
-    with pytest.raises(AudioError, match="non-PCM encoding, WAV format tag 3") as info:
+    with pytest.raises(AudioError, match="non-PCM encoding, WAV format tag 7") as info:
         read_wav(path)
 
     assert str(path) in str(info.value)

@@ -1,18 +1,21 @@
 """Reading and writing PCM WAV files as int16 samples.
 
-Scenario audio comes from users in whatever PCM width their tools wrote; everything inside
-voxray is int16, so 8-, 24- and 32-bit PCM are narrowed on read. Anything the stdlib ``wave``
-module cannot parse (float or compressed WAVs, truncated files) becomes an :class:`AudioError`
-naming the file and the cause.
+Scenario audio comes from users in whatever format their tools wrote; everything inside
+voxray is int16, so 8-, 24- and 32-bit PCM are narrowed and 32/64-bit IEEE float (what DAWs,
+numpy and soundfile write by default) is scaled and clipped on read, plain or with a
+``WAVE_FORMAT_EXTENSIBLE`` header. Anything else (compressed WAVs, truncated files, not a WAV)
+becomes an :class:`AudioError` naming the file and the cause.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +23,10 @@ from voxray.actors.audio.pcm import downmix_to_mono
 from voxray.actors.errors import AudioError
 
 __all__ = ["WavAudio", "read_wav", "stereo_interleave", "write_wav"]
+
+_FORMAT_PCM: Final = 1
+_FORMAT_FLOAT: Final = 3
+_FORMAT_EXTENSIBLE: Final = 0xFFFE
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,11 +97,11 @@ def _narrow_to_int16(raw: bytes, sample_width: int, path: Path) -> NDArray[np.in
 
 
 def read_wav(path: str | Path) -> WavAudio:
-    """Read a PCM WAV file (8, 16, 24 or 32-bit integer) into int16 samples.
+    """Read a WAV file (8, 16, 24 or 32-bit integer PCM, or 32/64-bit float) as int16 samples.
 
     Raises:
         AudioError: the file is missing or unreadable, is not a WAV file, is truncated, or
-            holds a non-PCM encoding (float, μ-law, ADPCM, extensible header, ...).
+            holds an encoding other than those (μ-law, ADPCM, ...).
     """
     path = Path(path)
     try:
@@ -111,6 +118,11 @@ def read_wav(path: str | Path) -> WavAudio:
     except EOFError as exc:
         raise AudioError(f"{path}: file ends inside the WAV header (empty or truncated)") from exc
     except wave.Error as exc:
+        if str(exc) in (
+            f"unknown format: {_FORMAT_FLOAT}",
+            f"unknown format: {_FORMAT_EXTENSIBLE}",
+        ):
+            return _read_float_or_extensible(path)
         raise AudioError(f"{path}: not a readable PCM WAV file ({_describe(exc)})") from exc
     if channels < 1 or rate <= 0:
         raise AudioError(f"{path}: invalid WAV header ({channels} channels at {rate} Hz)")
@@ -122,6 +134,59 @@ def read_wav(path: str | Path) -> WavAudio:
         )
     samples = _narrow_to_int16(raw, sample_width, path)
     return WavAudio(samples=samples.reshape(-1, channels), rate=rate, channels=channels)
+
+
+def _read_float_or_extensible(path: Path) -> WavAudio:
+    """The formats the stdlib ``wave`` module refuses but voxray reads: IEEE float, and PCM or
+    float behind a ``WAVE_FORMAT_EXTENSIBLE`` header. Walks the RIFF chunks itself."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    fmt: bytes | None = None
+    samples: bytes | None = None
+    declared = 0
+    offset = 12  # after RIFF, size, WAVE (checked by wave already)
+    while offset + 8 <= len(data) and (fmt is None or samples is None):
+        chunk_id = data[offset : offset + 4]
+        (size,) = struct.unpack_from("<I", data, offset + 4)
+        body = data[offset + 8 : offset + 8 + size]
+        if chunk_id == b"fmt ":
+            fmt = body
+        elif chunk_id == b"data":
+            samples, declared = body, size
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
+    if fmt is None or len(fmt) < 16 or samples is None:
+        raise AudioError(f"{path}: not a readable WAV file (no complete fmt and data chunks)")
+    tag, channels, rate, _byte_rate, _block_align, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == _FORMAT_EXTENSIBLE:
+        if len(fmt) < 26:
+            raise AudioError(f"{path}: not a readable WAV file (extensible header too short)")
+        (tag,) = struct.unpack_from("<H", fmt, 24)  # the sub-format GUID starts with the tag
+    if channels < 1 or rate <= 0 or bits % 8 or bits == 0:
+        raise AudioError(
+            f"{path}: invalid WAV header ({channels} channels at {rate} Hz, {bits}-bit)"
+        )
+    width = bits // 8
+    frame_bytes = channels * width
+    if len(samples) != declared or len(samples) % frame_bytes:
+        raise AudioError(
+            f"{path}: truncated WAV data: header declares {declared // frame_bytes} frames, "
+            f"file holds {len(samples) // frame_bytes}"
+        )
+    if tag == _FORMAT_PCM:
+        narrowed = _narrow_to_int16(samples, width, path)
+    elif tag == _FORMAT_FLOAT and width in (4, 8):
+        floats = np.frombuffer(samples, dtype="<f4" if width == 4 else "<f8")
+        if not np.all(np.isfinite(floats)):
+            raise AudioError(f"{path}: float WAV holds NaN or infinite samples")
+        narrowed = np.round(np.clip(floats, -1.0, 1.0) * 32767.0).astype(np.int16)
+    else:
+        raise AudioError(
+            f"{path}: not a readable WAV file (compressed or non-PCM encoding, "
+            f"WAV format tag {tag}, {bits}-bit)"
+        )
+    return WavAudio(samples=narrowed.reshape(-1, channels), rate=rate, channels=channels)
 
 
 def _describe(exc: wave.Error) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import secrets
 import signal
 from pathlib import Path
@@ -97,8 +98,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from voxray.actors.simulator.server import Simulator
 
     token = args.token or secrets.token_urlsafe(24)
-    if args.speed <= 0:
-        raise ConfigError("--speed must be > 0")
+    if not math.isfinite(args.speed) or args.speed <= 0:
+        raise ConfigError(f"--speed must be a finite number > 0, got {args.speed!r}")
     if min(args.ping_interval, args.latency_ms, args.latency_spread_ms, args.max_duration) < 0:
         raise ConfigError("--ping-interval, --latency-*, --max-duration must be >= 0")
     faults: FaultPlan | None = None

@@ -9,11 +9,12 @@ the conversation, not only of the user's speech.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, WaitTurn
+from voxray.actors.errors import AudioError
 from voxray.evals.suite import ScenarioSpec
 
 __all__ = [
@@ -81,9 +82,8 @@ def _words_s(text: str, words_per_minute: int) -> float:
 
 def _wav_s(turn: AudioTurn) -> float:
     try:
-        with wave.open(str(turn.audio), "rb") as wav:
-            return wav.getnframes() / wav.getframerate()
-    except (OSError, wave.Error, ZeroDivisionError):
+        return read_wav(turn.audio).duration_s
+    except AudioError:
         return 0.0  # the session reports a broken file; the estimate only under-counts
 
 

@@ -45,9 +45,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
-from voxray.actors.errors import ConfigError
+from voxray.actors.errors import AudioError, ConfigError
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.tools.spec import TOOL_SEARCH_PATH
 from voxray.evals.expectations import Expectations, ToolExpectation
@@ -117,6 +118,10 @@ class ScenarioSpec(_Model):
                 path = turn.audio if turn.audio.is_absolute() else base / turn.audio
                 if not path.is_file():
                     raise FieldProblem((index, "audio"), f"audio file not found: {path}")
+                try:
+                    read_wav(path)  # an unreadable file fails the load, not a run after Ray starts
+                except AudioError as error:
+                    raise FieldProblem((index, "audio"), str(error)) from None
                 resolved.append(AudioTurn(audio=path.resolve()))
             else:
                 resolved.append(turn)
