@@ -217,10 +217,10 @@ async def _settle(*, below: float = 0.2, within_s: float = 120.0) -> None:
 async def _measure(
     target: SimulatorTarget, *, packing: int, m: int, turns: int, window_s: float
 ) -> Sample:
-    import ray
     from voxray.actors.supervision.models import SessionTicket
-    from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+    from voxray.actors.supervisor import SupervisorSettings
     from voxray.actors.tools.settings import ToolPoolSettings
+    from voxray.handles.supervisor import SupervisorClient
 
     await _settle()
     sample = Sample(packing=packing, conversations=m)
@@ -238,15 +238,18 @@ async def _measure(
         recycle_after_sessions=1_000,
         actor_start_timeout_s=300.0,
     )
-    supervisor = get_supervisor(settings, f"voxray-density-{uuid.uuid4().hex[:6]}")
+    supervisor = SupervisorClient.ensure(settings, f"voxray-density-{uuid.uuid4().hex[:6]}")
     try:
         warming = time.monotonic()
-        await supervisor.warm_up.remote(600.0)
+        await supervisor.warm_up(600.0)
         sample.warm_up_s = round(time.monotonic() - warming, 2)
         ticket = SessionTicket(job_id="density", quota=SecretStr(f"sim:{target.url}"))
         started = time.monotonic()
-        refs = [supervisor.run_session.remote(_request(target, i, turns), ticket) for i in range(m)]
-        while len(await supervisor.sessions.remote()) < m:
+        runs = [
+            asyncio.ensure_future(supervisor.run_session(_request(target, i, turns), ticket))
+            for i in range(m)
+        ]
+        while len(await supervisor.sessions()) < m:
             if time.monotonic() - started > 600:
                 break
             await asyncio.sleep(0.1)
@@ -263,10 +266,9 @@ async def _measure(
         sample.session_processes = len(roles["sessions"])
         sample.uss_mb_per_conversation = round(uss / m, 2)
         sample.pss_mb_per_conversation = round(pss / m, 2)
-        results = await asyncio.gather(*refs)
+        results = await asyncio.gather(*runs)
     finally:
-        await supervisor.drain.remote(0.0)
-        ray.kill(supervisor)
+        await supervisor.adrain(0.0)
     p50s, p99s, maxes = [], [], []
     for result in results:
         metrics = result.metrics

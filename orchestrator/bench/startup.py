@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 from voxray.bench.registry import Benchmark, BenchResult, Figure, percentile, register
+
+if TYPE_CHECKING:
+    from voxray.handles.simulator import SimulatorClient
+    from voxray.handles.supervisor import SupervisorClient
 
 __all__ = ["run"]
 
@@ -26,61 +30,56 @@ WARM_TARGET_P50_MS = 50.0
 WARM_TARGET_P99_MS = 200.0
 
 
-async def _sample(supervisor: Any, simulator: Any, url: str, warm: bool) -> tuple[float, float]:
+async def _sample(
+    supervisor: SupervisorClient, simulator: SimulatorClient, warm: bool
+) -> tuple[float, float]:
     """One open (driver-side ms, supervisor-side ms), closed again afterwards."""
     import time
 
     from voxray.actors.conversation.agent import AgentConfig
-    from voxray.actors.conversation.endpoint import ProviderEndpoint
     from voxray.actors.conversation.live import LiveSessionRequest
-    from voxray.actors.simulator.rules import BrainScript
     from voxray.actors.supervision.models import SessionTicket
 
     if warm:
-        await supervisor.warm_up.remote(120.0)
-    token = await simulator.register.remote(BrainScript())
+        await supervisor.warm_up(120.0)
     request = LiveSessionRequest(
         session_id=f"bench-{uuid.uuid4().hex[:8]}",
         agent=AgentConfig(),
-        endpoint=ProviderEndpoint(url=url, api_key=SecretStr(token)),
+        endpoint=await simulator.aendpoint(),
     )
-    ticket = SessionTicket(job_id="bench-startup", quota=SecretStr(f"sim:{url}"))
+    ticket = SessionTicket(job_id="bench-startup", quota=SecretStr(f"sim:{simulator.url}"))
     started = time.perf_counter()
-    lease = await supervisor.open_session.remote(request, ticket)
+    lease = await supervisor.aopen_session(request, ticket)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    await supervisor.close_session.remote(lease.lease_id)
+    await supervisor.aclose_session(lease.lease_id)
     if warm and not lease.warm:
         raise RuntimeError("the warm pool was empty for a warm sample")
     return elapsed_ms, float(lease.open_ms)
 
 
 async def _measure(warm_n: int, cold_n: int) -> dict[str, list[tuple[float, float]]]:
-    import ray
-    from voxray.actors.simulator.actor import SimulatorActor
     from voxray.actors.simulator.config import SimulatorConfig
-    from voxray.actors.supervisor import SupervisorSettings, get_supervisor
+    from voxray.actors.supervisor import SupervisorSettings
     from voxray.actors.tools.settings import ToolPoolSettings
+    from voxray.handles.simulator import SimulatorClient
+    from voxray.handles.supervisor import SupervisorClient
 
-    simulator = SimulatorActor.options(num_cpus=0).remote()
-    url: str = await simulator.start.remote(SimulatorConfig())
+    simulator = await SimulatorClient.astart(SimulatorConfig())
     samples: dict[str, list[tuple[float, float]]] = {}
     try:
         for kind, count, per_node in (("warm", warm_n, 2), ("cold", cold_n, 0)):
             namespace = f"voxray-bench-{kind}-{uuid.uuid4().hex[:6]}"
             settings = SupervisorSettings(tools=ToolPoolSettings(size=1), warm_per_node=per_node)
-            supervisor = get_supervisor(settings, namespace)
+            supervisor = SupervisorClient.ensure(settings, namespace)
             try:
-                await _sample(supervisor, simulator, url, warm=per_node > 0)  # not counted
+                await _sample(supervisor, simulator, warm=per_node > 0)  # not counted
                 samples[kind] = [
-                    await _sample(supervisor, simulator, url, warm=per_node > 0)
-                    for _ in range(count)
+                    await _sample(supervisor, simulator, warm=per_node > 0) for _ in range(count)
                 ]
             finally:
-                await supervisor.drain.remote(0.0)
-                ray.kill(supervisor)
+                await supervisor.adrain(0.0)
     finally:
-        await simulator.stop.remote()
-        ray.kill(simulator)
+        await simulator.astop()
     return samples
 
 

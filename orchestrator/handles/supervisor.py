@@ -19,6 +19,7 @@ from voxray.actors.conversation.result import SessionResult
 from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import (
     DrainReport,
+    LiveSessionInfo,
     SessionLease,
     SessionTicket,
     SupervisorStatus,
@@ -75,6 +76,11 @@ class SupervisorClient:
     async def stop_job(self, job_id: str, reason: str) -> int:
         """Stop ``job_id``'s live sessions cleanly (and refuse its queued ones); how many."""
         return int(await self._acall(self._handle.stop_job.remote(job_id, reason)))
+
+    async def sessions(self) -> list[LiveSessionInfo]:
+        """The sessions running now."""
+        sessions: list[LiveSessionInfo] = await self._acall(self._handle.sessions.remote())
+        return sessions
 
     async def warm_up(self, timeout_s: float = 60.0) -> SupervisorStatus:
         """Until every live node has its warm actors (benchmarks, tests)."""
