@@ -16,11 +16,13 @@ from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation, EngineState
 from voxray.actors.conversation.events import (
+    AgentAudio,
     AgentSpeechStarted,
     ConversationEvent,
     DtmfReceived,
     ErrorOccurred,
 )
+from voxray.actors.conversation.phone_audio import PhoneAudio
 from voxray.actors.errors import AuthenticationError, ConnectionLostError, HandshakeError
 from voxray.actors.simulator.faults import DropFault
 from voxray.actors.simulator.rules import BrainScript
@@ -46,6 +48,18 @@ def _ring(simulator: Simulator, call_id: str) -> SipLine:
     line = SipLine(call_id)
     simulator.lines.ring(line)
     return line
+
+
+def test_phone_audio_sums_what_played_between_start_and_stop() -> None:
+    played = PhoneAudio()
+    played.started(100.0)
+    played.started(150.0)  # a repeat while playing changes nothing
+    played.stopped(600.0)
+    played.stopped(700.0)  # nothing was playing
+    played.started(1000.0)
+    assert played.played_ms(1200.0) == 700.0  # the open interval counts up to now
+    played.stopped(1100.0)  # cleared by a barge-in
+    assert played.played_ms(5000.0) == 600.0
 
 
 def test_the_attach_url_carries_the_call_id_and_no_model() -> None:
@@ -76,7 +90,8 @@ async def test_an_attached_call_reports_dtmf_and_ends_when_the_caller_hangs_up(
     assert conversation.reconnects == 0
     assert [e.digit for e in events if isinstance(e, DtmfReceived)] == ["7", "#"]
     assert any(isinstance(e, AgentSpeechStarted) for e in events)
-    assert conversation.agent_audio_ms == 0  # no audio reached the socket
+    assert not any(isinstance(e, AgentAudio) for e in events)  # none reached the socket
+    assert conversation.agent_audio_ms > 150  # what xAI said it played on the phone
     assert simulator.statistics()["accepted"] == 1  # ended, not reconnected
     await conversation.aclose()
 

@@ -60,6 +60,7 @@ from voxray.actors.conversation.events import (
 )
 from voxray.actors.conversation.history import ConversationHistory
 from voxray.actors.conversation.passthrough import PlaybackProbe
+from voxray.actors.conversation.phone_audio import PhoneAudio
 from voxray.actors.conversation.reconnect import Reconnector
 from voxray.actors.conversation.recorder import StereoRecorder
 from voxray.actors.conversation.responses import ResponseRecord, ResponseTracker
@@ -100,7 +101,9 @@ from voxray.actors.realtime.server_events import (
     InputAudioBufferSpeechStarted,
     InputAudioBufferSpeechStopped,
     OutputAudio,
+    OutputAudioBufferCleared,
     OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
     ResponseCreated,
     ResponseDone,
     ResponseFunctionCallArgumentsDone,
@@ -207,6 +210,7 @@ class Conversation:
         self._background: set[asyncio.Task[None]] = set()
         self._t0: float | None = None
         self._user_audio_ms = 0.0
+        self._phone_audio = PhoneAudio()  # SIP: agent audio the provider played to the phone
         self.failure: VoxrayError | None = None
         self.state = EngineState.NEW
 
@@ -293,7 +297,10 @@ class Conversation:
 
     @property
     def user_audio_ms(self) -> float:
-        """How much microphone audio has been sent (its position on the timeline)."""
+        """How much microphone audio has been sent (its position on the timeline). On a SIP
+        call, the call's length so far: the phone line carries the caller for the whole call."""
+        if self._endpoint.call_id is not None:
+            return self.now_ms()
         return self._user_audio_ms
 
     @property
@@ -303,8 +310,9 @@ class Conversation:
 
     @property
     def agent_audio_ms(self) -> float:
-        """How much agent audio has arrived."""
-        return self._speaker.audio_ms
+        """How much agent audio has arrived (on a SIP call: has played on the phone line, from
+        ``output_audio_buffer.started`` to ``.stopped``/``.cleared``)."""
+        return self._speaker.audio_ms + self._phone_audio.played_ms(self.now_ms())
 
     @property
     def idle(self) -> bool:
@@ -566,8 +574,11 @@ class Conversation:
                 self._emit(DtmfReceived(now, digit, float(received_at)))
             case OutputAudioBufferStarted(response_id=response_id):
                 # SIP: the provider plays the audio to the phone and says when it starts.
+                self._phone_audio.started(now)
                 if self._responses.audio_scheduled(response_id or "", now, 0.0):
                     self._emit(AgentSpeechStarted(now, response_id or ""))
+            case OutputAudioBufferStopped() | OutputAudioBufferCleared():
+                self._phone_audio.stopped(now)
             case _:
                 # ping, item added/created/deleted/truncated, content parts, MCP events and
                 # unknown types carry nothing this engine acts on.
