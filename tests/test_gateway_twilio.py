@@ -133,7 +133,12 @@ def test_marks_echoed_after_a_clear_do_not_move_what_was_heard() -> None:
     assert ledger.cleared() == 1
     assert not ledger.playing()
     assert not ledger.acknowledged_mark(second)  # Twilio echoes it after the clear
-    assert ledger.heard() == ("item-1", 200) and ledger.ignored == 1
+    assert ledger.ignored == 1
+    # The cut item is done with: nothing is playing, and a new item starts from zero.
+    assert ledger.heard() == (None, 0)
+    third = ledger.sent("item-2", 800)
+    assert ledger.heard() == ("item-2", 0)
+    assert ledger.acknowledged_mark(third) and ledger.heard() == ("item-2", 100)
 
 
 async def test_bad_input_is_refused_and_other_calls_go_on(

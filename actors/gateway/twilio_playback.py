@@ -61,6 +61,10 @@ class MarkLedger:
         """A ``clear`` was sent: pending marks will be echoed but mean nothing; how many."""
         dropped = len(self._pending)
         self._pending.clear()
+        # The cut item is finished (truncated or deleted): a later barge-in before new audio
+        # must not cut it again (the provider would answer "item does not exist").
+        self._last_item = None
+        self._heard = None
         return dropped
 
     # --- PlaybackProbe ----------------------------------------------------------------------
