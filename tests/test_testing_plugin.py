@@ -151,6 +151,22 @@ def test_faults_refuse_then_drop_mid_response(xai_simulator: RunningSimulator) -
     assert log.types == ["conversation.item.create", "response.create"]
 
 
+def test_faults_beside_the_rules_in_a_rules_file(
+    xai_simulator_factory: Any, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {heard: hello, reply: Hi from the file.}\n"
+        "faults: {refuse: {status: 503, times: 1, retry_after_s: 2}}\n"
+    )
+    sim = xai_simulator_factory(rules=rules)
+    with pytest.raises(InvalidStatus) as refused:
+        ask(sim, "hello")
+    assert refused.value.response.status_code == 503
+    assert refused.value.response.headers["Retry-After"] == "2"
+    assert said(ask(sim, "hello")) == "Hi from the file."
+
+
 async def test_inject_a_fault_into_an_open_session(xai_simulator: RunningSimulator) -> None:
     async with async_client(xai_simulator).realtime.connect(model=MODEL) as conn:
         async for event in conn:
