@@ -107,4 +107,5 @@ class InputAudioBuffer:
             prefix_padding_ms=self._settings.prefix_padding_ms,
             silence_duration_ms=self._settings.silence_duration_ms,
             origin_ms=int(self._position_ms),
+            track_noise=True,  # callers under noise conditions: see vad.py
         )

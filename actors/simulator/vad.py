@@ -20,6 +20,17 @@ below -44 dBFS, so low noise after a turn cannot keep it open. Speech starts aft
 ``_ONSET_FRAMES`` loud frames in a row (a single click is not a turn) and stops after
 ``silence_duration_ms`` of non-speech frames (the hangover).
 
+Background noise. A real server's VAD is a model that tells a voice from a café or a street;
+an energy VAD has to be told the noise level. So the detector follows the noise floor
+(:mod:`.noise_floor`: minimum statistics over the last 5 s), and speech must also stand
+``_START_OVER_FLOOR_DB`` (10 dB) above that floor to start a turn and ``_KEEP_OVER_FLOOR_DB``
+(10 dB) above it to keep one open. The simulator turns this on (``track_noise``); a bare
+:class:`EnergyVad` judges levels alone. Over digital
+silence or low noise the floor is far below the levels above and nothing changes; under
+steady noise loud enough to hold a turn open forever, a turn still ends when the caller
+stops. A short, loud sound (an "uh-huh" over the agent) still starts a turn, as on the real
+service: the threshold decides, not the length.
+
 Reported times follow the OpenAI/xAI convention: ``audio_start_ms`` includes
 ``prefix_padding_ms`` before the onset, ``audio_end_ms`` is where the hangover ended (the end of
 the audio committed for the turn).
@@ -32,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from voxray.actors.simulator.noise_floor import NoiseFloor
 
 __all__ = [
     "EnergyVad",
@@ -46,6 +58,10 @@ _ONSET_FRAMES = 3
 _HYSTERESIS_DB = 9.0
 _FLOOR_DBFS = -44.0
 _FULL_SCALE = 32768.0
+_START_OVER_FLOOR_DB = 10.0
+_KEEP_OVER_FLOOR_DB = 10.0
+_START_OVER_FLOOR = 10.0 ** (_START_OVER_FLOOR_DB / 10.0)
+_KEEP_OVER_FLOOR = 10.0 ** (_KEEP_OVER_FLOOR_DB / 10.0)
 
 
 def threshold_to_dbfs(threshold: float) -> float:
@@ -91,6 +107,7 @@ class EnergyVad:
         silence_duration_ms: int = 500,
         *,
         origin_ms: int = 0,
+        track_noise: bool = False,
     ) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
@@ -104,6 +121,8 @@ class EnergyVad:
         self._onset_frame = 0
         self._last_speech_frame = 0
         self._start_ms = 0
+        self._noise = NoiseFloor(_FRAME_MS, self._frames_seen) if track_noise else None
+        self._floor = 0.0  # the noise floor at the last frame analysed (frame energy)
         self.configure(threshold, prefix_padding_ms, silence_duration_ms)
 
     def configure(self, threshold: float, prefix_padding_ms: int, silence_duration_ms: int) -> None:
@@ -138,6 +157,13 @@ class EnergyVad:
         self._in_speech = False
         self._loud_run = 0
 
+    @property
+    def noise_floor_dbfs(self) -> float:
+        """The noise level the detector has learnt (frame RMS, dBFS; -inf over silence)."""
+        if self._floor <= 0.0:
+            return -math.inf
+        return 20.0 * math.log10(math.sqrt(self._floor / self._frame) / _FULL_SCALE)
+
     def feed(self, samples: NDArray[np.int16]) -> list[VadEvent]:
         """Analyse the next samples; returns the events they complete, in order."""
         data = np.concatenate((self._pending, samples)) if self._pending.size else samples
@@ -147,14 +173,23 @@ class EnergyVad:
             return []
         usable = data[: whole * self._frame]
         if not usable.any():  # digital silence, what a microphone streams between turns
+            energy = np.zeros(whole, dtype=np.float32)
+            floors = self._floors(energy)
             if not self._in_speech:
                 self._loud_run = 0
                 self._frames_seen += whole
                 return []
-            energy = np.zeros(whole, dtype=np.float32)
         else:
             block = usable.reshape(whole, self._frame).astype(np.float32)
             energy = np.einsum("ij,ij->i", block, block)
+            floors = self._floors(energy)
+        # Where the noise rivals the thresholds, each frame has its own; elsewhere (silence,
+        # low noise) the fast paths below decide whole chunks at once.
+        if floors is not None and (
+            float(floors.max()) * _START_OVER_FLOOR >= self._start_energy
+            or float(floors.max()) * _KEEP_OVER_FLOOR >= self._keep_energy
+        ):
+            return self._walk(energy, floors)
         # Most chunks change nothing (silence stays silence, speech stays speech): decide
         # those on the whole chunk at once; walk frame by frame only around a transition.
         last = self._frames_seen + whole - 1
@@ -173,18 +208,33 @@ class EnergyVad:
         ):
             self._frames_seen += whole
             return []
+        return self._walk(energy, floors)
+
+    def _floors(self, energy: NDArray[np.float32]) -> NDArray[np.float64] | None:
+        if self._noise is None:
+            return None
+        floors = self._noise.floors(energy)
+        self._floor = float(floors[-1])
+        return floors
+
+    def _walk(
+        self, energy: NDArray[np.float32], floors: NDArray[np.float64] | None
+    ) -> list[VadEvent]:
         events: list[VadEvent] = []
-        for level in energy.tolist():
-            event = self._step(level)
+        levels = floors.tolist() if floors is not None else [0.0] * energy.size
+        for level, floor in zip(energy.tolist(), levels, strict=True):
+            event = self._step(level, floor)
             if event is not None:
                 events.append(event)
             self._frames_seen += 1
         return events
 
-    def _step(self, energy: float) -> VadEvent | None:
+    def _step(self, energy: float, floor: float = 0.0) -> VadEvent | None:
         index = self._frames_seen
+        start = max(self._start_energy, floor * _START_OVER_FLOOR)
+        keep = max(self._keep_energy, floor * _KEEP_OVER_FLOOR)
         if not self._in_speech:
-            self._loud_run = self._loud_run + 1 if energy >= self._start_energy else 0
+            self._loud_run = self._loud_run + 1 if energy >= start else 0
             if self._loud_run < _ONSET_FRAMES:
                 return None
             self._in_speech = True
@@ -192,7 +242,7 @@ class EnergyVad:
             self._last_speech_frame = index
             self._start_ms = max(0, self._onset_frame * _FRAME_MS - self._prefix_ms)
             return SpeechStarted(audio_start_ms=self._start_ms)
-        if energy >= self._keep_energy:
+        if energy >= keep:
             self._last_speech_frame = index
             return None
         if index - self._last_speech_frame < self._hangover_frames:

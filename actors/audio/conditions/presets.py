@@ -6,7 +6,7 @@ preset                    what the caller sounds like
 ``clean``                 the scripted audio untouched (what runs without a condition)
 ``phone``                 an 8 kHz μ-law phone line, 300-3400 Hz, 1 % packets lost (concealed)
 ``noisy-cafe``            café babble (six espeak-ng talkers) 10 dB below the caller
-``noisy-street``          brown (traffic) noise 5 dB below the caller
+``noisy-street``          brown (traffic) noise 10 dB below the caller
 ``bad-mic``               a cheap capsule's response, 12 dB too much gain clipping at -6 dBFS,
                           hiss 35 dB down
 ``bad-network``           8 % of 20 ms packets lost in bursts of 3, concealed
@@ -46,8 +46,8 @@ PRESETS: dict[str, CallerCondition] = {
         ),
         CallerCondition(
             name="noisy-street",
-            description="brown (traffic) noise at 5 dB SNR",
-            noise=NoiseConfig(kind="brown", snr_db=5.0),
+            description="brown (traffic) noise at 10 dB SNR",
+            noise=NoiseConfig(kind="brown", snr_db=10.0),
         ),
         CallerCondition(
             name="bad-mic",
