@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.collector import SessionCollector
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation, EngineState
 from voxray.actors.conversation.events import (
@@ -78,6 +79,7 @@ async def test_an_attached_call_reports_dtmf_and_ends_when_the_caller_hangs_up(
     conversation = _conversation(simulator.url, simulator.register(BrainScript()), "rtc_keys")
     events: list[ConversationEvent] = []
     conversation.add_listener(events.append)
+    collector = SessionCollector(conversation)
     await conversation.start()
     assert line.state is LineState.ATTACHED
     conversation.say("Hello caller")  # spoken to the phone line, not over the socket
@@ -94,6 +96,9 @@ async def test_an_attached_call_reports_dtmf_and_ends_when_the_caller_hangs_up(
     assert conversation.agent_audio_ms > 150  # what xAI said it played on the phone
     assert simulator.statistics()["accepted"] == 1  # ended, not reconnected
     await conversation.aclose()
+    result = collector.result(conversation.failure, record=False)
+    assert result.status == "completed" and result.metrics.dtmf_events == 2
+    assert [t.detail["digit"] for t in result.timeline if t.kind == "dtmf_received"] == ["7", "#"]
 
 
 async def test_a_dropped_call_socket_fails_the_call_without_reconnecting(

@@ -15,6 +15,7 @@ from voxray.actors.conversation.events import (
     AgentAudio,
     AgentTranscript,
     ConversationEvent,
+    DtmfReceived,
     ErrorOccurred,
     Interrupted,
     ToolCallFinished,
@@ -63,6 +64,7 @@ class SessionCollector:
         self._speech_interrupted = False
         self._malformed = 0
         self._provider_errors = 0
+        self._dtmf = 0
         conversation.add_listener(self.on_event)
 
     def note(self, kind: str, detail: dict[str, object]) -> None:
@@ -93,6 +95,8 @@ class SessionCollector:
                 self._malformed += 1
             case ErrorOccurred():
                 self._provider_errors += 1
+            case DtmfReceived():
+                self._dtmf += 1
             case ToolCallFinished(outcome=outcome, arguments=arguments):
                 self.tool_calls.append(
                     ToolCallRecord(
@@ -142,6 +146,7 @@ class SessionCollector:
             tool_latency_p50_ms=_median([call.latency_ms for call in self.tool_calls]),
             malformed_frames=self._malformed,
             provider_errors=self._provider_errors,
+            dtmf_events=self._dtmf,
             reconnects=conversation.reconnects,
             dropped_audio_chunks=conversation.dropped_audio_chunks,
             frames_sent=len(frame_lateness_ms),

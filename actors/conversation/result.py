@@ -95,6 +95,7 @@ class SessionMetrics(_Result):
     tool_latency_p50_ms: float | None = None
     malformed_frames: int = 0
     provider_errors: int = 0
+    dtmf_events: int = Field(0, description="Keypad digits the caller pressed (SIP calls).")
     reconnects: int = 0
     dropped_audio_chunks: int = 0
     frames_sent: int = Field(0, description="Microphone frames sent (scripted sessions).")
