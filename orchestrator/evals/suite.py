@@ -45,12 +45,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from voxray.actors.audio.conditions import CLEAN, CallerCondition
 from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
 from voxray.actors.errors import AudioError, ConfigError
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.tools.spec import TOOL_SEARCH_PATH
+from voxray.evals.conditions import cell_name, known_conditions, resolve_condition, split_cell
 from voxray.evals.expectations import Expectations, ToolExpectation
 from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
 from voxray.evals.turns import TaggedTurn, spoken_text, turn_order_problem
@@ -64,6 +66,7 @@ __all__ = [
     "ToolExpectation",
     "load_suite",
     "select",
+    "with_conditions",
     "with_overrides",
 ]
 
@@ -95,6 +98,17 @@ class ScenarioSpec(_Model):
     reply_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for the agent to finish answering one turn."
     )
+    condition: CallerCondition | None = Field(
+        None,
+        description="How the caller sounds: a preset or suite condition name, or inline "
+        "(voxray.actors.audio.conditions); default `defaults.condition`, else clean.",
+    )
+
+    @field_validator("condition", mode="before")
+    @classmethod
+    def _condition_by_name(cls, value: Any) -> Any:
+        # A name the suite did not define itself (it substitutes its own) must be a preset.
+        return resolve_condition(value) if isinstance(value, str) else value
 
     @field_validator("name")
     @classmethod
@@ -163,9 +177,17 @@ class ScenarioSpec(_Model):
             )
         return self
 
-    def script(self) -> ScenarioScript:
-        """The user's side of the conversation, as a session actor plays it."""
-        return ScenarioScript(turns=self.turns, reply_timeout_s=self.reply_timeout_s)
+    def script(self, seed: int = 0) -> ScenarioScript:
+        """The user's side of the conversation, as a session actor plays it.
+
+        ``seed`` varies the condition's noise and losses between repeats (each reproducible).
+        """
+        condition = self.condition
+        if condition is not None and condition.name == CLEAN:
+            condition = None  # nothing to do in the actor
+        return ScenarioScript(
+            turns=self.turns, reply_timeout_s=self.reply_timeout_s, condition=condition, seed=seed
+        )
 
 
 class ScenarioDefaults(_Model):
@@ -180,6 +202,9 @@ class ScenarioDefaults(_Model):
         description="Brain keys merged under each scenario's `sim` (a scenario's `rules` replace).",
     )
     reply_timeout_s: float = Field(30.0, gt=0, description="Default of `reply_timeout_s`.")
+    condition: str | None = Field(
+        None, description="Condition of every scenario that names none (a preset or suite name)."
+    )
 
     @field_validator("agent")
     @classmethod
@@ -229,6 +254,57 @@ class Suite(_Model):
         default_factory=ScenarioDefaults, description="Merged under every scenario."
     )
     scenarios: list[ScenarioSpec] = Field(min_length=1, description="Unique names.")
+    conditions: dict[str, CallerCondition] = Field(
+        default_factory=dict,
+        description="The suite's own named caller conditions (each key names one), beside "
+        "the presets.",
+    )
+    matrix: list[str] = Field(
+        default_factory=list,
+        description="Run every scenario under each of these conditions (the ablation matrix); "
+        "`voxray eval --conditions` replaces it.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _condition_names(cls, data: Any, info: ValidationInfo) -> Any:
+        # Suite conditions are named after their keys, their noise files resolved against the
+        # suite file, and a scenario naming one gets its definition (presets resolve later).
+        if not isinstance(data, Mapping):
+            return data
+        context = info.context if isinstance(info.context, Mapping) else {}
+        base = Path(context.get(_BASE_DIR, "."))
+        own = data.get("conditions")
+        named: dict[str, Any] = {}
+        if isinstance(own, Mapping):
+            for key, value in own.items():
+                named[key] = (
+                    _resolved_noise_path({**value, "name": key}, base, ("conditions", key))
+                    if isinstance(value, Mapping)
+                    else value
+                )
+            data = {**data, "conditions": named}
+        defaults = _as_mapping(data.get("defaults")) or {}
+        fallback = defaults.get("condition")
+        if not isinstance(data.get("scenarios"), list):
+            return data
+        scenarios: list[Any] = []
+        for index, entry in enumerate(data["scenarios"]):
+            if not isinstance(entry, Mapping):
+                scenarios.append(entry)  # left for validation to report
+                continue
+            scenario = dict(entry)
+            if fallback is not None:
+                scenario.setdefault("condition", fallback)
+            chosen = scenario.get("condition")
+            if isinstance(chosen, str) and chosen in named:
+                scenario["condition"] = named[chosen]
+            elif isinstance(chosen, Mapping):
+                scenario["condition"] = _resolved_noise_path(
+                    chosen, base, ("scenarios", index, "condition")
+                )
+            scenarios.append(scenario)
+        return {**data, "scenarios": scenarios}
 
     @model_validator(mode="before")
     @classmethod
@@ -267,6 +343,24 @@ class Suite(_Model):
             first_use[scenario.name] = index
         return self
 
+    @model_validator(mode="after")
+    def _conditions_known(self) -> Self:
+        for index, name in enumerate(self.matrix):
+            try:
+                resolve_condition(name, self.conditions)
+            except ValueError as error:
+                raise FieldProblem(("matrix", index), str(error)) from None
+        if self.defaults.condition is not None:
+            try:
+                resolve_condition(self.defaults.condition, self.conditions)
+            except ValueError as error:
+                raise FieldProblem(("defaults", "condition"), str(error)) from None
+        # Runs are named after their condition (`weather@phone`); the matrix multiplies them.
+        # The scenarios are replaced in place: a frozen model has no other way to hold its
+        # own expansion, and doing it here means every way of building a suite gets it.
+        object.__setattr__(self, "scenarios", _under_conditions(self))
+        return self
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A safe loader that rejects a key given twice in one mapping (YAML keeps the last)."""
@@ -284,6 +378,59 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _resolved_noise_path(
+    condition: Mapping[str, Any], base: Path, where: tuple[str | int, ...]
+) -> dict[str, Any]:
+    noise = condition.get("noise")
+    if not isinstance(noise, Mapping) or not isinstance(noise.get("path"), str | Path):
+        return dict(condition)
+    path = Path(noise["path"])
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        raise FieldProblem((*where, "noise", "path"), f"noise file not found: {path}")
+    return {**condition, "noise": {**noise, "path": path.resolve()}}
+
+
+def _under_conditions(suite: Suite) -> list[ScenarioSpec]:
+    """The suite's scenarios named after their conditions, times the matrix if it has one."""
+    if not suite.matrix:
+        return [
+            spec
+            if spec.condition is None or split_cell(spec.name)[0] != spec.name
+            else spec.model_copy(update={"name": cell_name(spec.name, spec.condition.name)})
+            for spec in suite.scenarios
+        ]
+    bases: dict[str, ScenarioSpec] = {}
+    for spec in suite.scenarios:  # an expanded suite is expanded again from its first copies
+        bases.setdefault(split_cell(spec.name)[0], spec)
+    return [
+        spec.model_copy(
+            update={
+                "name": cell_name(base, name),
+                "condition": resolve_condition(name, suite.conditions),
+            }
+        )
+        for base, spec in bases.items()
+        for name in suite.matrix
+    ]
+
+
+def with_conditions(suite: Suite, conditions: list[str]) -> Suite:
+    """``suite`` with every scenario run under each of ``conditions`` (``--conditions``).
+
+    Raises:
+        ConfigError: a name is neither a preset nor one of the suite's conditions.
+    """
+    known = known_conditions(suite.conditions)
+    for name in conditions:
+        if name not in known:
+            raise ConfigError(
+                f"unknown condition {name!r}; known: {', '.join(known)}", location="--conditions"
+            )
+    expanded = suite.model_copy(update={"matrix": list(conditions)})
+    return expanded.model_copy(update={"scenarios": _under_conditions(expanded)})
 
 
 def load_suite(path: str | PathLike[str]) -> Suite:
