@@ -192,7 +192,8 @@ def _timeline_entry(event: ConversationEvent) -> TimelineEvent:
     fields = {
         key: value
         for key, value in vars(event).items()
-        if key not in ("t_ms", "samples", "outcome") and isinstance(value, str | int | float | bool)
+        if key not in ("type", "t_ms", "samples", "outcome")
+        and isinstance(value, str | int | float | bool)
     }
     if isinstance(event, ToolCallFinished):
         fields |= {
@@ -200,6 +201,4 @@ def _timeline_entry(event: ConversationEvent) -> TimelineEvent:
             "ok": event.outcome.ok,
             "call_id": event.outcome.call_id,
         }
-    name = type(event).__name__
-    kind = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-    return TimelineEvent(t_ms=round(event.t_ms, 1), kind=kind, detail=fields)
+    return TimelineEvent(t_ms=round(event.t_ms, 1), kind=event.type, detail=fields)

@@ -3,11 +3,16 @@
 These are voxray's own vocabulary, decoupled from the wire: a consumer (the scenario player, a
 gateway, a Python caller iterating a session) never sees a raw server event. Times are ms on the
 session's audio timeline.
+
+Each event carries its own tag, ``type`` (``"user_speech_started"``, ...; also readable on the
+class, ``UserSpeechStarted.type``): timelines, reports and any consumer that stores or compares
+events use it, never the class's name, so renaming a class changes nothing they keep.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,6 +40,10 @@ __all__ = [
 class UserSpeechStarted:
     """The server heard the user start speaking."""
 
+    type: Literal["user_speech_started"] = field(
+        default="user_speech_started", init=False, repr=False
+    )
+
     t_ms: float
     item_id: str
 
@@ -43,6 +52,8 @@ class UserSpeechStarted:
 class UserSpeechEnded:
     """The server decided the user's turn ended."""
 
+    type: Literal["user_speech_ended"] = field(default="user_speech_ended", init=False, repr=False)
+
     t_ms: float
     item_id: str
 
@@ -50,6 +61,8 @@ class UserSpeechEnded:
 @dataclass(frozen=True)
 class UserTranscript:
     """What the server understood the user said; ``final`` once transcription completed."""
+
+    type: Literal["user_transcript"] = field(default="user_transcript", init=False, repr=False)
 
     t_ms: float
     item_id: str
@@ -60,6 +73,10 @@ class UserTranscript:
 @dataclass(frozen=True)
 class AgentSpeechStarted:
     """The first audio of a response is scheduled to play at ``t_ms``."""
+
+    type: Literal["agent_speech_started"] = field(
+        default="agent_speech_started", init=False, repr=False
+    )
 
     t_ms: float
     response_id: str
@@ -75,6 +92,8 @@ class AgentAudio:
     phone line untouched.
     """
 
+    type: Literal["agent_audio"] = field(default="agent_audio", init=False, repr=False)
+
     t_ms: float
     response_id: str
     samples: NDArray[np.int16]
@@ -86,6 +105,10 @@ class AgentAudio:
 class AgentSpeechEnded:
     """The last scheduled audio of a response finishes playing at ``t_ms``."""
 
+    type: Literal["agent_speech_ended"] = field(
+        default="agent_speech_ended", init=False, repr=False
+    )
+
     t_ms: float
     response_id: str
 
@@ -93,6 +116,8 @@ class AgentSpeechEnded:
 @dataclass(frozen=True)
 class AgentTranscript:
     """Text of the agent's speech: deltas while speaking, then ``final``."""
+
+    type: Literal["agent_transcript"] = field(default="agent_transcript", init=False, repr=False)
 
     t_ms: float
     response_id: str
@@ -104,6 +129,8 @@ class AgentTranscript:
 class Interrupted:
     """The user barged in: playback was cleared and the response cancelled."""
 
+    type: Literal["interrupted"] = field(default="interrupted", init=False, repr=False)
+
     t_ms: float
     response_id: str | None
     played_ms: int
@@ -113,6 +140,8 @@ class Interrupted:
 @dataclass(frozen=True)
 class ToolCallStarted:
     """The model called a function."""
+
+    type: Literal["tool_call_started"] = field(default="tool_call_started", init=False, repr=False)
 
     t_ms: float
     call_id: str
@@ -124,6 +153,10 @@ class ToolCallStarted:
 class ToolCallFinished:
     """A function call ended (successfully or with an error output)."""
 
+    type: Literal["tool_call_finished"] = field(
+        default="tool_call_finished", init=False, repr=False
+    )
+
     t_ms: float
     outcome: ToolOutcome
     arguments: str
@@ -132,6 +165,8 @@ class ToolCallFinished:
 @dataclass(frozen=True)
 class ResponseFinished:
     """A response ended; ``status`` is completed, cancelled, incomplete or failed."""
+
+    type: Literal["response_finished"] = field(default="response_finished", init=False, repr=False)
 
     t_ms: float
     response_id: str
@@ -148,6 +183,8 @@ class DtmfReceived:
     ``received_at`` is the provider's unix time of the key press.
     """
 
+    type: Literal["dtmf_received"] = field(default="dtmf_received", init=False, repr=False)
+
     t_ms: float
     digit: str
     received_at: float
@@ -156,6 +193,8 @@ class DtmfReceived:
 @dataclass(frozen=True)
 class ErrorOccurred:
     """Something went wrong; ``fatal`` errors end the session."""
+
+    type: Literal["error_occurred"] = field(default="error_occurred", init=False, repr=False)
 
     t_ms: float
     message: str

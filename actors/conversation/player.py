@@ -34,6 +34,7 @@ from voxray.actors.conversation.events import (
 from voxray.actors.conversation.microphone import Microphone
 from voxray.actors.conversation.result import (
     SessionResult,
+    TimelineEvent,
     TurnMetrics,
 )
 from voxray.actors.conversation.script import (
@@ -199,7 +200,9 @@ class ScenarioPlayer:
                 if conversation.failure is not None:
                     raise conversation.failure
                 if loop.time() >= deadline:
-                    self._collector.note("turn_timeout", {"after_s": self._script.reply_timeout_s})
+                    self._collector.note(
+                        TimelineEvent.TURN_TIMEOUT, {"after_s": self._script.reply_timeout_s}
+                    )
                     return False
                 self._progress.clear()
                 await self._progress.wait()

@@ -6,7 +6,7 @@ microphone sent, and the timeline advances with the audio, whatever the simulato
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from voxray.actors.errors import ErrorInfo, SessionLostError
@@ -30,7 +30,14 @@ class _Result(BaseModel):
 
 
 class TimelineEvent(_Result):
-    """One thing that happened, placed on the audio timeline."""
+    """One thing that happened, placed on the audio timeline.
+
+    ``kind`` is the conversation event's ``type`` tag (``"user_speech_started"``, ...), or one
+    of the kinds a caller notes itself, named here.
+    """
+
+    TURN_TIMEOUT: ClassVar[str] = "turn_timeout"
+    """Noted by the scenario player: the agent did not answer a turn in time."""
 
     t_ms: float
     kind: str

@@ -20,6 +20,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxray.actors.conversation.events import (
+    AgentSpeechEnded,
+    AgentSpeechStarted,
+    Interrupted,
+    ToolCallFinished,
+    ToolCallStarted,
+)
 from voxray.evals.records import ScenarioRecord
 
 __all__ = ["Label", "label_track", "labels_of", "write_label_tracks"]
@@ -63,20 +70,20 @@ def labels_of(record: ScenarioRecord) -> list[Label]:
     for event in record.timeline:
         detail = event.detail
         match event.kind:
-            case "agent_speech_started":
+            case AgentSpeechStarted.type:
                 started[str(detail.get("response_id", ""))] = event.t_ms
-            case "agent_speech_ended" | "interrupted":
+            case AgentSpeechEnded.type | Interrupted.type:
                 response = str(detail.get("response_id") or "")
                 if response in started:
                     begin = started.pop(response)
                     words = agent_words.get(begin, "")
                     text = f"agent: {_clip(words)}" if words else "agent"
                     labels.append(Label(begin / 1000, max(begin, event.t_ms) / 1000, text))
-                if event.kind == "interrupted":
+                if event.kind == Interrupted.type:
                     labels.append(Label(event.t_ms / 1000, event.t_ms / 1000, "barge-in"))
-            case "tool_call_started":
+            case ToolCallStarted.type:
                 tools[str(detail.get("call_id", ""))] = (event.t_ms, str(detail.get("name", "")))
-            case "tool_call_finished":
+            case ToolCallFinished.type:
                 call = str(detail.get("call_id", ""))
                 begin, name = tools.pop(call, (event.t_ms, str(detail.get("name", ""))))
                 ok = "" if detail.get("ok", True) else " (failed)"

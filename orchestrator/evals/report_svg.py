@@ -16,6 +16,15 @@ from html import escape
 from pathlib import Path
 
 import numpy as np
+from voxray.actors.conversation.events import (
+    AgentSpeechEnded,
+    AgentSpeechStarted,
+    ErrorOccurred,
+    Interrupted,
+    UserSpeechEnded,
+    UserSpeechStarted,
+)
+from voxray.actors.conversation.result import TimelineEvent
 from voxray.evals.records import ScenarioRecord, ToolCallSummary
 
 __all__ = ["Envelope", "histogram_svg", "read_envelope", "timeline_svg"]
@@ -278,21 +287,21 @@ def _event_marks(record: ScenarioRecord, x: Callable[[float], float]) -> list[st
         at = x(event.t_ms)
         detail = event.detail
         match event.kind:
-            case "user_speech_started" | "user_speech_ended":
-                edge = "starts" if event.kind.endswith("started") else "ends"
+            case UserSpeechStarted.type | UserSpeechEnded.type:
+                edge = "starts" if event.kind == UserSpeechStarted.type else "ends"
                 parts.append(
                     f'<g class="ev ev-user"><line x1="{at:.1f}" x2="{at:.1f}" y1="{_USER_Y}" '
                     f'y2="{_USER_Y + _LANE_H}"/>'
                     f"{_t(f'{event.t_ms / 1000:.2f} s: user speech {edge} (server VAD)')}</g>"
                 )
-            case "agent_speech_started" | "agent_speech_ended":
-                edge = "starts" if event.kind.endswith("started") else "ends"
+            case AgentSpeechStarted.type | AgentSpeechEnded.type:
+                edge = "starts" if event.kind == AgentSpeechStarted.type else "ends"
                 parts.append(
                     f'<g class="ev ev-agent"><line x1="{at:.1f}" x2="{at:.1f}" y1="{_AGENT_Y}" '
                     f'y2="{_AGENT_Y + _LANE_H}"/>'
                     f"{_t(f'{event.t_ms / 1000:.2f} s: agent audio {edge}')}</g>"
                 )
-            case "interrupted":
+            case Interrupted.type:
                 played = detail.get("played_ms")
                 text = f"{event.t_ms / 1000:.2f} s: barge-in — agent cut off"
                 if isinstance(played, int | float):
@@ -303,7 +312,7 @@ def _event_marks(record: ScenarioRecord, x: Callable[[float], float]) -> list[st
                     f'y1="{_USER_Y}" y2="{_AXIS_Y}"/><path d="M{at - 6:.1f} {_AGENT_Y}'
                     f'h12l-6 8z"/>{_t(text)}</g>'
                 )
-            case "error_occurred" | "turn_timeout":
+            case ErrorOccurred.type | TimelineEvent.TURN_TIMEOUT:
                 text = f"{event.t_ms / 1000:.2f} s: {event.kind.replace('_', ' ')}"
                 if "message" in detail:
                     text += f": {detail['message']}"
