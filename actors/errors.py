@@ -24,6 +24,7 @@ into this tree at exactly one boundary each, with ``raise ... from``.
     ├── SessionBusyError            a live-session call on an actor in the wrong state
     ├── CapacityError               a bounded queue or cap is full (carries the numbers)
     ├── RunDirectoryBusyError       another voxray process is writing the same run directory
+    ├── WebhookRejected             a signed webhook failed verification (carries the cause)
     └── ToolError                   a function call failed (sent back to the model as output)
         ├── ToolNotFoundError
         ├── ToolTimeoutError
@@ -38,7 +39,7 @@ by parsing text. Messages never contain secrets: callers pass redacted text only
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -66,6 +67,7 @@ __all__ = [
     "ToolSpecError",
     "ToolTimeoutError",
     "VoxrayError",
+    "WebhookRejected",
 ]
 
 
@@ -222,6 +224,22 @@ class RunDirectoryBusyError(VoxrayError):
     def __init__(self, message: str, *, owner: str | None = None) -> None:
         super().__init__(message, retryable=False)
         self.owner = owner
+
+
+WebhookRejection = Literal[
+    "missing_headers", "bad_timestamp", "stale", "future", "bad_signature", "replayed"
+]
+"""Which check a webhook failed."""
+
+
+class WebhookRejected(VoxrayError):
+    """A webhook that failed verification (Standard Webhooks): ``cause`` names the check.
+
+    The message never shows the secret or a signature."""
+
+    def __init__(self, message: str, *, cause: WebhookRejection) -> None:
+        super().__init__(message, retryable=False)
+        self.cause: WebhookRejection = cause
 
 
 class ToolError(VoxrayError):

@@ -7,10 +7,9 @@ import pickle
 
 import pytest
 from pydantic import SecretStr
-from voxray.actors.errors import ConfigError, ProtocolError
+from voxray.actors.errors import ConfigError, ProtocolError, WebhookRejected
 from voxray.actors.realtime.sip_events import parse_call_incoming, sip_number
 from voxray.actors.realtime.webhooks import (
-    WebhookRejected,
     WebhookVerifier,
     decode_secret,
     sign_webhook,

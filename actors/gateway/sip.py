@@ -28,13 +28,13 @@ from typing import Final
 
 from aiohttp import web
 from voxray.actors.conversation.events import AgentSpeechStarted, ConversationEvent, DtmfReceived
-from voxray.actors.errors import ProtocolError
+from voxray.actors.errors import ProtocolError, WebhookRejected
 from voxray.actors.gateway.admission import CallRefused, RefusalCause
 from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.calls import Call
 from voxray.actors.gateway.context import GatewayContext
 from voxray.actors.realtime.sip_events import CallIncomingData, parse_call_incoming
-from voxray.actors.realtime.webhooks import WebhookRejected, WebhookVerifier
+from voxray.actors.realtime.webhooks import WebhookVerifier
 
 __all__ = ["WEBHOOK_PATH", "SipIngress"]
 

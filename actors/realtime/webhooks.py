@@ -25,14 +25,13 @@ import hmac
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Final, Literal
+from typing import Final
 
 from pydantic import SecretStr
-from voxray.actors.errors import ConfigError, VoxrayError
+from voxray.actors.errors import ConfigError, WebhookRejected
 
 __all__ = [
     "SECRET_PREFIX",
-    "WebhookRejected",
     "WebhookVerifier",
     "decode_secret",
     "sign_webhook",
@@ -44,20 +43,6 @@ _TOLERANCE_S: Final = 300.0
 _MAX_SEEN: Final = 100_000
 _MAX_ID_CHARS: Final = 256
 _MAX_SIGNATURES: Final = 16
-
-RejectionCause = Literal[
-    "missing_headers", "bad_timestamp", "stale", "future", "bad_signature", "replayed"
-]
-
-
-class WebhookRejected(VoxrayError):
-    """A webhook that failed verification; ``cause`` says which check (never the secret)."""
-
-    retryable = False
-
-    def __init__(self, message: str, *, cause: RejectionCause) -> None:
-        super().__init__(message)
-        self.cause: RejectionCause = cause
 
 
 def decode_secret(secret: str | SecretStr) -> bytes:
