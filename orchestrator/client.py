@@ -28,6 +28,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from os import PathLike
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -41,6 +42,8 @@ from voxray.actors.conversation.events import ConversationEvent
 from voxray.actors.conversation.live import LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import ConfigError, SessionLostError
+from voxray.actors.gateway.actor import GatewayDrain, GatewayStatus
+from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.supervision.models import (
@@ -55,6 +58,14 @@ from voxray.evals.suite import Suite
 from voxray.handles.ray_errors import voxray_error
 from voxray.handles.simulator import SimulatorClient
 from voxray.handles.supervisor import SupervisorClient
+from voxray.serve.agents import AgentFile, load_agent_file
+from voxray.serve.deploy import (
+    Deployment,
+    deploy,
+    drain_gateways,
+    find_gateways,
+    gateway_statuses,
+)
 from voxray.settings import VoxraySettings
 
 __all__ = ["Fleet", "Job", "JobPlan", "JobResult", "Session"]
@@ -382,6 +393,40 @@ class Fleet:
             raise ConfigError(f"the drain deadline must be >= 0 s, got {deadline:g}")
         supervisor = SupervisorClient.find(self.settings.namespace)
         return None if supervisor is None else supervisor.drain(deadline)
+
+    # --- live agents for callers (voxray serve) -------------------------------------------
+
+    def serve(
+        self, agents: AgentFile | str | PathLike[str], gateway: GatewaySettings
+    ) -> Deployment:
+        """Deploy a gateway on every node serving ``agents`` (an agent file or its path).
+
+        The gateways are detached: they keep serving after this fleet closes, until
+        :meth:`drain_gateways`.
+
+        Raises:
+            ConfigError: an invalid agent file, gateways already running, or ``backend: xai``
+                without a key.
+        """
+        self._require_open()
+        loaded = agents if isinstance(agents, AgentFile) else load_agent_file(Path(agents))
+        running = find_gateways(self.settings.namespace)
+        if running:
+            raise ConfigError(
+                f"{len(running)} gateway(s) already run in namespace "
+                f"{self.settings.namespace!r}: `voxray drain` them first"
+            )
+        return deploy(loaded, self.settings, gateway)
+
+    def gateways(self) -> list[GatewayStatus]:
+        """The running gateways: where they listen, calls now, total, refused."""
+        return gateway_statuses(find_gateways(self.settings.namespace))
+
+    def drain_gateways(self, deadline_s: float | None = None) -> list[GatewayDrain]:
+        """Drain every gateway (new callers refused with 503, live calls run to ``deadline_s``,
+        default each gateway's own, then end cleanly) and remove them. Empty when none runs."""
+        gateways = find_gateways(self.settings.namespace)
+        return drain_gateways(gateways, self.settings.namespace, deadline_s) if gateways else []
 
     def close(self) -> None:
         """Cancel unfinished jobs (their outputs are written), stop the fleet's simulator,

@@ -40,7 +40,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if deadline_s < 0:
         raise ConfigError("--deadline must be >= 0")
     with Fleet.connect(args.address, settings=settings) as fleet:
+        gateways = fleet.gateways()
+        if gateways:
+            # Gateways first: callers are refused (503) from now on, live calls get the
+            # deadline (default: the one `voxray serve --drain-deadline` set, one hour).
+            console.print(
+                f"draining {len(gateways)} gateway(s): new calls refused; live calls get "
+                + (f"{args.deadline_s:g} s" if args.deadline_s is not None else "their deadline"),
+                highlight=False,
+            )
+            drains = fleet.drain_gateways(args.deadline_s)
+            console.print(
+                f"gateways drained: {sum(d.finished for d in drains)} call(s) finished, "
+                f"{sum(d.stopped for d in drains)} ended at the deadline; the gateways are gone",
+                highlight=False,
+            )
         if fleet.status() is None:
+            if gateways:
+                return EXIT_OK
             console.print("no voxray supervisor is running: nothing to drain", highlight=False)
             return EXIT_FAILED
         console.print(

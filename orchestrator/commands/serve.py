@@ -13,10 +13,13 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from voxray.commands import EXIT_OK
+
+if TYPE_CHECKING:
+    from voxray.client import Fleet
 
 __all__ = ["add_parser", "run"]
 
@@ -59,9 +62,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from voxray.actors.errors import ConfigError
     from voxray.actors.gateway.settings import GatewaySettings
     from voxray.actors.gateway.tokens import mint_token
-    from voxray.cluster import connect_ray, disconnect_ray
+    from voxray.client import Fleet
     from voxray.serve.agents import load_agent_file
-    from voxray.serve.deploy import deploy, drain_gateways, find_gateways
     from voxray.settings import VoxraySettings
 
     agent_file = load_agent_file(args.agents)
@@ -89,15 +91,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except ValidationError as error:
         first = error.errors()[0]
         raise ConfigError(f"--{first['loc'][0]}: {first['msg']}".replace("_", "-")) from error
-    owns = connect_ray(address, namespace=settings.namespace)
-    try:
-        running = find_gateways(settings.namespace)
-        if running:
-            raise ConfigError(
-                f"{len(running)} gateway(s) already run in namespace {settings.namespace!r}: "
-                "`voxray drain` them first"
-            )
-        deployment = deploy(agent_file, settings, gateway)
+    with Fleet.connect(address, settings=settings) as fleet:
+        deployment = fleet.serve(agent_file, gateway)
         for line in deployment.lines:
             console.print(line, highlight=False, soft_wrap=True)
         token = mint_token(browser_secret, gateway.browser_token_ttl_s)
@@ -106,43 +101,39 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 url = line.split()[-1]
                 console.print(f"browser  {url}/?token={token}", highlight=False, soft_wrap=True)
         console.print(f"agents   {', '.join(entry.name for entry in agent_file.agents)}")
-        console.print(f"records  {gateway.records_path}", highlight=False)
+        console.print(f"records  {gateway.records_path}", highlight=False, soft_wrap=True)
         if args.detach:
             console.print("detached: the gateway keeps serving; `voxray drain` stops it")
             return EXIT_OK
         console.print("Ctrl-C drains and stops", style="dim")
         try:
-            _live_line(console, deployment.gateways)
+            _live_line(console, fleet)
         except KeyboardInterrupt:
             console.print(
                 f"\ndraining: new calls refused; live calls get {args.drain_deadline:g} s",
                 highlight=False,
             )
-            drains = drain_gateways(deployment.gateways, settings.namespace, args.drain_deadline)
+            drains = fleet.drain_gateways(args.drain_deadline)
             finished = sum(drain.finished for drain in drains)
             stopped = sum(drain.stopped for drain in drains)
             console.print(
                 f"stopped: {finished} call(s) finished, {stopped} ended at the deadline",
                 highlight=False,
             )
-    finally:
-        if owns:
-            disconnect_ray()
     return EXIT_OK
 
 
-def _live_line(console: Console, gateways: list[Any]) -> None:
+def _live_line(console: Console, fleet: Fleet) -> None:
     from rich.live import Live
-    from voxray.serve.deploy import gateway_statuses
 
     with Live(console=console, auto_refresh=False, transient=False) as live:
         while True:
-            statuses = gateway_statuses(gateways)
+            statuses = fleet.gateways()
             live.update(
                 f"calls now {sum(s.calls_live for s in statuses)}  "
                 f"total {sum(s.calls_total for s in statuses)}  "
                 f"refused {sum(s.refused for s in statuses)}  "
-                f"gateways {len(statuses)}/{len(gateways)}",
+                f"gateways {len(statuses)}",
                 refresh=True,
             )
             time.sleep(1.0)

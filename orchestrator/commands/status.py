@@ -8,6 +8,7 @@ only), the queue per job, and recent failures. Joins ``--address`` (default ``au
 from __future__ import annotations
 
 import argparse
+import json
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -35,6 +36,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
     settings = VoxraySettings()
     with Fleet.connect(args.address, settings=settings) as fleet:
         status = fleet.status()
+        gateways = fleet.gateways()
+    if not args.json:
+        for gateway in gateways:
+            console.print(
+                f"gateway [bold]{gateway.state}[/bold] at {gateway.url} (node "
+                f"{gateway.node_id[:12]}): {gateway.calls_live} calls now, {gateway.calls_total} "
+                f"total, {gateway.refused} refused; agents {', '.join(gateway.agents)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    if status is None and gateways:
+        if args.json:
+            console.print_json(json.dumps([g.model_dump() for g in gateways]))
+        return EXIT_OK
     if status is None:
         console.print(
             f"no voxray supervisor in namespace {settings.namespace!r} on this cluster "

@@ -37,7 +37,7 @@ __all__ = [
     "gateway_statuses",
 ]
 
-GATEWAY_SIMULATOR = "voxray-gateway-sim"
+GATEWAY_SIMULATOR = "voxray-sim-for-gateways"  # not under GATEWAY_PREFIX
 _START_TIMEOUT_S = 120.0
 
 

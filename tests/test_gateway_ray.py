@@ -1,0 +1,74 @@
+"""``voxray serve`` on Ray, as a user runs it: a detached gateway actor answers a phone call after
+the command returned, ``voxray status`` shows it, ``voxray drain`` removes it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
+from voxray.cli import main
+from voxray.client import Fleet
+
+from tests.conftest import TEST_SPEED
+
+pytestmark = pytest.mark.ray
+
+AGENTS = """
+backend: sim
+agents:
+  - name: support
+    greeting: Hello from the detached gateway.
+    sim: {default_reply: echo}
+"""
+
+
+async def _call(stream_url: str) -> float:
+    async with aiohttp.ClientSession() as http:
+        caller = TwilioCaller(stream_url, parameters={"agent": "support"}, speed=TEST_SPEED)
+        call = asyncio.create_task(caller.run(http))
+        assert await caller.wait_for_agent_audio(500, timeout_s=30)
+        await caller.wait_for_quiet(1000, timeout_s=10)
+        before = caller.report_agent_audio_ms()
+        caller.say(speech_mulaw("hello"))
+        assert await caller.wait_for_agent_audio(before + 300, timeout_s=15)
+        caller.hang_up()
+        report = await asyncio.wait_for(call, 10)
+    return report.agent_audio_ms
+
+
+def test_serve_detach_status_and_drain(
+    ray_cluster: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("VOXRAY_NAMESPACE", f"serve-{uuid.uuid4().hex[:6]}")
+    monkeypatch.setenv("VOXRAY_SIM_SPEED", str(TEST_SPEED))
+    monkeypatch.setenv("VOXRAY_SUPERVISOR__TOOLS__SIZE", "1")
+    agents = tmp_path / "agents.yaml"
+    agents.write_text(AGENTS)
+    records = tmp_path / "calls.jsonl"
+    argv = ["serve", str(agents), "--address", "auto", "--detach", "--port", "0"]
+    assert main([*argv, "--records", str(records)]) == 0
+    printed = capsys.readouterr().out
+    found = re.search(r"gateway\s+(http://127\.0\.0\.1:\d+)", printed)
+    assert found, printed
+    assert "detached" in printed and "browser  http://127.0.0.1" in printed
+    base = found.group(1)
+    # The command has returned: the detached gateway answers on its own.
+    assert asyncio.run(_call(base.replace("http://", "ws://") + "/twilio/stream")) > 500
+
+    assert main(["status"]) == 0
+    shown = capsys.readouterr().out
+    assert f"gateway running at {base}" in shown and "1 total" in shown
+
+    assert main(["drain", "--deadline", "5"]) == 0
+    assert "gateways drained: 0 call(s) finished" in capsys.readouterr().out
+    with Fleet.connect() as fleet:
+        assert fleet.gateways() == []
+    assert records.read_text().count('"ingress":"twilio"') == 1
