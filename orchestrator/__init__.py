@@ -17,7 +17,8 @@ The public API is exactly the names in ``voxray.__all__``; import them from ``vo
   :class:`SessionResult` (a closed live session), and the conversation's events
   (:data:`ConversationEvent`, a union of :class:`UserSpeechStarted`, :class:`AgentTranscript`,
   :class:`ToolCallFinished`, ...);
-- the errors: :class:`VoxrayError` and its tree (see :mod:`voxray.actors.errors`);
+- the errors: :class:`VoxrayError` and its tree (see :mod:`voxray.actors.errors`), and
+  :class:`ErrorInfo` (an error carried as data in a result);
 - the offline backend: :class:`Simulator` and :class:`SimulatorConfig`.
 
 **What is private.** Everything not in ``voxray.__all__`` is private: the submodules
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
         AgentSpeechStarted,
         AgentTranscript,
         ConversationEvent,
+        DtmfReceived,
         ErrorOccurred,
         Interrupted,
         ResponseFinished,
@@ -56,17 +58,21 @@ if TYPE_CHECKING:
     )
     from voxray.actors.conversation.result import SessionResult
     from voxray.actors.errors import (
+        ActorLostError,
+        ActorTimeoutError,
         AudioError,
         AuthenticationError,
         CapacityError,
         ConfigError,
         ConnectionLostError,
         ConnectTimeoutError,
+        ErrorInfo,
         HandshakeError,
         ProtocolError,
         ProviderConnectionError,
         ProviderError,
         RateLimitedError,
+        RunDirectoryBusyError,
         SessionBusyError,
         SessionLostError,
         ToolError,
@@ -75,6 +81,7 @@ if TYPE_CHECKING:
         ToolSpecError,
         ToolTimeoutError,
         VoxrayError,
+        WebhookRejected,
     )
     from voxray.actors.simulator.config import SimulatorConfig
     from voxray.actors.simulator.rules import BrainScript
@@ -91,6 +98,7 @@ _EVENTS = (
     "AgentSpeechStarted",
     "AgentTranscript",
     "ConversationEvent",
+    "DtmfReceived",
     "ErrorOccurred",
     "Interrupted",
     "ResponseFinished",
@@ -101,17 +109,21 @@ _EVENTS = (
     "UserTranscript",
 )
 _ERRORS = (
+    "ActorLostError",
+    "ActorTimeoutError",
     "AudioError",
     "AuthenticationError",
     "CapacityError",
     "ConfigError",
     "ConnectTimeoutError",
     "ConnectionLostError",
+    "ErrorInfo",
     "HandshakeError",
     "ProtocolError",
     "ProviderConnectionError",
     "ProviderError",
     "RateLimitedError",
+    "RunDirectoryBusyError",
     "SessionBusyError",
     "SessionLostError",
     "ToolError",
@@ -120,6 +132,7 @@ _ERRORS = (
     "ToolSpecError",
     "ToolTimeoutError",
     "VoxrayError",
+    "WebhookRejected",
 )
 
 # Public name -> the module that defines it (imported on first access).
@@ -143,6 +156,8 @@ _HOMES: dict[str, str] = {
 }
 
 __all__ = [
+    "ActorLostError",
+    "ActorTimeoutError",
     "AgentAudio",
     "AgentConfig",
     "AgentSpeechEnded",
@@ -156,6 +171,8 @@ __all__ = [
     "ConnectTimeoutError",
     "ConnectionLostError",
     "ConversationEvent",
+    "DtmfReceived",
+    "ErrorInfo",
     "ErrorOccurred",
     "Fleet",
     "HandshakeError",
@@ -167,6 +184,7 @@ __all__ = [
     "ProviderError",
     "RateLimitedError",
     "ResponseFinished",
+    "RunDirectoryBusyError",
     "RunSummary",
     "ScenarioRecord",
     "Session",
@@ -188,6 +206,7 @@ __all__ = [
     "UserTranscript",
     "VoxrayError",
     "VoxraySettings",
+    "WebhookRejected",
     "load_suite",
 ]
 

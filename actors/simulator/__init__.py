@@ -5,28 +5,70 @@ A real aiohttp websocket server on loopback that speaks the protocol of
 scripted brain per scenario, espeak-ng replies paced in real time (or faster), optional
 pocketsphinx transcription, and fault injection (:mod:`voxray.actors.simulator.faults`).
 
-Ray is not imported here; the actor lives in :mod:`voxray.actors.simulator.actor`.
+Ray is not imported here; the actor lives in :mod:`voxray.actors.simulator.actor`. The names
+below load on first use: the suite loader imports the rule models, and must not pay for the
+server (aiohttp, espeak, the protocol) to do it (``voxray --help``).
 """
 
-from voxray.actors.simulator.brain import Brain, Decision, PlannedCall
-from voxray.actors.simulator.config import SimulatorConfig
-from voxray.actors.simulator.faults import (
-    CloseFault,
-    DelayFault,
-    DropFault,
-    ErrorFault,
-    FaultAction,
-    FaultPlan,
-    MalformedFault,
-    QuirksFault,
-    Refusal,
-    StallFault,
-    UnknownEventFault,
-)
-from voxray.actors.simulator.latency import ResponseLatency
-from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
-from voxray.actors.simulator.server import REALTIME_PATH, Simulator, SimulatorState
-from voxray.actors.simulator.vad import EnergyVad, SpeechStarted, SpeechStopped, threshold_to_dbfs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voxray.actors.simulator.brain import Brain, Decision, PlannedCall
+    from voxray.actors.simulator.config import SimulatorConfig
+    from voxray.actors.simulator.faults import (
+        CloseFault,
+        DelayFault,
+        DropFault,
+        ErrorFault,
+        FaultAction,
+        FaultPlan,
+        MalformedFault,
+        QuirksFault,
+        Refusal,
+        StallFault,
+        UnknownEventFault,
+    )
+    from voxray.actors.simulator.latency import ResponseLatency
+    from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
+    from voxray.actors.simulator.server import REALTIME_PATH, Simulator, SimulatorState
+    from voxray.actors.simulator.vad import (
+        EnergyVad,
+        SpeechStarted,
+        SpeechStopped,
+        threshold_to_dbfs,
+    )
+
+_HOMES: dict[str, str] = {
+    "Brain": "voxray.actors.simulator.brain",
+    "Decision": "voxray.actors.simulator.brain",
+    "PlannedCall": "voxray.actors.simulator.brain",
+    "SimulatorConfig": "voxray.actors.simulator.config",
+    "CloseFault": "voxray.actors.simulator.faults",
+    "DelayFault": "voxray.actors.simulator.faults",
+    "DropFault": "voxray.actors.simulator.faults",
+    "ErrorFault": "voxray.actors.simulator.faults",
+    "FaultAction": "voxray.actors.simulator.faults",
+    "FaultPlan": "voxray.actors.simulator.faults",
+    "MalformedFault": "voxray.actors.simulator.faults",
+    "QuirksFault": "voxray.actors.simulator.faults",
+    "Refusal": "voxray.actors.simulator.faults",
+    "StallFault": "voxray.actors.simulator.faults",
+    "UnknownEventFault": "voxray.actors.simulator.faults",
+    "ResponseLatency": "voxray.actors.simulator.latency",
+    "BrainRule": "voxray.actors.simulator.rules",
+    "BrainScript": "voxray.actors.simulator.rules",
+    "ScriptedCall": "voxray.actors.simulator.rules",
+    "REALTIME_PATH": "voxray.actors.simulator.server",
+    "Simulator": "voxray.actors.simulator.server",
+    "SimulatorState": "voxray.actors.simulator.server",
+    "EnergyVad": "voxray.actors.simulator.vad",
+    "SpeechStarted": "voxray.actors.simulator.vad",
+    "SpeechStopped": "voxray.actors.simulator.vad",
+    "threshold_to_dbfs": "voxray.actors.simulator.vad",
+}
 
 __all__ = [
     "REALTIME_PATH",
@@ -56,3 +98,16 @@ __all__ = [
     "UnknownEventFault",
     "threshold_to_dbfs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,27 +1,65 @@
-"""Eval suites: load a suite, score each conversation, and write the run's results and reports."""
+"""Eval suites: load a suite, score each conversation, and write the run's results and reports.
 
-from voxray.evals.cost import (
-    COST_PER_AUDIO_MINUTE_USD,
-    COST_PER_TEXT_ITEM_USD,
-    CostEstimate,
-    estimate_cost,
-)
-from voxray.evals.outputs import RunDirectory
-from voxray.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
-from voxray.evals.report import write_report
-from voxray.evals.scoring import Check, ScenarioScore, score
-from voxray.evals.suite import (
-    Expectations,
-    ScenarioDefaults,
-    ScenarioSpec,
-    Suite,
-    ToolExpectation,
-    load_suite,
-    select,
-    with_overrides,
-)
-from voxray.evals.summary import RunSummary, ScenarioTally, summarize
-from voxray.evals.tables import results_table, summary_line
+The names load on first use, so importing one module (``voxray.evals.suite``) does not import
+the rest (the report, the runner): ``voxray --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from voxray.evals.cost import (
+        COST_PER_AUDIO_MINUTE_USD,
+        COST_PER_TEXT_ITEM_USD,
+        CostEstimate,
+        estimate_cost,
+    )
+    from voxray.evals.outputs import RunDirectory
+    from voxray.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
+    from voxray.evals.report import write_report
+    from voxray.evals.scoring import Check, ScenarioScore, score
+    from voxray.evals.suite import (
+        Expectations,
+        ScenarioDefaults,
+        ScenarioSpec,
+        Suite,
+        ToolExpectation,
+        load_suite,
+        select,
+        with_overrides,
+    )
+    from voxray.evals.summary import RunSummary, ScenarioTally, summarize
+    from voxray.evals.tables import results_table, summary_line
+
+_HOMES: dict[str, str] = {
+    "COST_PER_AUDIO_MINUTE_USD": "voxray.evals.cost",
+    "COST_PER_TEXT_ITEM_USD": "voxray.evals.cost",
+    "CostEstimate": "voxray.evals.cost",
+    "estimate_cost": "voxray.evals.cost",
+    "RunDirectory": "voxray.evals.outputs",
+    "ScenarioRecord": "voxray.evals.records",
+    "ToolCallSummary": "voxray.evals.records",
+    "TurnRecord": "voxray.evals.records",
+    "write_report": "voxray.evals.report",
+    "Check": "voxray.evals.scoring",
+    "ScenarioScore": "voxray.evals.scoring",
+    "score": "voxray.evals.scoring",
+    "Expectations": "voxray.evals.suite",
+    "ScenarioDefaults": "voxray.evals.suite",
+    "ScenarioSpec": "voxray.evals.suite",
+    "Suite": "voxray.evals.suite",
+    "ToolExpectation": "voxray.evals.suite",
+    "load_suite": "voxray.evals.suite",
+    "select": "voxray.evals.suite",
+    "with_overrides": "voxray.evals.suite",
+    "RunSummary": "voxray.evals.summary",
+    "ScenarioTally": "voxray.evals.summary",
+    "summarize": "voxray.evals.summary",
+    "results_table": "voxray.evals.tables",
+    "summary_line": "voxray.evals.tables",
+}
 
 __all__ = [
     "COST_PER_AUDIO_MINUTE_USD",
@@ -50,3 +88,16 @@ __all__ = [
     "with_overrides",
     "write_report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
