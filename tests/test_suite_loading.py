@@ -85,8 +85,8 @@ def test_unknown_key_in_a_turn_lists_that_turns_keys(tmp_path: Path) -> None:
 def test_turn_of_no_known_kind(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: s\nscenarios:\n  - name: a\n    turns: [{speak: hi}]\n")
     assert (
-        "turns[0]: a turn needs exactly one of `say`, `audio`, `text`, `wait_ms` or `barge_in`"
-        in _error(path)
+        "turns[0]: a turn needs exactly one of `say`, `audio`, `text`, `wait_ms`, `barge_in` "
+        "or `backchannel`" in _error(path)
     )
 
 

@@ -62,6 +62,9 @@ class SessionCollector:
         self._false_interruptions = 0
         self._speech_started_ms: float | None = None
         self._speech_interrupted = False
+        self._counted_false = False
+        self.backchannel_active = False
+        """Set while the user is murmuring a backchannel: cutting the agent off is then false."""
         self._malformed = 0
         self._provider_errors = 0
         self._dtmf = 0
@@ -80,13 +83,19 @@ class SessionCollector:
                 return  # too frequent for the timeline; the recording holds the audio
             case UserSpeechStarted(t_ms=t_ms):
                 self._speech_started_ms, self._speech_interrupted = t_ms, False
+                self._counted_false = False
             case Interrupted():
                 self._interruptions += 1
                 self._speech_interrupted = True
+                if self.backchannel_active and not self._counted_false:
+                    # The script knows: this was an "uh-huh", not a turn, however long.
+                    self._false_interruptions += 1
+                    self._counted_false = True
             case UserSpeechEnded(t_ms=t_ms):
                 started = self._speech_started_ms
                 if (
                     self._speech_interrupted
+                    and not self._counted_false
                     and started is not None
                     and t_ms - started < _FALSE_INTERRUPTION_MS
                 ):

@@ -39,6 +39,7 @@ from voxray.actors.conversation.result import (
 )
 from voxray.actors.conversation.script import (
     AudioTurn,
+    BackchannelTurn,
     BargeInTurn,
     SayTurn,
     ScenarioScript,
@@ -140,6 +141,9 @@ class ScenarioPlayer:
             case SayTurn() | BargeInTurn():
                 speech = await self._synthesize(turn)
                 await self._speak(microphone, speech, progress)
+            case BackchannelTurn():
+                await self._backchannel(turn, microphone, progress, following)
+                return
             case AudioTurn():
                 wav = await asyncio.to_thread(read_wav, turn.audio)
                 audio = _to_mono_at(wav.samples, wav.rate, wav.channels, self._rate)
@@ -150,7 +154,7 @@ class ScenarioPlayer:
             case WaitTurn():
                 await asyncio.sleep(turn.wait_ms / 1000 / self._speed)
                 return
-        if isinstance(following, BargeInTurn):
+        if isinstance(following, BargeInTurn | BackchannelTurn):
             # The next turn talks over this answer: listen only until it has played for a while.
             progress.answered = await self._await_reply_audio(
                 progress.first_response, following.after_ms
@@ -159,16 +163,56 @@ class ScenarioPlayer:
             progress.answered = await self._await_answer(progress.first_response)
 
     async def _speak(
-        self, microphone: Microphone, audio: NDArray[np.int16], progress: _TurnProgress
+        self,
+        microphone: Microphone,
+        audio: NDArray[np.int16],
+        progress: _TurnProgress,
+        *,
+        sets_noise_level: bool = True,
     ) -> None:
-        if self._line is not None:
+        if self._line is not None and sets_noise_level:
             self._line.hear_utterance(audio)
         progress.speech_start_ms = microphone.position_ms
         progress.speech_end_ms = await microphone.speak(audio)
         if self._conversation.agent.turn_detection is None:
             self._conversation.commit_audio()
 
-    async def _synthesize(self, turn: SayTurn | BargeInTurn) -> NDArray[np.int16]:
+    async def _backchannel(
+        self,
+        turn: BackchannelTurn,
+        microphone: Microphone,
+        progress: _TurnProgress,
+        following: UserTurn | None,
+    ) -> None:
+        """Murmur over the agent's answer, then listen until it (or what replaced it) ends."""
+        speech = await self._synthesize(turn)
+        if turn.level_db:
+            quieter = speech.astype(np.float32) * np.float32(10 ** (turn.level_db / 20))
+            speech = np.rint(quieter).astype(np.int16)
+        self._collector.backchannel_active = True
+        try:
+            # A murmur is not the caller's speaking level: the room's noise stays where it is.
+            await self._speak(microphone, speech, progress, sets_noise_level=False)
+            # Let the provider's VAD decide (its silence window) whether that was a turn.
+            detection = self._conversation.agent.turn_detection
+            window_ms = detection.silence_duration_ms if detection is not None else 0
+            await self._sleep_timeline(self._conversation.now_ms() + window_ms + 200)
+        finally:
+            self._collector.backchannel_active = False
+        conversation = self._conversation
+        if isinstance(following, BargeInTurn | BackchannelTurn):
+            progress.answered = await self._await_reply_audio(
+                progress.first_response, following.after_ms
+            )
+        elif len(conversation.response_ids) > progress.first_response:
+            progress.answered = await self._await_answer(progress.first_response)
+        else:
+            # The agent talked on: wait for it to finish, as a listener would.
+            progress.answered = await self._wait_until(lambda: conversation.idle)
+            if progress.answered:
+                await self._sleep_timeline(conversation.playback_end_ms)
+
+    async def _synthesize(self, turn: SayTurn | BargeInTurn | BackchannelTurn) -> NDArray[np.int16]:
         condition = self._script.condition
         spoken = (
             condition.voice_for(turn.voice, turn.words_per_minute)
@@ -184,7 +228,13 @@ class ScenarioPlayer:
             synthesizer = self._voices[key] = SpeechSynthesizer(
                 voice=voice, words_per_minute=rate, pitch=pitch
             )
-        text = turn.say if isinstance(turn, SayTurn) else turn.barge_in
+        match turn:
+            case SayTurn():
+                text = turn.say
+            case BargeInTurn():
+                text = turn.barge_in
+            case BackchannelTurn():
+                text = turn.backchannel
         speech = await asyncio.to_thread(synthesizer.synthesize, text)
         return _to_mono_at(speech.samples, speech.rate, 1, self._rate)
 
@@ -312,6 +362,8 @@ def _kind(turn: UserTurn) -> str:
     match turn:
         case BargeInTurn():
             return "barge_in"
+        case BackchannelTurn():
+            return "backchannel"
         case SayTurn():
             return "say"
         case AudioTurn():

@@ -95,7 +95,9 @@ class SessionMetrics(_Result):
     )
     interruptions: int = 0
     false_interruptions: int = Field(
-        0, description="Interruptions by user 'speech' shorter than 250 ms (a cough, a click)."
+        0,
+        description="Interruptions by a scripted backchannel ('uh-huh'), or by user 'speech' "
+        "shorter than 250 ms (a cough, a click).",
     )
     tool_calls: int = 0
     tool_errors: int = 0

@@ -13,6 +13,7 @@ from voxray.actors.audio.conditions import CallerCondition
 
 __all__ = [
     "AudioTurn",
+    "BackchannelTurn",
     "BargeInTurn",
     "SayTurn",
     "ScenarioScript",
@@ -56,13 +57,28 @@ class BargeInTurn(_Turn):
     words_per_minute: int = Field(175, ge=80, le=450, description="Speaking rate.")
 
 
+class BackchannelTurn(_Turn):
+    """Say a short acknowledgement (``uh-huh``, ``right``, ``mm-hmm``) over the agent once its
+    reply to the previous turn has played for ``after_ms``. The agent should *not* stop: a
+    false interruption if it does (``expect.max_false_interruptions``). Whether the provider's
+    VAD hears it at all is its threshold's call against the sound's level (``level_db``)."""
+
+    backchannel: str = Field(min_length=1, description="What the user murmurs over the agent.")
+    after_ms: int = Field(800, ge=0, le=60_000, description="Offset into the agent's reply.")
+    level_db: float = Field(
+        0.0, ge=-40, le=0, description="Loudness relative to normal speech (-20: mumbled)."
+    )
+    voice: str = Field("en-us", description="espeak-ng voice of the user.")
+    words_per_minute: int = Field(175, ge=80, le=450, description="Speaking rate.")
+
+
 class WaitTurn(_Turn):
     """Stay silent (the microphone keeps sending silence) for ``wait_ms``."""
 
     wait_ms: int = Field(ge=0, le=600_000)
 
 
-UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn | BargeInTurn
+UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn | BargeInTurn | BackchannelTurn
 
 
 class ScenarioScript(_Turn):

@@ -12,6 +12,7 @@
       max_latency_p95_ms: 1200      # p95 over all runs of the scenario (with `repeat`)
       max_barge_in_stop_ms: 300     # user starts talking over the agent → agent audio stops
       max_user_wer: 0.25            # word error rate of the user transcription (jiwer)
+      max_false_interruptions: 0    # the agent did not stop for a backchannel or a cough
 """
 
 from __future__ import annotations
@@ -105,6 +106,15 @@ class Expectations(_Model):
             "Highest word error rate (jiwer) of the backend's transcription of the user's "
             "`say` and `barge_in` turns against their text. Reported as skipped, not passed, "
             "when the backend does not transcribe."
+        ),
+    )
+    max_false_interruptions: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Most times the agent may be cut off by something that was not a turn: a "
+            '`backchannel` ("uh-huh") or user sound shorter than 250 ms '
+            "(metrics.false_interruptions)."
         ),
     )
     min_turns_answered: int | None = Field(

@@ -30,7 +30,14 @@ from voxray.actors.conversation.result import (
     TurnMetrics,
     Usage,
 )
-from voxray.actors.conversation.script import AudioTurn, BargeInTurn, SayTurn, TextTurn, UserTurn
+from voxray.actors.conversation.script import (
+    AudioTurn,
+    BackchannelTurn,
+    BargeInTurn,
+    SayTurn,
+    TextTurn,
+    UserTurn,
+)
 from voxray.evals.scoring import Check, ScenarioScore
 from voxray.evals.suite import ScenarioSpec
 
@@ -93,6 +100,8 @@ def _said(turn: UserTurn) -> str | None:
             return turn.say
         case BargeInTurn():
             return turn.barge_in
+        case BackchannelTurn():
+            return turn.backchannel
         case TextTurn():
             return turn.text
         case AudioTurn():

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from voxray.actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
-from voxray.actors.conversation.script import BargeInTurn, WaitTurn
+from voxray.actors.conversation.script import BackchannelTurn, BargeInTurn, WaitTurn
 from voxray.evals.suite import ScenarioSpec, ToolExpectation
 from voxray.evals.turns import spoken_text
 from voxray.evals.wer import is_transcribed, word_error_rate
@@ -90,6 +90,8 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
         checks.append(_barge_in_stop(expect.max_barge_in_stop_ms, spec, result.turns))
     if expect.max_user_wer is not None:
         checks.append(_user_wer(expect.max_user_wer, spec, result.turns))
+    if expect.max_false_interruptions is not None:
+        checks.append(_false_interruptions(expect.max_false_interruptions, result))
     checks += _tools_called(expect.tools_called, result.tool_calls)
     checks += [_tool_not_called(name, result.tool_calls) for name in expect.tools_not_called]
     checks += [_contains(text, transcript) for text in expect.transcript_contains]
@@ -100,8 +102,8 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
 
 def _is_wait(turn: TurnMetrics) -> bool:
     # Silence is not a question: a wait turn needs no answer (and gets none unless the agent
-    # re-engages on idle).
-    return turn.kind.lower().startswith("wait")
+    # re-engages on idle); nor is an "uh-huh" said over the agent.
+    return turn.kind.lower().startswith(("wait", "backchannel"))
 
 
 def _answered(turn: TurnMetrics, speaks: bool) -> bool:
@@ -113,7 +115,7 @@ def _answered(turn: TurnMetrics, speaks: bool) -> bool:
 def _turns_answered(spec: ScenarioSpec, result: SessionResult) -> Check:
     speaks = "audio" in spec.agent.modalities
     what = "agent audio" if speaks else "an agent reply"
-    asked = sum(1 for turn in spec.turns if not isinstance(turn, WaitTurn))
+    asked = sum(1 for turn in spec.turns if not isinstance(turn, WaitTurn | BackchannelTurn))
     played = [(number, turn) for number, turn in enumerate(result.turns, 1) if not _is_wait(turn)]
     answered = [number for number, turn in played if _answered(turn, speaks)]
     silent = [number for number, turn in played if not _answered(turn, speaks)]
@@ -177,6 +179,24 @@ def _barge_in_stop(budget_ms: float, spec: ScenarioSpec, turns: tuple[TurnMetric
         number, ms = max(timed, key=lambda item: item[1])
         got = f"stopped after at most {ms:.0f} ms (turn {number})"
     return Check(name="barge-in stop", passed=not problems, expected=expected, got=got)
+
+
+def _false_interruptions(limit: int, result: SessionResult) -> Check:
+    count = result.metrics.false_interruptions
+    cut = [
+        str(number)
+        for number, turn in enumerate(result.turns, 1)
+        if turn.kind == "backchannel" and turn.interrupted_agent
+    ]
+    got = f"{count} false interruption{_s(count)}"
+    if cut:
+        got += f"; the agent stopped for the backchannel of turn {', '.join(cut)}"
+    return Check(
+        name="false interruptions",
+        passed=count <= limit,
+        expected=f"the agent cut off by a non-turn at most {limit} time{_s(limit)}",
+        got=got,
+    )
 
 
 def _user_wer(limit: float, spec: ScenarioSpec, turns: tuple[TurnMetrics, ...]) -> Check:

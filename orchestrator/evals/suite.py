@@ -48,7 +48,13 @@ from pydantic import (
 from voxray.actors.audio.conditions import CLEAN, CallerCondition
 from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
-from voxray.actors.conversation.script import AudioTurn, BargeInTurn, ScenarioScript, UserTurn
+from voxray.actors.conversation.script import (
+    AudioTurn,
+    BackchannelTurn,
+    BargeInTurn,
+    ScenarioScript,
+    UserTurn,
+)
 from voxray.actors.errors import AudioError, ConfigError
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.tools.spec import TOOL_SEARCH_PATH
@@ -142,7 +148,8 @@ class ScenarioSpec(_Model):
         misplaced = turn_order_problem(resolved)
         if misplaced is not None:
             index, why = misplaced
-            raise FieldProblem((index, "barge_in"), why)
+            key = "backchannel" if isinstance(resolved[index], BackchannelTurn) else "barge_in"
+            raise FieldProblem((index, key), why)
         return tuple(resolved)
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ key            turn
 ``text``       :class:`~voxray.actors.conversation.script.TextTurn` (a typed message)
 ``wait_ms``    :class:`~voxray.actors.conversation.script.WaitTurn` (silence)
 ``barge_in``   :class:`~voxray.actors.conversation.script.BargeInTurn` (speech over the agent)
+``backchannel`` :class:`~voxray.actors.conversation.script.BackchannelTurn` ("uh-huh" over it)
 =============  ==============================================================
 """
 
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Discriminator, Tag
 from voxray.actors.conversation.script import (
     AudioTurn,
+    BackchannelTurn,
     BargeInTurn,
     SayTurn,
     TextTurn,
@@ -34,6 +36,7 @@ TURN_TAGS: dict[str, type[BaseModel]] = {
     "TextTurn": TextTurn,
     "WaitTurn": WaitTurn,
     "BargeInTurn": BargeInTurn,
+    "BackchannelTurn": BackchannelTurn,
 }
 """Discriminator tag → turn model. Tags appear in pydantic error locations and are hidden from
 the places errors name (``turns[0].say``, not ``turns[0].SayTurn.say``)."""
@@ -44,6 +47,7 @@ TURN_KEYS = {
     "text": "TextTurn",
     "wait_ms": "WaitTurn",
     "barge_in": "BargeInTurn",
+    "backchannel": "BackchannelTurn",
 }
 """The key that makes a YAML mapping a turn of that kind → its tag."""
 
@@ -66,12 +70,14 @@ TaggedTurn = Annotated[
     | Annotated[AudioTurn, Tag("AudioTurn")]
     | Annotated[TextTurn, Tag("TextTurn")]
     | Annotated[WaitTurn, Tag("WaitTurn")]
-    | Annotated[BargeInTurn, Tag("BargeInTurn")],
+    | Annotated[BargeInTurn, Tag("BargeInTurn")]
+    | Annotated[BackchannelTurn, Tag("BackchannelTurn")],
     Discriminator(
         _turn_tag,
         custom_error_type="turn_kind",
         custom_error_message=(
-            "a turn needs exactly one of `say`, `audio`, `text`, `wait_ms` or `barge_in`"
+            "a turn needs exactly one of `say`, `audio`, `text`, `wait_ms`, `barge_in` or "
+            "`backchannel`"
         ),
     ),
 ]
@@ -80,16 +86,20 @@ TaggedTurn = Annotated[
 def turn_order_problem(turns: Sequence[UserTurn]) -> tuple[int, str] | None:
     """The first turn that cannot be played where it stands, and why; None when all can.
 
-    A ``barge_in`` turn interrupts the agent's reply to the turn before it, so it needs one: it
-    cannot come first, nor after a ``wait_ms`` turn (silence gets no reply).
+    A ``barge_in`` or ``backchannel`` turn talks over the agent's reply to the turn before it,
+    so it needs one: it cannot come first, nor after a ``wait_ms`` turn (silence gets no reply),
+    nor after another turn that talks over the same reply.
     """
     for index, turn in enumerate(turns):
-        if not isinstance(turn, BargeInTurn):
+        if not isinstance(turn, BargeInTurn | BackchannelTurn):
             continue
+        kind = "barge_in" if isinstance(turn, BargeInTurn) else "backchannel"
         if index == 0:
-            return index, "a barge_in turn interrupts a reply, so it cannot be the first turn"
+            return index, f"a {kind} turn talks over a reply, so it cannot be the first turn"
         if isinstance(turns[index - 1], WaitTurn):
-            return index, "a barge_in turn must follow a turn the agent answers, not a wait_ms"
+            return index, f"a {kind} turn must follow a turn the agent answers, not a wait_ms"
+        if isinstance(turns[index - 1], BackchannelTurn):
+            return index, f"a {kind} turn must follow a turn the agent answers, not a backchannel"
     return None
 
 
