@@ -48,15 +48,12 @@ def test_wire_bench_carries_traffic_on_both_loops(tmp_path: Path) -> None:
 def test_bench_help_lists_every_benchmark_and_warns_about_the_default(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from voxray.bench.registry import BENCHMARKS, _load_all
-    from voxray.commands.bench import CATALOG
+    from voxray.bench.registry import BENCHMARKS
 
     with pytest.raises(SystemExit):
         main(["bench", "--help"])
     out = capsys.readouterr().out
-    _load_all()
-    # The help's list is the registry's (it is kept apart so --help imports no benchmark).
-    assert {name: bench.description for name, bench in BENCHMARKS.items()} == CATALOG
-    for name, description in CATALOG.items():
-        assert f"  {name} " in out and description in out
+    assert len(BENCHMARKS) >= 8
+    for name, bench in BENCHMARKS.items():
+        assert f"  {name} " in out and bench.description in out
     assert "density bench included" in out and "about 10 minutes" in out

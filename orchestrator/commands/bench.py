@@ -16,28 +16,20 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run"]
 
 
-CATALOG: dict[str, str] = {
-    "audio": "audio path: soxr stream vs per-chunk FFT",
-    "barge-in": "barge-in reaction: speech_started -> cancel sent",
-    "client": "client CPU per conversation vs the bare wire",
-    "density": "real-time conversations per machine, packing 1 vs N",
-    "sim": "the simulator's CPU per real-time session",
-    "startup": "submit -> session.updated: warm pool vs cold actor",
-    "tools": "tool-runner pool overhead vs in-process await",
-    "wire": "bare websocket traffic at 20 ms both ways (density's floor)",
-}
-"""Every benchmark and what it measures, for ``--help`` without importing them (the registry
-loads them on run; tests/test_cli_bench.py keeps the two equal)."""
-
 _LONG = {"density": "about 10 minutes"}
 
 
 def _epilog() -> str:
-    width = max(map(len, CATALOG))
+    # The registry itself (the CLI builds this parser only for `voxray bench`, which loads the
+    # benchmarks anyway), so the list cannot drift from what runs.
+    from voxray.bench.registry import BENCHMARKS, _load_all
+
+    _load_all()
+    width = max(map(len, BENCHMARKS))
     lines = ["benchmarks:"]
-    for name, what in CATALOG.items():
+    for name in sorted(BENCHMARKS):
         long = f" ({_LONG[name]})" if name in _LONG else ""
-        lines.append(f"  {name:<{width}}  {what}{long}")
+        lines.append(f"  {name:<{width}}  {BENCHMARKS[name].description}{long}")
     lines += [
         "",
         "With no NAME every benchmark runs, the ten-minute density bench included: name the",
