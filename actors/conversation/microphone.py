@@ -117,8 +117,10 @@ class Microphone:
 
     def _arm(self) -> None:
         assert self._loop is not None
-        delay = self._due - self._now()
-        self._timer = self._loop.call_later(delay, self._tick)
+        if self._clock is None:  # due on the loop's own clock: no delay to work out
+            self._timer = self._loop.call_at(self._due, self._tick)
+        else:
+            self._timer = self._loop.call_later(self._due - self._clock(), self._tick)
 
     def _tick(self) -> None:
         self._timer = None

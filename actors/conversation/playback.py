@@ -15,7 +15,7 @@ __all__ = ["PlaybackTimeline", "ScheduledAudio"]
 
 @dataclass
 class ScheduledAudio:
-    """One chunk of agent audio placed on the timeline."""
+    """A stretch of agent audio placed on the timeline (deltas that play back to back)."""
 
     item_id: str
     start_ms: float
@@ -38,10 +38,15 @@ class PlaybackTimeline:
         """Place a chunk that arrived at ``now_ms``; returns where it starts playing."""
         start = max(now_ms, self._end_ms)
         end = start + duration_ms
-        self._chunks.append(ScheduledAudio(item_id, start, end))
+        chunks = self._chunks
+        last = chunks[-1] if chunks else None
+        if last is not None and last.end_ms == start and last.item_id == item_id:
+            # Back to back with the last chunk of the same item: one span per stretch of
+            # speech, not one object per 20 ms delta (barge-in walks this list).
+            last.end_ms = end
+        else:
+            chunks.append(ScheduledAudio(item_id, start, end))
         self._end_ms = end
-        # Chunks that finished long ago only matter for played_ms of their item; keep the list
-        # short by merging history into per-item totals lazily (items are few per session).
         return start
 
     def is_playing(self, now_ms: float) -> bool:
