@@ -444,6 +444,7 @@ class Conversation:
             self.failure = error
             self._emit(ErrorOccurred(self.now_ms(), error.message, None, fatal=True))
         self.state = EngineState.FAILED
+        self._ready.set()  # a start() still waiting for session.updated raises the failure now
         self._closed.set()
 
     async def _dispatch_loop(self) -> None:

@@ -6,8 +6,14 @@ callback, in order: no queue and no second task per event (at 50 audio deltas a 
 conversation, each hand-off between tasks is a visible share of the CPU), and a slow consumer
 slows the socket rather than losing events. A malformed frame is passed on as a
 :class:`~voxray.actors.errors.ProtocolError` value: it is reported, and the session goes on. The
-end of
-the connection is reported once, by :meth:`RealtimeTransport.closed`.
+end of the connection is reported once, by :meth:`RealtimeTransport.closed`.
+
+This is the one place provider text enters voxray, so it is where the key is scrubbed from it
+(:mod:`~voxray.actors.realtime.redaction`), and where a refusal of the credentials after the
+upgrade (an ``invalid_api_key`` error event, a close with code 4001/4003) becomes an
+:class:`~voxray.actors.errors.AuthenticationError`: not retryable, unlike a dropped socket. A
+transient 5xx at the handshake is retried here a few times with jittered backoff (a 429 is the
+supervisor's to retry: it frees the admission slot while it waits).
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import asyncio
 import binascii
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 import aiohttp
 from voxray.actors.cancel import cancel_and_wait
@@ -30,12 +38,19 @@ from voxray.actors.errors import (
     HandshakeError,
     ProtocolError,
     ProviderConnectionError,
+    ProviderError,
     RateLimitedError,
 )
 from voxray.actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
 from voxray.actors.realtime.eager_send import EagerWriter
 from voxray.actors.realtime.outbound import OutboundQueue, OutboundStatistics
-from voxray.actors.realtime.server_events import OutputAudio, ServerEvent, parse_server_frame
+from voxray.actors.realtime.redaction import InboundRedactor
+from voxray.actors.realtime.server_events import (
+    ErrorEvent,
+    OutputAudio,
+    ServerEvent,
+    parse_server_frame,
+)
 
 __all__ = [
     "Inbound",
@@ -53,6 +68,18 @@ _APPEND_PREFIX = '{"type":"input_audio_buffer.append","audio":"'
 _APPEND_SUFFIX = '"}'
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
+HANDSHAKE_RETRY_DELAYS_S: Final = (0.25, 0.75, 2.0)
+"""Waits before re-trying a handshake refused with a 5xx (each ±25 % jitter); then it fails."""
+
+_REFUSED_CREDENTIALS: Final = {"invalid_api_key": 401, "account_deactivated": 403}
+"""Error codes after which nothing on this key will work: HTTP status they stand for."""
+_ACCOUNT_STOPPED: Final = frozenset(
+    {"insufficient_quota", "billing_hard_limit_reached", "credit_balance_exhausted"}
+)
+"""Error codes after which nothing on this account will work until a person acts."""
+_AUTH_CLOSE_CODES: Final = {4001: 401, 4003: 403}
+"""Close codes that mirror HTTP 401/403 after the upgrade."""
+
 
 class TransportState(Enum):
     """Where a transport is in its life."""
@@ -64,13 +91,16 @@ class TransportState(Enum):
 
 @dataclass(frozen=True)
 class SocketClosed:
-    """The socket is gone; ``error`` says why when it was not closed by us.
+    """The socket is gone; ``error`` says why when it was not closed by us: a
+    :class:`~voxray.actors.errors.ConnectionLostError` for a drop (retryable), an
+    :class:`~voxray.actors.errors.AuthenticationError` or a non-retryable
+    :class:`~voxray.actors.errors.ProviderError` when the provider refused the key or account.
 
     ``code`` is the websocket close code when a close frame came (1000: a normal close, which
     on a SIP call means the call ended).
     """
 
-    error: ConnectionLostError | None
+    error: ProviderConnectionError | ProviderError | None
     code: int | None = None
 
 
@@ -105,6 +135,8 @@ class RealtimeTransport:
         binary_audio: bool = False,
     ) -> None:
         self._endpoint = endpoint
+        self._redactor = InboundRedactor([endpoint.api_key.get_secret_value()])
+        self._refusal: ProviderConnectionError | ProviderError | None = None
         self._binary_audio = binary_audio
         self._model = model
         self._name = name
@@ -120,24 +152,47 @@ class RealtimeTransport:
         self.state = TransportState.NEW
 
     async def connect(self) -> None:
-        """Open the websocket and start the reader and writer."""
+        """Open the websocket and start the reader and writer.
+
+        A handshake refused with a 5xx (a gateway restarting, a transient overload) is tried
+        again after :data:`HANDSHAKE_RETRY_DELAYS_S`; every other failure raises at once.
+
+        Raises:
+            ProviderConnectionError: mapped from aiohttp's errors (see its subclasses).
+        """
         if self.state is not TransportState.NEW:
             raise RuntimeError(f"transport is {self.state.value}; connect() runs once")
         self._http = aiohttp.ClientSession()
         url = self._endpoint.connect_url(self._model)
         headers = {"Authorization": f"Bearer {self._endpoint.api_key.get_secret_value()}"}
-        try:
-            # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the socket and
-            # drops a cancellation that lands as the handshake completes, and a conversation
-            # being closed then carried on with a fresh connection.
-            async with asyncio.timeout(self._connect_timeout_s):
-                self._ws = await self._http.ws_connect(
-                    url, headers=headers, heartbeat=_HEARTBEAT_S, max_msg_size=_MAX_MESSAGE_BYTES
-                )
-        except BaseException as error:
-            await self._http.close()
-            self.state = TransportState.CLOSED
-            raise _map_connect_error(error, self._connect_timeout_s) from error
+        delays = iter(HANDSHAKE_RETRY_DELAYS_S)  # read per call: tests shorten it
+        while True:
+            try:
+                # asyncio.timeout, not wait_for: on Python 3.11, wait_for returns the socket and
+                # drops a cancellation that lands as the handshake completes, and a conversation
+                # being closed then carried on with a fresh connection.
+                async with asyncio.timeout(self._connect_timeout_s):
+                    self._ws = await self._http.ws_connect(
+                        url,
+                        headers=headers,
+                        heartbeat=_HEARTBEAT_S,
+                        max_msg_size=_MAX_MESSAGE_BYTES,
+                    )
+                break
+            except BaseException as error:
+                mapped = _map_connect_error(error, self._connect_timeout_s)
+                delay = next(delays, None) if _transient_refusal(mapped) else None
+                if delay is None:
+                    await self._http.close()
+                    self.state = TransportState.CLOSED
+                    raise mapped from error
+                logger.info("%s: %s; trying again in %.2f s", self._name, mapped, delay)
+            try:
+                await asyncio.sleep(delay * random.uniform(0.75, 1.25))
+            except BaseException:
+                await self._http.close()
+                self.state = TransportState.CLOSED
+                raise
         self.state = TransportState.OPEN
         self._io_task = asyncio.create_task(self._run_io(), name=f"{self._name}-io")
 
@@ -233,7 +288,16 @@ class RealtimeTransport:
             self.state = TransportState.CLOSED
             self._outbound.close()
             code = self._ws.close_code if self._ws is not None else None
-            self._close_marker = SocketClosed(None if closed_by_us else lost, code)
+            why: ProviderConnectionError | ProviderError | None = lost
+            if self._refusal is not None:
+                why = self._refusal
+            elif code in _AUTH_CLOSE_CODES:
+                why = AuthenticationError(
+                    f"the provider refused the credentials: it closed the socket with code "
+                    f"{code} (not retried: check the API key)",
+                    status=_AUTH_CLOSE_CODES[code],
+                )
+            self._close_marker = SocketClosed(None if closed_by_us else why, code)
             self._closed.set()
 
     async def _read(self) -> None:
@@ -243,7 +307,11 @@ class RealtimeTransport:
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
-                on_event(_parse(message.data))
+                on_event(self._inbound(message.data))
+                if self._refusal is not None:
+                    # Nothing more can work on this key: end here, whether or not the server
+                    # closes (the close marker carries the refusal, not a drop).
+                    raise ConnectionLostError(self._refusal.message)
             elif message.type is aiohttp.WSMsgType.BINARY:
                 # Output audio as raw codec bytes (audio.output.transport: binary).
                 on_event(OutputAudio(None, None, message.data))
@@ -256,6 +324,17 @@ class RealtimeTransport:
                 raise ConnectionLostError(f"the server closed the socket (code {code})")
             elif message.type is aiohttp.WSMsgType.ERROR:
                 raise ConnectionLostError(f"websocket error: {type(ws.exception()).__name__}")
+
+    def _inbound(self, data: str) -> Inbound:
+        """One text frame, scrubbed of secrets, parsed; notes a refusal of the credentials."""
+        redactor = self._redactor
+        data = redactor.known(data)
+        inbound = _parse(data)
+        if not isinstance(inbound, OutputAudio) and redactor.looks_secret(data):
+            inbound = _parse(redactor.all(data))
+        if isinstance(inbound, ErrorEvent):
+            self._refusal = _account_refusal(inbound) or self._refusal
+        return inbound
 
     async def _write(self) -> None:
         assert self._ws is not None
@@ -291,6 +370,35 @@ def _parse(data: str) -> Inbound:
         return parse_server_frame(data)
     except ProtocolError as error:
         return error
+
+
+def _account_refusal(event: ErrorEvent) -> ProviderConnectionError | ProviderError | None:
+    """The error a refusal of the key or account ends the session with, else None."""
+    detail = event.error
+    code = detail.code or detail.type
+    text = f"{code}: {detail.message}" if detail.message else code
+    if code in _REFUSED_CREDENTIALS:
+        return AuthenticationError(
+            f"the provider refused the credentials ({text}); not retried: check the API key",
+            status=_REFUSED_CREDENTIALS[code],
+        )
+    if code in _ACCOUNT_STOPPED:
+        return ProviderError(
+            f"the provider refused the account ({text}); not retried",
+            error_type=detail.type,
+            code=code,
+            retryable=False,
+        )
+    return None
+
+
+def _transient_refusal(error: BaseException) -> bool:
+    """A handshake refused with a 5xx: worth another try soon."""
+    return (
+        isinstance(error, HandshakeError)
+        and not isinstance(error, AuthenticationError | RateLimitedError)
+        and error.status >= 500
+    )
 
 
 def _map_connect_error(error: BaseException, timeout_s: float) -> BaseException:
