@@ -3,14 +3,15 @@
 Three processes on one machine, as a deployment has them: the gateway (what one gateway actor
 runs: the SIP ingress and every call's conversation, packed in its one process), the simulator
 (the phone network, the callers and the model, in a spawned child) and this driver. N callers
-arrive ``arrival_gap_s`` apart; each posts the signed ``realtime.call.incoming`` webhook, hears
-the greeting, holds the line, says one line, hears the answer, presses a key and hangs up. The
-audio stays inside the simulator (xAI carries it on the real service); the gateway sees events
-and tool calls only.
+arrive, the first ten at once (a burst), the others ``arrival_gap_s`` apart; each posts the
+signed ``realtime.call.incoming`` webhook, hears the greeting, holds the line, says one line,
+hears the answer, presses a key and hangs up. The audio stays inside the simulator (xAI carries
+it on the real service); the gateway sees events and tool calls only.
 
-Figures per N: calls completed, arrival (webhook sent) to the agent's first audio at the phone
-(p50/p99), webhook round trip (p50/p99), gateway CPU per call (the gateway process's CPU time
-over the run divided by the calls' total duration, in % of one core) and per-call memory.
+Figures per N: calls completed; arrival (webhook sent) to the agent's first audio at the phone,
+p50/p99 and the burst's p99 (it includes the simulated model's 300 ms); the webhook's round trip
+p50/p99; gateway CPU per call (the gateway process's CPU time over the run divided by the calls'
+total duration, in % of one core) and memory per call.
 Targets (the issue's): >= 100 SIP calls, arrival to first audio p99 < 1 s.
 
 :func:`measure_sip` is the function ``voxray bench gateway`` can call for its SIP rows.
@@ -37,9 +38,10 @@ FIRST_AUDIO_P99_MS: Final = 1000.0
 TARGET_CALLS: Final = 100
 _SECRET: Final = "whsec_" + "YmVuY2gtd2ViaG9vay1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 _GREETING: Final = "Thanks for calling, how can I help?"
-_FULL_RAMP: Final = (50, 100, 150)
+_FULL_RAMP: Final = (100, 200, 300)
 _QUICK_RAMP: Final = (4,)
-_ARRIVAL_GAP_S: Final = 0.05  # 20 calls a second
+_ARRIVAL_GAP_S: Final = 0.05  # 20 calls a second after the burst
+_BURST: Final = 10  # the first callers arrive at the same instant
 _HOLD_MS: Final = 4000
 _TIMEOUT_S: Final = 300.0
 
@@ -54,6 +56,7 @@ class SipSample:
     refused: int = 0
     first_audio_p50_ms: float = float("nan")
     first_audio_p99_ms: float = float("nan")
+    burst_first_audio_p99_ms: float = float("nan")
     webhook_p50_ms: float = float("nan")
     webhook_p99_ms: float = float("nan")
     attach_p99_ms: float = float("nan")
@@ -102,6 +105,9 @@ def measure_sip(calls: int, *, arrival_gap_s: float = _ARRIVAL_GAP_S) -> SipSamp
     webhook = [r["webhook_ms"] for r in reports if r["webhook_ms"] is not None]
     attach = [r["attach_ms"] for r in done if r["attach_ms"] is not None]
     durations = [r["duration_s"] for r in done]
+    burst = [r["first_audio_ms"] for r in reports[:_BURST] if r["first_audio_ms"] is not None]
+    if burst:
+        sample.burst_first_audio_p99_ms = round(percentile(burst, 0.99), 1)
     if first_audio:
         sample.first_audio_p50_ms = round(percentile(first_audio, 0.5), 1)
         sample.first_audio_p99_ms = round(percentile(first_audio, 0.99), 1)
@@ -177,7 +183,7 @@ def _simulator_main(conn: multiprocessing.connection.Connection) -> None:
         )
 
         async def one(index: int, http: aiohttp.ClientSession) -> dict[str, Any]:
-            await asyncio.sleep(index * gap_s)
+            await asyncio.sleep(max(0, index - _BURST + 1) * gap_s)
             started = time.monotonic()
             report = await simulator.place_call(webhook_url, SecretStr(_SECRET), script, http=http)
             return {
@@ -256,7 +262,10 @@ def _figures(samples: list[SipSample]) -> list[Figure]:
             Figure(
                 name=f"{tag}: arrival to first audio p50/p99",
                 value=sample.first_audio_p99_ms,
-                unit=f"ms p99 (p50 {sample.first_audio_p50_ms})",
+                unit=(
+                    f"ms p99 (p50 {sample.first_audio_p50_ms}; the burst of {_BURST}: p99 "
+                    f"{sample.burst_first_audio_p99_ms}; includes the simulated model's 300 ms)"
+                ),
                 target=f"< {FIRST_AUDIO_P99_MS:g}",
                 met=sample.first_audio_p99_ms < FIRST_AUDIO_P99_MS,
             ),
