@@ -27,9 +27,11 @@ from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
 from voxray.actors.conversation.events import AgentAudio, ConversationEvent, ResponseFinished
 from voxray.actors.errors import AudioError
+from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.executor import ToolExecutor
 from voxray.actors.tools.inprocess import InProcessToolBackend
 
+from tests.conftest import TEST_SPEED
 from tests.local_websocket import serve_websocket
 
 RECORDING_RATE = 24_000
@@ -334,3 +336,32 @@ def test_other_frames_and_bad_base64_on_the_fast_path() -> None:
     with pytest.raises(EventParseError, match="not valid base64") as error:
         parse_server_frame(bad)
     assert error.value.reason == "invalid_payload"
+
+
+@pytest.mark.parametrize("encoding", ["pcm", "pcmu"])
+async def test_binary_transport_against_the_simulator(simulator: Simulator, encoding: str) -> None:
+    """Both directions in binary frames with the real simulator: the turn is answered, the
+    agent's audio is heard and recorded, and no frame is reported malformed."""
+    from voxray.actors.conversation.script import ScenarioScript, TextTurn
+    from voxray.actors.session import SessionRequest, play_scenario
+    from voxray.actors.simulator.rules import BrainRule, BrainScript
+
+    audio = {"encoding": encoding, "rate": 24_000 if encoding == "pcm" else 8_000}
+    audio["transport"] = "binary"
+    rules = BrainScript(rules=[BrainRule(heard="hours", reply="We open at nine.")])
+    request = SessionRequest(
+        session_id="binary",
+        agent=AgentConfig.model_validate({"input_audio": audio, "output_audio": audio}),
+        script=ScenarioScript(turns=(TextTurn(text="What are your hours?"),)),
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(rules))),
+        tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
+    )
+    result = await play_scenario(request, InProcessToolBackend())
+
+    assert result.status == "completed", result.error
+    assert "nine" in result.turns[0].agent_transcript.lower()
+    assert result.turns[0].agent_audio_ms > 300
+    assert result.metrics.malformed_frames == 0
+    assert result.recording is not None
+    agent = np.frombuffer(result.recording.pcm, dtype=np.int16).reshape(-1, 2)[:, 1]
+    assert np.sqrt(np.mean(agent.astype(np.float64) ** 2)) > 300, "the agent was heard"
