@@ -72,11 +72,6 @@ class SipIngress:
             line += "  (refusing: set VOXRAY_XAI_WEBHOOK_SECRET)"
         return [line]
 
-    @property
-    def calls_in_progress(self) -> int:
-        """SIP calls being opened or running now."""
-        return len(self._running)
-
     # --- the webhook ------------------------------------------------------------------------
 
     async def _webhook(self, request: web.Request) -> web.Response:
@@ -114,7 +109,7 @@ class SipIngress:
             self._run_call(data, agent, arrived, admitted), name=f"sip-{data.call_id}"
         )
         self._running[data.call_id] = task
-        task.add_done_callback(lambda _: self._running.pop(data.call_id, None))
+        task.add_done_callback(lambda done: self._call_done(data.call_id, done, admitted))
         await asyncio.wait({admitted, task}, return_when=asyncio.FIRST_COMPLETED)
         if admitted.done():
             logger.info("sip: call %s from %s to agent %s", data.call_id, data.caller, agent.name)
@@ -156,6 +151,16 @@ class SipIngress:
                 return
             raise
         await _hold(call)
+
+    def _call_done(
+        self, call_id: str, task: asyncio.Task[None], admitted: asyncio.Future[None]
+    ) -> None:
+        self._running.pop(call_id, None)
+        if task.cancelled() or not admitted.done():
+            return  # before admission the webhook handler reads the outcome itself
+        error = task.exception()
+        if error is not None:  # the webhook was answered long ago: nobody else will see it
+            logger.error("sip: call %s failed", call_id, exc_info=error)
 
     def _refused(self, cause: RefusalCause, message: str) -> web.Response:
         refused = self._context.calls.refuse(self.name, cause, message)
