@@ -6,6 +6,7 @@ these tests check the report alone: its table, chart, timelines, transcripts and
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from voxray.actors.conversation.result import (
     ToolCallRecord,
     TurnMetrics,
 )
+from voxray.actors.errors import ConfigError
 from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import ScenarioRecord
 from voxray.evals.report import write_report
@@ -147,7 +149,10 @@ def _barge_in_result(stop_ms: float) -> SessionResult:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[RunDirectory, list[ScenarioRecord]]:
+    """A run directory with three runs' recordings, and their records."""
     run = RunDirectory(tmp_path_factory.mktemp("run"))
     records = []
     runs = [
@@ -162,6 +167,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ScenarioRecord.from_result(key, spec, index, result, score(spec, result), wav)
         )
     assert [record.passed for record in records] == [True, True, False]
+    return run, records
+
+
+@pytest.fixture(scope="module")
+def report(report_run: tuple[RunDirectory, list[ScenarioRecord]]) -> Path:
+    run, records = report_run
     return write_report(
         run,
         records,
@@ -365,3 +376,52 @@ def test_a_lost_session_is_reported_with_its_error(tmp_path: Path) -> None:
     assert '<span class="verdict skip">1 NOT FINISHED</span>' in html
     assert "FAILED" not in html and '<span class="pill skip">LOST</span>' in html
     assert "cost on xAI" in html and "would cost" not in html
+
+
+def test_players_load_their_length_before_a_click(report: Path) -> None:
+    # preload="none" showed 0:00 / 0:00 until the user pressed play.
+    players = re.findall(r"<audio [^>]*>", report.read_text(encoding="utf-8"))
+    assert len(players) == 3
+    assert all('preload="metadata"' in player for player in players)
+
+
+def test_lane_names_are_drawn_over_everything_else(report: Path) -> None:
+    html = report.read_text(encoding="utf-8")
+    timelines = re.findall(r'<svg class="chart timeline".*?</svg>', html, flags=re.S)
+    assert len(timelines) == 3
+    for svg in timelines:
+        user_label = svg.index('class="lane-label"')
+        # Waveforms, turn shading and event markers all come first: SVG paints in order.
+        for drawn in ('class="wave', 'class="turn"', 'class="ev '):
+            assert svg.rindex(drawn) < user_label, drawn
+    assert "paint-order: stroke" in html  # a halo keeps the name legible over a waveform
+
+
+def test_embedded_audio_report_plays_without_the_run_directory(
+    report_run: tuple[RunDirectory, list[ScenarioRecord]], tmp_path: Path
+) -> None:
+    run, records = report_run
+    embedded = write_report(run, records, suite_name="demo", embed_audio=True)
+    # Uploaded alone (a CI artifact): nothing beside it, and the players still have audio.
+    alone = tmp_path / "report.html"
+    shutil.copyfile(embedded, alone)
+    html = alone.read_text(encoding="utf-8")
+    assert not re.search(r"""src=["']recordings/""", html)
+    sources = re.findall(r'<audio [^>]*src="data:audio/wav;base64,([^"]+)"', html)
+    # Each run's own recording (the page shows them in the suite's order, not the records').
+    recordings = sorted((run.path / str(record.recording)).read_bytes() for record in records)
+    assert sorted(base64.b64decode(encoded) for encoded in sources) == recordings
+    assert "the recordings are inside this file" in html
+
+
+def test_a_suite_asks_for_embedded_audio_in_its_report_settings(tmp_path: Path) -> None:
+    from voxray.evals.suite import load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "name: s\nreport: {embed_audio: true}\nscenarios: [{name: a, turns: [{text: hi}]}]\n"
+    )
+    assert load_suite(path).report.embed_audio is True
+    path.write_text("name: s\nreport: {embed: true}\nscenarios: [{name: a, turns: [{text: hi}]}]\n")
+    with pytest.raises(ConfigError, match=r"report.embed: unknown key 'embed' \(did you mean"):
+        load_suite(path)

@@ -305,6 +305,7 @@ class Job:
             wall_s=wall_s,
             planned_cost_usd=planned_usd,
             descriptions={spec.name: spec.description for spec in plan.suite.scenarios},
+            embed_audio=plan.suite.report.embed_audio,
         )
         summary = summarize(
             every, pass_threshold=threshold, wall_s=wall_s, planned_cost_usd=planned_usd

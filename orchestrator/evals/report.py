@@ -5,17 +5,21 @@ repeats, latency, kinds of failure); the distribution of response latency; and, 
 run, the checks, a timeline of both channels' waveforms with turns, events and tool calls
 marked, and the transcript. Styles, script and charts are inline and nothing is fetched, so the
 file can be mailed or archived as is; only the ``<audio>`` players refer to the run directory's
-``recordings/`` (and simply stay silent when the page travels alone).
+``recordings/`` (and simply stay silent when the page travels alone). With ``embed_audio`` (the
+suite's ``report: {embed_audio: true}``) the recordings are inside the page too, as base64 WAV
+(about 130 KB per second of conversation), so a report uploaded alone as a CI artifact plays.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from voxray.evals.condition_view import condition_section
 from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import ScenarioRecord, ToolCallSummary, TurnRecord
 from voxray.evals.report_style import CSS, SCRIPT
@@ -37,11 +41,13 @@ def write_report(
     wall_s: float | None = None,
     planned_cost_usd: float | None = None,
     descriptions: Mapping[str, str] | None = None,
+    embed_audio: bool = False,
 ) -> Path:
     """Write ``report.html`` into ``run_dir`` and return its path.
 
     ``descriptions`` maps scenario names to their descriptions; its order is the order in which
-    scenarios are shown (the suite's), others follow by name.
+    scenarios are shown (the suite's), others follow by name. ``embed_audio`` puts the
+    recordings inside the page (a self-contained file that still plays when moved alone).
     """
     summary = summarize(
         records,
@@ -56,6 +62,7 @@ def write_report(
         suite_name=suite_name,
         backend=backend,
         descriptions=descriptions or {},
+        embed_audio=embed_audio,
     )
     target = run_dir.report_path
     partial = target.with_suffix(".html.part")
@@ -72,8 +79,9 @@ def render_report(
     suite_name: str,
     backend: str,
     descriptions: Mapping[str, str],
+    embed_audio: bool = False,
 ) -> str:
-    """The report's HTML; recordings are read from ``run_path``."""
+    """The report's HTML; recordings are read from ``run_path`` (and embedded if asked)."""
     latest = list({record.key: record for record in records}.values())
     # Scenarios with a judged run, then those whose runs all did not finish (never failures).
     shown = list(summary.per_scenario) + [
@@ -118,6 +126,7 @@ def render_report(
         '<div class="toolbar"><label><input type="checkbox" id="failures-only"> '
         "show failures only</label></div>",
         _results_table(order, summary.per_scenario, descriptions),
+        condition_section(summary),
         '<h2 id="latency">Response latency</h2>',
         '<div class="panel">',
         histogram_svg(latencies, summary.latency_p50_ms, summary.latency_p95_ms, budgets),
@@ -128,12 +137,22 @@ def render_report(
     for name in order:
         body.append(
             _scenario_section(
-                name, summary.per_scenario.get(name), runs[name], descriptions, run_path
+                name,
+                summary.per_scenario.get(name),
+                runs[name],
+                descriptions,
+                run_path,
+                embed_audio=embed_audio,
             )
         )
+    where = (
+        "the recordings are inside this file"
+        if embed_audio
+        else "needs the run's recordings/ folder beside this file"
+    )
     body.append(
         "<footer>Written by voxray. Hover a marker for details; click a timeline to play the "
-        "recording from there (needs the run's recordings/ folder beside this file).</footer>"
+        f"recording from there ({where}).</footer>"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -260,6 +279,8 @@ def _scenario_section(
     runs: Sequence[ScenarioRecord],
     descriptions: Mapping[str, str],
     run_path: Path,
+    *,
+    embed_audio: bool,
 ) -> str:
     if tally is None:  # no run of it finished
         head = [
@@ -285,12 +306,27 @@ def _scenario_section(
             f'<div class="panel" style="margin-bottom:12px">{_checks(tally.scenario_checks)}</div>'
         )
     for position, record in enumerate(runs):
-        head.append(_run(record, run_path, open_=position == 0 or not record.passed))
+        open_ = position == 0 or not record.passed
+        head.append(_run(record, run_path, open_=open_, embed_audio=embed_audio))
     head.append("</section>")
     return "".join(head)
 
 
-def _run(record: ScenarioRecord, run_path: Path, *, open_: bool) -> str:
+def _player(run_path: Path, recording: str, *, embed: bool) -> str:
+    # preload="metadata": the player shows the recording's length before it is clicked (with
+    # "none" it read 0:00 / 0:00), and the timeline's click-to-seek knows where it may go.
+    source = escape(recording)
+    if embed:
+        try:
+            data = (run_path / recording).read_bytes()
+        except OSError:
+            data = b""  # a missing file: the relative link stays, as without embedding
+        if data:
+            source = "data:audio/wav;base64," + base64.b64encode(data).decode("ascii")
+    return f'<audio controls preload="metadata" src="{source}"></audio>'
+
+
+def _run(record: ScenarioRecord, run_path: Path, *, open_: bool, embed_audio: bool) -> str:
     outcome, pill = _run_pill(record)
     facts = [f"{record.duration_ms / 1000:.1f} s"]
     measured = [ms for ms in record.latency_ms if ms is not None]
@@ -309,7 +345,7 @@ def _run(record: ScenarioRecord, run_path: Path, *, open_: bool) -> str:
         timeline_svg(record, envelope),
     ]
     if record.recording:
-        parts.append(f'<audio controls preload="none" src="{escape(record.recording)}"></audio>')
+        parts.append(_player(run_path, record.recording, embed=embed_audio))
     if record.error:
         parts.append(f'<div class="error-box">{escape(record.error)}</div>')
     parts += [

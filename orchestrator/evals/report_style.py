@@ -92,7 +92,8 @@ details.run > summary .facts { color: var(--muted); font-size: 13px; }
 .timeline .wave { fill: none; stroke-linecap: butt; }
 .timeline .wave-user { stroke: var(--user); } .timeline .wave-agent { stroke: var(--agent); }
 .timeline .lane-label { font-size: 11px; font-weight: 600; fill: var(--faint);
-  text-transform: uppercase; }
+  text-transform: uppercase; paint-order: stroke; stroke: #fff; stroke-width: 3px;
+  stroke-linejoin: round; pointer-events: none; }
 .timeline .turn rect { fill: rgba(9, 105, 218, 0.07); }
 .timeline .turn text { font-size: 11px; font-weight: 700; fill: var(--user); }
 .timeline .latency line { stroke: var(--pass); stroke-width: 1.5; }

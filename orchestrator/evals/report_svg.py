@@ -267,12 +267,14 @@ def timeline_svg(record: ScenarioRecord, envelope: Envelope | None) -> str:
             f'<text class="empty" x="{_WIDTH / 2:.0f}" y="{_AGENT_Y:.0f}" '
             'text-anchor="middle">no recording</text>'
         )
+    parts += _event_marks(record, x)
+    parts += _axis(duration, x)
+    # The lane names go on top of everything, with a halo (CSS): on a short first turn the
+    # user's speech, its markers and the turn's shading all start where the label is.
     parts += [
         f'<text class="lane-label" x="6" y="{_USER_Y + 13}">user</text>',
         f'<text class="lane-label" x="6" y="{_AGENT_Y + 13}">agent</text>',
     ]
-    parts += _event_marks(record, x)
-    parts += _axis(duration, x)
     parts.append(
         f'<line class="playhead" x1="0" x2="0" y1="{_USER_Y - 16}" y2="{_AXIS_Y}" '
         'visibility="hidden"/>'

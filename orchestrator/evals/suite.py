@@ -66,6 +66,7 @@ from voxray.examples import packaged_suite, suite_names
 
 __all__ = [
     "Expectations",
+    "ReportOptions",
     "ScenarioDefaults",
     "ScenarioSpec",
     "Suite",
@@ -243,6 +244,16 @@ def _as_mapping(value: Any) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
+class ReportOptions(_Model):
+    """How ``report.html`` is written."""
+
+    embed_audio: bool = Field(
+        False,
+        description="Put the recordings inside report.html (base64 WAV, about 130 KB per "
+        "second of conversation), so the page plays when uploaded alone, e.g. as a CI artifact.",
+    )
+
+
 class Suite(_Model):
     """A set of scenarios run together, with how to run them."""
 
@@ -257,6 +268,9 @@ class Suite(_Model):
         1.0, ge=0, le=1, description="A scenario passes when its pass rate over repeats is ≥ this."
     )
     output_dir: Path = Field(Path("runs"), description="Where run directories are created.")
+    report: ReportOptions = Field(
+        default_factory=ReportOptions, description="How report.html is written."
+    )
     defaults: ScenarioDefaults = Field(
         default_factory=ScenarioDefaults, description="Merged under every scenario."
     )
