@@ -38,10 +38,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from pydantic import SecretStr
 from ray.exceptions import RayActorError, RayTaskError
 from voxray.actors.conversation.backoff import Backoff, ReconnectPolicy
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.errors import RateLimitedError, SessionLostError, VoxrayError
+from voxray.actors.errors import CapacityError, RateLimitedError, SessionLostError, VoxrayError
 from voxray.actors.session import LiveSessionRequest, SessionActor, SessionRequest
 from voxray.actors.supervision.admission import Admission, Slot, fingerprint
 from voxray.actors.supervision.health import SessionHealth
@@ -125,6 +126,7 @@ class _Supervisor:
         self._hosts: HostPool | None = None  # packed hosts (conversations_per_actor > 1)
         self._live: dict[int, _Live] = {}
         self._leases: dict[int, tuple[Slot, asyncio.Task[None]]] = {}
+        self._call_slots: dict[int, Slot] = {}  # slots of calls gateways host themselves
         self._state = "running"
         # Why a job (or, after a drain's deadline, everything) was stopped: a conversation that
         # was still waiting for an actor or a host then must not start once it gets one.
@@ -245,6 +247,34 @@ class _Supervisor:
             warm=warm,
             open_ms=round((time.monotonic() - started) * 1000, 2),
         )
+
+    async def claim_call(self, quota: SecretStr, wait_s: float = 0.05) -> int:
+        """A slot for a call that a gateway hosts in its own process, under the same caps as
+        every session (per API key, per node); the call's id of it. A call never queues: no
+        slot within ``wait_s`` is a refusal.
+
+        Raises:
+            CapacityError: over a cap, or the supervisor is draining.
+        """
+        self._ensure_started()
+        key = fingerprint(quota.get_secret_value(), self._salt)
+        try:
+            slot = await asyncio.wait_for(self._admission.claim(key, "calls"), timeout=wait_s)
+        except TimeoutError:
+            raise CapacityError(
+                "no session slot free for a call",
+                limit=self._settings.max_sessions,
+                in_use=self._admission.live_for(key),
+            ) from None
+        self._call_slots[slot.slot_id] = slot
+        return slot.slot_id
+
+    def release_call(self, slot_id: int) -> None:
+        """Give a call's slot back (idempotent)."""
+        slot = self._call_slots.pop(slot_id, None)
+        if slot is not None:
+            self._admission.release(slot)
+            self._changed.set()
 
     async def close_session(self, lease_id: int) -> SessionResult:
         """Close a live session, give its slot back, and return what it did. Idempotent."""

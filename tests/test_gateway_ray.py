@@ -29,9 +29,14 @@ agents:
 
 async def _call(stream_url: str) -> float:
     async with aiohttp.ClientSession() as http:
-        caller = TwilioCaller(stream_url, parameters={"agent": "support"}, speed=TEST_SPEED)
+        # Twice real time: within the gateway's default bound of 200 messages a second.
+        caller = TwilioCaller(stream_url, parameters={"agent": "support"}, speed=2.0)
         call = asyncio.create_task(caller.run(http))
         assert await caller.wait_for_agent_audio(500, timeout_s=30)
+        # The supervisor's cap (max_sessions 1) holds this call: a second caller is refused
+        # at once, and the stream's end lets TwiML's <Say> ask them to call back later.
+        second = await TwilioCaller(stream_url, parameters={"agent": "support"}).run(http)
+        assert second.close_code == aiohttp.WSCloseCode.TRY_AGAIN_LATER
         await caller.wait_for_quiet(1000, timeout_s=10)
         before = caller.report_agent_audio_ms()
         caller.say(speech_mulaw("hello"))
@@ -50,10 +55,13 @@ def test_serve_detach_status_and_drain(
     monkeypatch.setenv("VOXRAY_NAMESPACE", f"serve-{uuid.uuid4().hex[:6]}")
     monkeypatch.setenv("VOXRAY_SIM_SPEED", str(TEST_SPEED))
     monkeypatch.setenv("VOXRAY_SUPERVISOR__TOOLS__SIZE", "1")
+    monkeypatch.setenv("VOXRAY_SUPERVISOR__MAX_SESSIONS", "1")
+    monkeypatch.setenv("VOXRAY_SUPERVISOR__WARM_PER_NODE", "0")
     agents = tmp_path / "agents.yaml"
     agents.write_text(AGENTS)
     records = tmp_path / "calls.jsonl"
     argv = ["serve", str(agents), "--address", "auto", "--detach", "--port", "0"]
+    argv += ["--max-calls", "5"]  # the gateway's own cap is not the one that refuses
     assert main([*argv, "--records", str(records)]) == 0
     printed = capsys.readouterr().out
     found = re.search(r"gateway\s+(http://127\.0\.0\.1:\d+)", printed)
@@ -65,10 +73,11 @@ def test_serve_detach_status_and_drain(
 
     assert main(["status"]) == 0
     shown = capsys.readouterr().out
-    assert f"gateway running at {base}" in shown and "1 total" in shown
+    assert f"gateway running at {base}" in shown and "1 total, 1 refused" in shown
 
     assert main(["drain", "--deadline", "5"]) == 0
-    assert "gateways drained: 0 call(s) finished" in capsys.readouterr().out
+    drained = capsys.readouterr().out
+    assert "gateways drained: 0 call(s) finished" in drained and "supervisor is gone" in drained
     with Fleet.connect() as fleet:
         assert fleet.gateways() == []
     assert records.read_text().count('"ingress":"twilio"') == 1

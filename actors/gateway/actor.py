@@ -13,18 +13,24 @@ calls), and every frame would cross Serve's proxy process; a long phone call wan
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
 
 import ray
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
+from ray.exceptions import RayActorError, RayError, RayTaskError
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.errors import CapacityError
+from voxray.actors.gateway.admission import CallRefused
 from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.server import GatewayServer
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.supervision.settings import SupervisorSettings
+from voxray.actors.supervisor import get_supervisor
 from voxray.actors.tools.pool import ToolPool
 from voxray.actors.tools.settings import ToolPoolSettings
 
@@ -34,6 +40,7 @@ __all__ = [
     "GatewayDrain",
     "GatewayLaunch",
     "GatewayStatus",
+    "SupervisorAdmitter",
 ]
 
 GATEWAY_PREFIX = "voxray-gateway-"
@@ -51,6 +58,11 @@ class GatewayLaunch(BaseModel):
     tuning: EngineTuning
     tools: ToolPoolSettings
     namespace: str
+    supervisor: SupervisorSettings | None = None
+    """Claim each call's slot from the cluster's supervisor (created with these settings when
+    none runs): the same caps as every session. None: only the gateway's own ``max_calls``."""
+    quota: SecretStr | None = None
+    """Names the cap calls count against (the API key; a simulator's URL offline)."""
 
 
 class GatewayStatus(BaseModel):
@@ -79,6 +91,31 @@ class GatewayDrain(BaseModel):
     elapsed_s: float
 
 
+class SupervisorAdmitter:
+    """Each call's slot from the supervisor (``claim_call``): refused at once over a cap."""
+
+    def __init__(self, supervisor: Any, quota: SecretStr) -> None:
+        self._supervisor = supervisor
+        self._quota = quota
+
+    async def claim(self) -> object:
+        try:
+            slot_id: int = await self._supervisor.claim_call.remote(self._quota)
+        except RayTaskError as error:
+            if isinstance(error.cause, CapacityError):
+                raise CallRefused("capacity", error.cause.message) from None
+            raise CallRefused(
+                "capacity", f"admission failed: {type(error.cause).__name__}"
+            ) from None
+        except RayActorError:
+            raise CallRefused("draining", "the cluster's supervisor is gone (drained)") from None
+        return slot_id
+
+    async def release(self, slot: object) -> None:
+        with contextlib.suppress(RayError):
+            await self._supervisor.release_call.remote(slot)
+
+
 class _Gateway:
     def __init__(self) -> None:
         run_at_normal_priority()  # callers' audio is real-time work
@@ -91,12 +128,17 @@ class _Gateway:
             self._tools = ToolPool.from_settings(launch.tools, namespace=launch.namespace)
             await self._tools.wait_ready()
             endpoints = launch.endpoints
+            admitter = None
+            if launch.supervisor is not None and launch.quota is not None:
+                supervisor = get_supervisor(launch.supervisor, launch.namespace)
+                admitter = SupervisorAdmitter(supervisor, launch.quota)
             server = GatewayServer(
                 launch.settings,
                 launch.agents,
                 endpoints=lambda agent: endpoints[agent.name],
                 tools=self._tools,
                 tuning=launch.tuning,
+                admitter=admitter,
                 node_id=ray.get_runtime_context().get_node_id(),
             )
             await server.start()

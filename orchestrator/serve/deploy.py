@@ -56,6 +56,9 @@ def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings
         ConfigError: ``backend: xai`` without an API key.
     """
     endpoints = _endpoints(agents, settings)
+    first = endpoints[agents.agents[0].name]
+    # Offline, every agent's simulator token counts against one cap named by the simulator.
+    quota = first.api_key if agents.backend == "xai" else SecretStr(f"sim:{first.url}")
     launch = GatewayLaunch(
         settings=gateway,
         agents=agents.hosted(),
@@ -63,6 +66,8 @@ def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings
         tuning=settings.engine,
         tools=settings.supervisor.tools,
         namespace=settings.namespace,
+        supervisor=settings.supervisor,
+        quota=quota,
     )
     handles: list[Any] = []
     for node in read_nodes():
