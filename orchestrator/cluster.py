@@ -6,7 +6,8 @@ Three ways in, tried in this order:
 2. no address but ``RAY_ADDRESS`` set (a ``ray job submit`` entrypoint, or the user's shell):
    join it;
 3. neither: start an embedded, single-node cluster in this process (dashboard off, Ray's
-   background work trimmed: :data:`EMBEDDED_RAY_ENVIRONMENT`).
+   background work trimmed: :data:`EMBEDDED_RAY_ENVIRONMENT`, voxray's secrets kept out of its
+   processes' environment: :data:`WITHHELD_FROM_RAY`).
 
 ``auto`` (or ``RAY_ADDRESS=auto``) means the one Ray cluster running on this machine. Ray
 itself picks the last ``ray start`` cluster, or any, when there are several; voxray refuses
@@ -36,6 +37,7 @@ from voxray.actors.errors import ConfigError
 
 __all__ = [
     "EMBEDDED_RAY_ENVIRONMENT",
+    "WITHHELD_FROM_RAY",
     "connect_ray",
     "describe_address",
     "disconnect_ray",
@@ -64,6 +66,16 @@ workers); a value already set in the environment wins. For a ``ray start`` clust
 them before starting it."""
 
 
+WITHHELD_FROM_RAY: Final = frozenset(
+    {"XAI_API_KEY", "VOXRAY_XAI_API_KEY", "VOXRAY_XAI_WEBHOOK_SECRET"}
+)
+"""Variables an embedded cluster's processes never inherit from the driver. Every Ray worker,
+tool runners included, starts with the environment the driver had at ``ray.init``, and a tool
+is user code: it must not find the key in ``os.environ``. Sessions get their endpoint from the
+driver's settings, never from their own environment. (A ``ray start`` cluster inherits the shell
+that started it: start it without the key exported.)"""
+
+
 def joins_existing_cluster(address: str | None) -> bool:
     """Whether :func:`connect_ray` with ``address`` joins a cluster rather than starting one."""
     return bool(address) or bool(os.environ.get("RAY_ADDRESS"))
@@ -89,6 +101,7 @@ def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = Fa
         "configure_logging": True,
     }
     trims: Mapping[str, str] = {}
+    withheld: frozenset[str] = frozenset()
     if joins_existing_cluster(address):
         options["address"] = _resolve_address(address)
         _send_token_if_available()
@@ -101,8 +114,9 @@ def connect_ray(address: str | None, *, namespace: str, log_to_driver: bool = Fa
             "num_cpus": max(2, os.cpu_count() or 2),
         }
         trims = EMBEDDED_RAY_ENVIRONMENT
+        withheld = WITHHELD_FROM_RAY
     try:
-        with _environment_defaults(trims), _quiet_token_notice():
+        with _environment_defaults(trims), _environment_without(withheld), _quiet_token_notice():
             ray.init(**options)
     except ConnectionError as error:
         raise ConfigError(
@@ -219,6 +233,17 @@ def _environment_defaults(defaults: Mapping[str, str]) -> Iterator[None]:
     finally:
         for name in added:
             os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
+def _environment_without(names: frozenset[str]) -> Iterator[None]:
+    """Variables taken out while Ray starts its processes (they inherit the environment as it
+    is then), and put back afterwards for this process."""
+    taken = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(taken)
 
 
 def _send_token_if_available() -> None:
