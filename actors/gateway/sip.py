@@ -11,7 +11,8 @@ xAI answers the phone itself and posts a signed ``realtime.call.incoming`` webho
    number called (the SIP ``To`` header), else the default agent (none: 404);
 3. claims a slot and answers 200 at once (over a cap, or draining: 503); the conversation then
    connects in the background to ``/v1/realtime?call_id=<id>`` with the API key, sends its one
-   ``session.update`` and the agent's greeting.
+   ``session.update`` (the agent's configuration, with the phone leg's G.711 μ-law as its audio
+   format) and the agent's greeting.
 
 No audio passes through voxray: xAI carries it between the phone network and the model, and
 the session exchanges only events and tool calls. The call ends when xAI closes the session's
@@ -27,6 +28,7 @@ import time
 from typing import Final
 
 from aiohttp import web
+from voxray.actors.conversation.agent import AudioFormatConfig
 from voxray.actors.conversation.events import AgentSpeechStarted, ConversationEvent, DtmfReceived
 from voxray.actors.errors import ProtocolError, WebhookRejected
 from voxray.actors.gateway.admission import CallRefused, RefusalCause
@@ -41,6 +43,7 @@ __all__ = ["WEBHOOK_PATH", "SipIngress"]
 logger = logging.getLogger("voxray.gateway.sip")
 
 WEBHOOK_PATH: Final = "/sip/webhook"
+_TELEPHONE: Final = AudioFormatConfig(encoding="pcmu", rate=8000)
 _STATUS: Final[dict[RefusalCause, int]] = {
     "draining": 503,
     "capacity": 503,
@@ -130,6 +133,10 @@ class SipIngress:
     ) -> None:
         calls = self._context.calls
         endpoint = calls.endpoint_for(agent).model_copy(update={"call_id": data.call_id})
+        # The phone leg is G.711 μ-law at 8 kHz: say so, so nothing transcodes on the way.
+        config = agent.agent.model_copy(
+            update={"input_audio": _TELEPHONE, "output_audio": _TELEPHONE}
+        )
 
         def on_admitted() -> None:
             if not admitted.done():
@@ -143,6 +150,7 @@ class SipIngress:
                 called=data.called,
                 arrived=arrived,
                 endpoint=endpoint,
+                config=config,
                 call_id=data.call_id,
                 admitted=on_admitted,
             )
