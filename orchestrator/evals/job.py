@@ -17,19 +17,23 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
 from voxray.actors.errors import ConfigError
+from voxray.evals.compare import Comparison, RegressionGate, compare_records, load_run
+from voxray.evals.compare import write_comparison as write_compare_json
+from voxray.evals.compare_view import add_regressions_to_junit, write_compare_page
 from voxray.evals.cost import CostEstimate, estimate_cost
+from voxray.evals.labels import write_label_tracks
 from voxray.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summarize
 from voxray.evals.report import write_report
 from voxray.evals.runner import JobDrain, PlannedRun, plan_runs, run_suite
-from voxray.evals.suite import Suite, load_suite, select, with_overrides
+from voxray.evals.suite import Suite, load_suite, select, with_conditions, with_overrides
 from voxray.settings import VoxraySettings
 
 __all__ = ["Job", "JobPlan", "JobResult", "plan_job"]
@@ -54,6 +58,10 @@ class JobPlan:
     retries: int | None
     cost: CostEstimate
     """What the planned runs would cost on xAI (audio minutes and typed messages)."""
+    baseline: Path | None = None
+    """A run directory to gate against: regressions fail the job (``--baseline``)."""
+    baseline_records: tuple[ScenarioRecord, ...] = ()
+    gate: RegressionGate = field(default_factory=RegressionGate)
 
     def check_credentials(self) -> None:
         """Raise ``ConfigError`` now when the xai backend has no key (before Ray starts)."""
@@ -73,6 +81,9 @@ def plan_job(
     resume: bool = False,
     speed: float | None = None,
     retries: int | None = None,
+    conditions: Sequence[str] | None = None,
+    baseline: str | PathLike[str] | None = None,
+    gate: RegressionGate | None = None,
 ) -> JobPlan:
     """Resolve a job (no Ray needed); see :meth:`voxray.Fleet.submit` for the options.
 
@@ -86,6 +97,10 @@ def plan_job(
         settings = settings.model_copy(update={"sim_speed": speed})
     loaded = suite if isinstance(suite, Suite) else load_suite(Path(suite))
     loaded = with_overrides(loaded, backend=backend, concurrency=concurrency, repeat=repeat)
+    if conditions:
+        loaded = with_conditions(loaded, list(conditions))
+    # Read now: a baseline that is not a run directory is a one-line error before Ray starts.
+    baseline_records = tuple(load_run(Path(baseline))) if baseline is not None else ()
     specs = select(loaded, filter)
     if not specs:
         raise ConfigError(f"no scenario of suite {loaded.name!r} matches the filter {filter!r}")
@@ -109,6 +124,9 @@ def plan_job(
         settings=settings,
         retries=retries,
         cost=estimate_cost([run.spec for run in runs], 1),
+        baseline=Path(baseline) if baseline is not None else None,
+        baseline_records=baseline_records,
+        gate=gate or RegressionGate(),
     )
 
 
@@ -128,12 +146,15 @@ class JobResult:
     """``report.html`` (beside ``results.jsonl``, ``summary.json`` and ``junit.xml``)."""
     all_records: list[ScenarioRecord]
     """Every record the summary covers (with a resume: earlier jobs' too)."""
+    comparison: Comparison | None = None
+    """Against the plan's baseline, when it has one (also in ``compare.json``)."""
 
     @property
     def passed(self) -> bool:
-        """Every scenario reached the suite's pass threshold, every run finished, and
-        something ran."""
-        return bool(self.all_records) and self.summary.all_passed
+        """Every scenario reached the suite's pass threshold, every run finished, something
+        ran, and nothing regressed against the baseline."""
+        regressed = self.comparison is not None and bool(self.comparison.regressions)
+        return bool(self.all_records) and self.summary.all_passed and not regressed
 
     @property
     def unfinished(self) -> int:
@@ -295,7 +316,22 @@ class Job:
         run_dir.write_summary(
             every, pass_threshold=threshold, wall_s=wall_s, planned_cost_usd=planned_usd
         )
-        run_dir.write_junit(plan.suite.name, every)
+        junit = run_dir.write_junit(plan.suite.name, every)
+        write_label_tracks(run_dir.path, every)
+        comparison = None
+        if plan.baseline is not None:
+            comparison = compare_records(
+                plan.baseline_records,
+                every,
+                run_a=str(plan.baseline),
+                run_b=str(run_dir.path),
+                alpha=plan.gate.alpha,
+                latency_tolerance=plan.gate.latency_tolerance,
+                latency_floor_ms=plan.gate.latency_floor_ms,
+            )
+            write_compare_json(comparison, run_dir.path)
+            write_compare_page(comparison, run_dir.path)
+            add_regressions_to_junit(junit, comparison)
         report = write_report(
             run_dir,
             every,
@@ -311,7 +347,14 @@ class Job:
             every, pass_threshold=threshold, wall_s=wall_s, planned_cost_usd=planned_usd
         )
         return JobResult(
-            plan.job_id, plan.run_path, records, summary, cancelled, report, list(every)
+            plan.job_id,
+            plan.run_path,
+            records,
+            summary,
+            cancelled,
+            report,
+            list(every),
+            comparison,
         )
 
     def _add(self, record: ScenarioRecord) -> None:
