@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +53,7 @@ from voxray.actors.supervision.models import (
     SupervisorStatus,
 )
 from voxray.cluster import connect_ray, disconnect_ray
+from voxray.evals.compare import RegressionGate
 from voxray.evals.job import Job, JobPlan, JobResult, plan_job
 from voxray.evals.suite import Suite
 from voxray.handles.ray_errors import voxray_error
@@ -252,6 +253,9 @@ class Fleet:
         resume: bool = False,
         speed: float | None = None,
         retries: int | None = None,
+        conditions: Sequence[str] | None = None,
+        baseline: str | PathLike[str] | None = None,
+        gate: RegressionGate | None = None,
     ) -> JobPlan:
         """What :meth:`submit` would run, resolved but not started (see :meth:`submit`)."""
         return plan_job(
@@ -265,6 +269,9 @@ class Fleet:
             resume=resume,
             speed=speed,
             retries=retries,
+            conditions=conditions,
+            baseline=baseline,
+            gate=gate,
         )
 
     def submit(
@@ -279,6 +286,9 @@ class Fleet:
         resume: bool = False,
         speed: float | None = None,
         retries: int | None = None,
+        conditions: Sequence[str] | None = None,
+        baseline: str | PathLike[str] | None = None,
+        gate: RegressionGate | None = None,
     ) -> Job:
         """Start running ``suite`` (a :class:`Suite`, a YAML path, or a :meth:`plan`);
         returns at once. The job writes ``results.jsonl`` as runs end and, however it ends,
@@ -293,6 +303,13 @@ class Fleet:
             resume: skip the runs ``out`` holds as finished; rerun the rest (needs ``out``).
             speed: simulator pacing (1 = real time) instead of the settings'.
             retries: re-runs of a scenario whose session was lost (default from settings).
+            conditions: run every scenario under each of these caller conditions (presets
+                such as "clean", "phone", "noisy-cafe", or the suite's own): the ablation
+                matrix, instead of the suite's ``matrix``.
+            baseline: a run directory to compare with: the job writes ``compare.json`` and
+                ``compare.html``, JUnit lists the regressions, and the result does not pass
+                when a scenario regressed (see :mod:`voxray.evals.compare`).
+            gate: what counts as a regression against ``baseline`` (default thresholds).
 
         Raises:
             ConfigError: the suite or an option is invalid, or the xai backend has no key
@@ -318,6 +335,9 @@ class Fleet:
                 resume=resume,
                 speed=speed,
                 retries=retries,
+                conditions=conditions,
+                baseline=baseline,
+                gate=gate,
             )
         plan.check_credentials()
         job = Job(plan, self._loop_thread().loop)

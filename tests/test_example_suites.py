@@ -75,11 +75,50 @@ def _check_repeats(out: Path, records: list[dict[str, Any]]) -> None:
     assert summary["per_scenario"]["spoken-greeting"]["skipped_checks"] == {"user WER": 3}
 
 
+def _user_channel(out: Path, record: dict[str, Any]) -> tuple[np.ndarray, int]:
+    with wave.open(str(out / record["recording"])) as wav:
+        rate = wav.getframerate()
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    return stereo[:, 0].astype(np.float64), rate
+
+
+def _band_db(samples: np.ndarray, rate: int, low: float, high: float) -> float:
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    frequencies = np.fft.rfftfreq(samples.size, 1 / rate)
+    return float(10 * np.log10(power[(frequencies >= low) & (frequencies < high)].sum() + 1e-9))
+
+
+def _check_conditions(out: Path, records: list[dict[str, Any]]) -> None:
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["per_condition"]) == ["clean", "phone", "bad-network"]
+    for condition, tally in summary["per_condition"].items():
+        assert (tally["runs"], tally["pass_rate"]) == (3, 1.0), condition
+    by_key = {record["key"]: record for record in records}
+    for record in records:
+        assert record["condition"] == (record["key"].partition("@")[2] or "clean")
+        # An Audacity label track beside each recording: the user's turns and the agent's.
+        labels = (out / record["recording"]).with_suffix(".txt").read_text().splitlines()
+        texts = [line.split("\t")[2] for line in labels]
+        assert any(text.startswith("user 1") for text in texts), labels
+        assert any(text.startswith("agent") for text in texts), labels
+    # The recording keeps what the session heard: the phone line passes nothing above 4 kHz.
+    clean, rate = _user_channel(out, by_key["opening-hours"])
+    phone, _ = _user_channel(out, by_key["opening-hours@phone"])
+    assert _band_db(clean, rate, 4200, 8000) - _band_db(clean, rate, 300, 3400) > -30
+    assert _band_db(phone, rate, 4200, 8000) - _band_db(phone, rate, 300, 3400) < -40
+    for key in ("backchannel", "backchannel@phone", "backchannel@bad-network"):
+        murmur = by_key[key]["turns"][1]
+        assert murmur["kind"] == "backchannel" and not murmur["interrupted_agent"], key
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="conditions"' in html and "Pass rate by condition" in html
+
+
 CHECKS = {
     "barge-in": _check_barge_in,
     "tools": _check_tools,
     "audio-file": _check_audio_file,
     "repeats": _check_repeats,
+    "conditions": _check_conditions,
 }
 
 

@@ -28,8 +28,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from voxray.actors.errors import RunDirectoryBusyError, VoxrayError
+from voxray.actors.errors import ConfigError, RunDirectoryBusyError, VoxrayError
 from voxray.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from voxray.commands.compare import add_gate_options, check_gate_options
+from voxray.evals.compare_view import comparison_table
+from voxray.evals.condition_view import condition_table
 from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD
 from voxray.evals.records import ScenarioRecord
 from voxray.evals.tables import results_table, scenario_table, summary_line, verdict_markup
@@ -56,6 +59,18 @@ def add_parser(commands: Any) -> None:
     )
     run.add_argument("--address", help="Ray cluster to join, e.g. 'auto'; default: embedded Ray")
     run.add_argument("--speed", type=float, help="simulator pacing (1 = real time)")
+    run.add_argument(
+        "--conditions",
+        help="run every scenario under each caller condition, e.g. clean,phone,noisy-cafe "
+        "(presets or the suite's own; replaces the suite's matrix)",
+    )
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        help="a run directory to gate against: exit 1 when a scenario regressed "
+        "(pass rate dropped significantly, latency p95 grew past the tolerance)",
+    )
+    add_gate_options(run)
     run.add_argument("-v", "--verbose", action="store_true", help="show actor logs")
 
 
@@ -63,8 +78,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
     from voxray.client import Fleet
     from voxray.cluster import joins_existing_cluster
+    from voxray.evals.compare import RegressionGate
     from voxray.evals.job import plan_job
 
+    check_gate_options(args)
+    conditions = [name.strip() for name in (args.conditions or "").split(",") if name.strip()]
+    if args.conditions is not None and not conditions:
+        raise ConfigError("--conditions needs at least one condition name, e.g. clean,phone")
     settings = VoxraySettings()
     plan = plan_job(
         args.suite,
@@ -76,6 +96,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         repeat=args.repeat,
         resume=args.resume,
         speed=args.speed,
+        conditions=conditions or None,
+        baseline=args.baseline,
+        gate=RegressionGate(args.alpha, args.latency_tolerance, args.latency_floor_ms),
     )
     suite = plan.suite
     address = args.address or settings.ray_address
@@ -123,6 +146,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     summary = result.summary
     if suite.repeat > 1 and summary.per_scenario:
         console.print(scenario_table(summary))
+    by_condition = condition_table(summary)
+    if by_condition is not None:
+        console.print(by_condition)
     _print(
         console,
         summary_line(
@@ -134,6 +160,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         ),
     )
     _print(console, f"report: {result.report}")
+    if result.comparison is not None:
+        console.print(comparison_table(result.comparison))
+        regressions = result.comparison.regressions
+        if regressions:
+            _print(
+                console,
+                f"[red]{len(regressions)} regression(s) against {args.baseline}[/red]: "
+                + "; ".join(f"{cell.name}: {', '.join(cell.reasons())}" for cell in regressions),
+            )
+        else:
+            _print(console, f"[green]no regression against {args.baseline}[/green]")
     if summary.runs_unfinished:
         # Not a failure of any scenario, but not a pass either: they were never judged.
         _print(

@@ -22,6 +22,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -33,6 +34,7 @@ from voxray.evals.summary import percentile
 __all__ = [
     "CellComparison",
     "Comparison",
+    "RegressionGate",
     "SideFigures",
     "compare_records",
     "compare_runs",
@@ -43,6 +45,18 @@ __all__ = [
 
 _Z95 = 1.959963984540054
 RESULTS_FILE = "results.jsonl"
+
+
+@dataclass(frozen=True)
+class RegressionGate:
+    """What counts as a regression (see the module doc)."""
+
+    alpha: float = 0.05
+    """Significance level of a pass-rate drop."""
+    latency_tolerance: float = 0.25
+    """Latency p95 growth, as a fraction of the baseline's, that regresses..."""
+    latency_floor_ms: float = 50.0
+    """... when it is also at least this many ms."""
 
 
 def wilson_interval(passed: int, runs: int, z: float = _Z95) -> tuple[float, float]:

@@ -12,9 +12,9 @@ before conditions existed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, Field
 from voxray.actors.audio.conditions import CLEAN, PRESETS, CallerCondition
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CELL_SEPARATOR",
+    "CellTally",
     "ConditionTally",
     "cell_name",
     "condition_tallies",
@@ -66,15 +67,11 @@ def resolve_condition(
     raise ValueError(f"unknown condition {name!r}; known: {', '.join(known_conditions(custom))}")
 
 
-@dataclass
-class ConditionTally:
-    """How a run did under one condition: runs, passes, and per scenario."""
+class CellTally(BaseModel):
+    """One scenario under one condition."""
 
-    condition: str
     runs: int = 0
     passed_runs: int = 0
-    per_scenario: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """scenario → (passed runs, runs)."""
 
     @property
     def pass_rate(self) -> float:
@@ -82,18 +79,37 @@ class ConditionTally:
         return self.passed_runs / self.runs if self.runs else 0.0
 
 
+class ConditionTally(BaseModel):
+    """How a run did under one condition: finished runs, passes, and per scenario."""
+
+    runs: int = 0
+    passed_runs: int = 0
+    pass_rate: float = 0.0
+    per_scenario: dict[str, CellTally] = Field(
+        default_factory=dict, description="Scenario (without @condition) → its runs."
+    )
+
+
+def _condition_order(name: str) -> tuple[int, int, str]:
+    presets = list(PRESETS)
+    return (0, presets.index(name), "") if name in PRESETS else (1, 0, name)
+
+
 def condition_tallies(records: Iterable[ScenarioRecord]) -> dict[str, ConditionTally]:
-    """Pass counts per condition, in the order conditions first appear (latest record per key;
-    runs that did not finish are not judged)."""
+    """Pass counts per condition, ``clean`` and the presets first, in their documented order,
+    then the suite's own by name (latest record per key; runs that did not finish are not
+    judged)."""
     latest = {record.key: record for record in records}
     tallies: dict[str, ConditionTally] = {}
     for record in latest.values():
         if record.status not in ("completed", "failed"):
             continue
         scenario, condition = split_cell(record.scenario)
-        tally = tallies.setdefault(condition, ConditionTally(condition))
+        tally = tallies.setdefault(condition, ConditionTally())
         tally.runs += 1
         tally.passed_runs += record.passed
-        passed, runs = tally.per_scenario.get(scenario, (0, 0))
-        tally.per_scenario[scenario] = (passed + record.passed, runs + 1)
-    return tallies
+        tally.pass_rate = round(tally.passed_runs / tally.runs, 4)
+        cell = tally.per_scenario.setdefault(scenario, CellTally())
+        cell.runs += 1
+        cell.passed_runs += record.passed
+    return {name: tallies[name] for name in sorted(tallies, key=_condition_order)}

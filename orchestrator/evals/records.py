@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from voxray.actors.audio.conditions import CLEAN
 from voxray.actors.conversation.result import (
     SessionResult,
     TimelineEvent,
@@ -94,6 +95,10 @@ class TurnRecord(TurnMetrics):
     )
 
 
+def _condition(spec: ScenarioSpec) -> str:
+    return spec.condition.name if spec.condition is not None else CLEAN
+
+
 def _said(turn: UserTurn) -> str | None:
     match turn:
         case SayTurn():
@@ -116,7 +121,10 @@ class ScenarioRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     key: str = Field(description="Unique in the run: the scenario name, plus #n when repeated.")
-    scenario: str
+    scenario: str = Field(
+        description="The scenario's run name: `weather`, or `weather@phone` under a condition."
+    )
+    condition: str = Field(CLEAN, description="The caller condition the run had (`clean`: none).")
     repeat_index: int = Field(ge=0, description="Which run of the scenario, from 0.")
     passed: bool
     checks: tuple[Check, ...]
@@ -167,6 +175,7 @@ class ScenarioRecord(BaseModel):
         return cls(
             key=key,
             scenario=spec.name,
+            condition=_condition(spec),
             repeat_index=repeat_index,
             passed=score.passed,
             checks=tuple(
@@ -216,6 +225,7 @@ class ScenarioRecord(BaseModel):
         return cls(
             key=key,
             scenario=spec.name,
+            condition=_condition(spec),
             repeat_index=repeat_index,
             passed=False,
             checks=(),

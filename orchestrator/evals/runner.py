@@ -148,7 +148,8 @@ class _Job:
             request = SessionRequest(
                 session_id=f"{run.key}-{uuid.uuid4().hex[:6]}",
                 agent=run.spec.agent,
-                script=run.spec.script(),
+                # Each repeat hears its own noise and losses, the same every time it is run.
+                script=run.spec.script(seed=run.repeat_index),
                 endpoint=lease.endpoint,
                 tuning=self.tuning,
             )

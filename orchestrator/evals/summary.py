@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
+from voxray.evals.conditions import ConditionTally, condition_tallies
 from voxray.evals.cost import audio_cost_usd
 from voxray.evals.records import RunStatus, ScenarioRecord
 from voxray.evals.scoring import Check
@@ -68,6 +69,11 @@ class RunSummary(BaseModel):
     unfinished: list[UnfinishedRun] = Field(default_factory=list)
     pass_threshold: float
     per_scenario: dict[str, ScenarioTally]
+    per_condition: dict[str, ConditionTally] = Field(
+        default_factory=dict,
+        description="Caller condition → pass rate over its finished runs, and per scenario "
+        "(the ablation table; `clean` for runs without a condition).",
+    )
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     latency_samples: int
@@ -177,6 +183,7 @@ def summarize(
         unfinished=unfinished,
         pass_threshold=pass_threshold,
         per_scenario=tallies,
+        per_condition=condition_tallies(latest.values()),
         latency_p50_ms=percentile(latencies, 0.50) if latencies else None,
         latency_p95_ms=percentile(latencies, 0.95) if latencies else None,
         latency_samples=len(latencies),
