@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import aiohttp
+from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.records import CallRecord
 from voxray.actors.gateway.twilio_playback import MarkLedger
 from voxray.actors.gateway.twilio_signature import twilio_signature
+from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
 
@@ -189,3 +192,42 @@ async def test_bad_input_is_refused_and_other_calls_go_on(
     assert 'voxray_call_refusals_total{cause="unauthorized",ingress="twilio"} 1.0' in metrics
     assert 'voxray_call_refusals_total{cause="unknown_agent",ingress="twilio"} 1.0' in metrics
     assert 'voxray_call_refusals_total{cause="bad_request",ingress="twilio"}' in metrics
+
+
+async def test_tool_calls_reach_the_record_and_the_metrics(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    agent = HostedAgent(
+        name="support",
+        agent=AgentConfig(tools=["voxray.examples.tools:get_weather"]),  # type: ignore[list-item]
+        greeting=None,
+    )
+    brain = BrainScript(
+        rules=[
+            BrainRule(
+                turn=1,
+                calls=[ScriptedCall(name="get_weather", arguments={"city": "Paris"})],
+                after_tool="Here is the weather: {output}",
+            )
+        ]
+    )
+    async with (
+        running_gateway(simulator, tmp_path, agents=[agent], brain=brain) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        caller = TwilioCaller(
+            gateway.url.replace("http://", "ws://") + "/twilio/stream",
+            parameters={"agent": "support"},
+            speed=TEST_SPEED,
+        )
+        call = asyncio.create_task(caller.run(http))
+        caller.say(speech_mulaw("What is the weather in Paris?"))
+        assert await caller.wait_for_agent_audio(500, timeout_s=15)
+        caller.hang_up()
+        await asyncio.wait_for(call, 10)
+        records = await _wait_records(tmp_path, 1)
+        metrics = gateway.context.metrics.render().decode()
+    (tool_call,) = records[0].tool_calls
+    assert (tool_call.name, tool_call.ok) == ("get_weather", True)
+    assert "Paris" in tool_call.output
+    assert 'voxray_tool_call_seconds_count{agent="support",tool="get_weather"} 1.0' in metrics

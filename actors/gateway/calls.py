@@ -74,7 +74,12 @@ class Call:
         self.caller = caller
         self.called = called
         self.live = live
-        self.tracker = CallTracker(calls.metrics, ingress=ingress, agent=agent.name)
+        self.tracker = CallTracker(
+            calls.metrics,
+            ingress=ingress,
+            agent=agent.name,
+            tools=frozenset(tool.name for tool in live.request.agent.tools),
+        )
         self.stop_requested = asyncio.Event()
         self.stop_reason = "hangup"
         self._calls = calls

@@ -18,6 +18,7 @@ from voxray.actors.conversation.events import (
 )
 from voxray.actors.gateway.metrics import GatewayMetrics
 from voxray.actors.gateway.records import CallTurn, DtmfRecord, TranscriptLine
+from voxray.actors.tools.executor import UNKNOWN_TOOL_KEY
 
 __all__ = ["CallTracker"]
 
@@ -49,8 +50,11 @@ class _OpenTurn:
 class CallTracker:
     """Listener of one call's conversation; see the module docstring."""
 
-    def __init__(self, metrics: GatewayMetrics, *, ingress: str, agent: str) -> None:
+    def __init__(
+        self, metrics: GatewayMetrics, *, ingress: str, agent: str, tools: frozenset[str]
+    ) -> None:
         self._metrics = metrics
+        self._tools = tools
         self._ingress = ingress
         self._agent = agent
         self.transcript: list[TranscriptLine] = []
@@ -87,12 +91,14 @@ class CallTracker:
                     self._turns[-1].interrupted = True
                 self._metrics.barge_ins.labels(self._ingress, self._agent).inc()
             case ToolCallFinished(outcome=outcome):
-                self._metrics.tool_latency.labels(self._agent, outcome.name).observe(
+                # The model picks the name: an undeclared one must not grow the label set.
+                tool = outcome.name if outcome.name in self._tools else UNKNOWN_TOOL_KEY
+                self._metrics.tool_latency.labels(self._agent, tool).observe(
                     outcome.latency_ms / 1000
                 )
                 if not outcome.ok:
                     self._metrics.tool_errors.labels(
-                        self._agent, outcome.name, outcome.error_type or "error"
+                        self._agent, tool, outcome.error_type or "error"
                     ).inc()
             case _:
                 pass
