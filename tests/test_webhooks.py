@@ -15,6 +15,7 @@ from voxray.actors.realtime.webhooks import (
     sign_webhook,
     webhook_headers,
 )
+from voxray.settings import VoxraySettings
 
 # The Standard Webhooks reference vector (its test suite signs this exact message).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -188,3 +189,13 @@ def test_sip_number_reads_sip_sips_and_tel_uris() -> None:
     assert sip_number("tel:+15550100;phone-context=x") == "+15550100"
     assert sip_number("no uri here") is None
     assert sip_number(None) is None
+
+
+def test_the_secret_comes_from_voxray_xai_webhook_secret_and_stays_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VOXRAY_XAI_WEBHOOK_SECRET", SECRET)
+    settings = VoxraySettings()
+    assert settings.xai_webhook_secret is not None
+    assert settings.xai_webhook_secret.get_secret_value() == SECRET
+    assert SECRET not in repr(settings) and SECRET not in str(settings.model_dump())
