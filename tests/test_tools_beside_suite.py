@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from voxray.actors.errors import ConfigError, ToolSpecError
 from voxray.actors.tools.spec import build_tool_spec
+from voxray.evals.runner import plan_runs
 from voxray.evals.suite import load_suite
 
 TOOLS = '''
@@ -125,12 +126,15 @@ def test_a_shipped_module_imports_in_a_runner_started_by_another_actor(tmp_path:
     suite_path = _suite(folder, "hotel_tools_d:room_price")
     (folder / "hotel_tools_d.py").write_text(TOOLS)
     suite = load_suite(suite_path)
-    shipped = ship_tool_modules(suite)
-    (spec,) = shipped.scenarios[0].agent.tools
+    runs = plan_runs(suite.model_copy(update={"repeat": 2}), suite.scenarios, set())
+    shipped = ship_tool_modules(runs)
+    assert shipped[0].spec is shipped[1].spec  # the repeats share one upload
+    (spec,) = shipped[0].spec.agent.tools
     assert spec.runtime_env is not None
     (uri,) = spec.runtime_env["py_modules"]
     assert uri.startswith("gcs://"), uri
-    assert ship_tool_modules(shipped) is shipped  # nothing local is left to upload
+    again = ship_tool_modules(shipped)
+    assert all(a is b for a, b in zip(again, shipped, strict=True))  # nothing local is left
 
     @ray.remote(num_cpus=0)
     class Runner:
@@ -153,8 +157,9 @@ def test_a_shipped_module_imports_in_a_runner_started_by_another_actor(tmp_path:
     assert result == {"room": "double", "price_eur": 120}
 
 
-def test_a_suite_without_local_modules_is_returned_as_is() -> None:
+def test_runs_without_local_modules_are_returned_as_they_are() -> None:
     from voxray.evals.tool_modules import ship_tool_modules
 
     suite = load_suite("smoke")
-    assert ship_tool_modules(suite) is suite
+    runs = plan_runs(suite, suite.scenarios, set())
+    assert all(a is b for a, b in zip(ship_tool_modules(runs), runs, strict=True))

@@ -34,6 +34,7 @@ from voxray.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summa
 from voxray.evals.report import write_report
 from voxray.evals.runner import JobDrain, PlannedRun, plan_runs, run_suite
 from voxray.evals.suite import Suite, load_suite, select, with_conditions, with_overrides
+from voxray.evals.tool_modules import ship_tool_modules
 from voxray.settings import VoxraySettings
 
 __all__ = ["Job", "JobPlan", "JobResult", "plan_job"]
@@ -280,10 +281,12 @@ class Job:
         started = time.monotonic()
         cancelled = False
         try:
+            # Tool modules from the suite's folder reach the runners (on any node) as uploads.
+            runs = await asyncio.to_thread(ship_tool_modules, plan.runs)
             self._task = asyncio.ensure_future(
                 run_suite(
                     plan.suite,
-                    plan.runs,
+                    runs,
                     plan.settings,
                     run_dir,
                     on_record=self._add,

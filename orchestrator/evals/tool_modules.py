@@ -5,7 +5,7 @@ suite's folder). :func:`~voxray.evals.suite.load_suite` imports it from there an
 file (or package folder) into the tool's ``runtime_env`` as ``py_modules``. Ray accepts local
 paths only in a job's own runtime_env, and tool runners are started by the tool pool (another
 process, maybe another node): so the driver uploads each such path to the cluster once it has
-joined it, and the specs carry the package's URI instead (:func:`ship_tool_modules`).
+joined it, and the runs' specs carry the package's URI instead (:func:`ship_tool_modules`).
 
 Ray keeps an uploaded package while something references it, and for 10 minutes after the
 upload otherwise (``RAY_RUNTIME_ENV_TEMPORARY_REFERENCE_EXPIRATION_S``); each job uploads again,
@@ -14,41 +14,49 @@ and the URI is the content's hash, so a job always reaches the code it loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.errors import ConfigError
 from voxray.actors.tools.spec import ToolSpec
-from voxray.evals.suite import Suite
+from voxray.evals.runner import PlannedRun
+from voxray.evals.suite import ScenarioSpec
 
 __all__ = ["ship_tool_modules"]
 
 logger = logging.getLogger("voxray.evals.tool_modules")
 
 
-def ship_tool_modules(suite: Suite) -> Suite:
-    """``suite`` with every tool's local ``py_modules`` uploaded to the joined Ray cluster.
+def ship_tool_modules(runs: Sequence[PlannedRun]) -> list[PlannedRun]:
+    """``runs`` with every tool's local ``py_modules`` uploaded to the joined Ray cluster.
 
-    Returns ``suite`` itself when no tool has a local module (the usual case). Call it in the
-    driver, connected to Ray, before the suite's sessions start.
+    Runs whose tools have no local module (the usual case) are returned as they are. Call it in
+    the driver, connected to Ray, before the runs' sessions start; it blocks while uploading.
 
     Raises:
         ConfigError: a module could not be uploaded (it names the tool and the file).
     """
     uploaded: dict[str, dict[str, Any]] = {}
-    scenarios = []
-    changed = False
-    for scenario in suite.scenarios:
-        tools = tuple(_shipped(tool, uploaded) for tool in scenario.agent.tools)
-        if tools == scenario.agent.tools:
-            scenarios.append(scenario)
-            continue
-        changed = True
-        agent = AgentConfig.model_validate({**scenario.agent.model_dump(), "tools": tools})
-        scenarios.append(scenario.model_copy(update={"agent": agent}))
-    return suite.model_copy(update={"scenarios": scenarios}) if changed else suite
+    shipped: dict[int, ScenarioSpec] = {}  # repeats share their spec: upload it once
+    result: list[PlannedRun] = []
+    for run in runs:
+        spec = shipped.get(id(run.spec))
+        if spec is None:
+            spec = shipped[id(run.spec)] = _shipped_spec(run.spec, uploaded)
+        result.append(run if spec is run.spec else dataclasses.replace(run, spec=spec))
+    return result
+
+
+def _shipped_spec(spec: ScenarioSpec, uploaded: dict[str, dict[str, Any]]) -> ScenarioSpec:
+    tools = tuple(_shipped(tool, uploaded) for tool in spec.agent.tools)
+    if tools == spec.agent.tools:
+        return spec
+    agent = AgentConfig.model_validate({**spec.agent.model_dump(), "tools": tools})
+    return spec.model_copy(update={"agent": agent})
 
 
 def _shipped(tool: ToolSpec, uploaded: dict[str, dict[str, Any]]) -> ToolSpec:
