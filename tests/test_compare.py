@@ -140,3 +140,47 @@ def test_regressions_become_junit_failures(tmp_path: Path) -> None:
     failure = regressions.find("testcase/failure")
     assert failure is not None and "pass rate 10/10 -> 1/10" in (failure.text or "")
     assert "REGRESSED" in render_compare_page(comparison)
+
+
+def test_eval_with_a_baseline_that_is_not_a_run_fails_before_ray(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "smoke", "--baseline", str(tmp_path / "missing")]) == 2
+    assert "not a run directory" in capsys.readouterr().out
+
+
+SUITE = """
+name: gate
+scenarios:
+  - name: greet
+    turns: [{text: Hello there}]
+    sim:
+      rules: [{turn: 1, reply: Hello to you too.}]
+    expect:
+      transcript_contains: [hello]
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_eval_baseline_gate_fails_a_passing_run_that_got_slower(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = tmp_path / "gate.yaml"
+    suite.write_text(SUITE)
+    # A baseline where the same scenario passed every time and answered in 5 ms.
+    baseline = _write(tmp_path / "baseline", _run("greet", 5, 5, latency_ms=5.0))
+    out = tmp_path / "run"
+    code = main(
+        ["eval", str(suite), "--out", str(out), "--speed", "4", "--baseline", str(baseline)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    assert "1/1 scenarios passed" in printed  # its own checks passed...
+    assert "1 regression(s)" in printed and "latency p95" in printed  # ...the gate did not
+    data = json.loads((out / "compare.json").read_text())
+    assert data["regressions"] == ["greet"] and data["cells"][0]["latency_regression"]
+    assert (out / "compare.html").is_file()
+    suites = ET.parse(out / "junit.xml").getroot().findall("testsuite")
+    gate = next(s for s in suites if s.get("name") == "regressions")
+    assert gate.get("failures") == "1"
