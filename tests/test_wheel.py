@@ -118,3 +118,21 @@ def test_voxray_command_runs_from_the_wheel(installed: Path, user_project: Path)
     assert str(installed) in listed  # the suites come from the installed package
     for name in ("smoke", "tools", "barge-in", "repeats", "audio-file"):
         assert f"  {name} " in listed
+
+
+def test_the_wheel_installs_into_any_ray_2_60_and_offers_the_job_extra(installed: Path) -> None:
+    (metadata,) = installed.glob("lib/python*/site-packages/voxray-*.dist-info/METADATA")
+    requires = [
+        line.removeprefix("Requires-Dist: ")
+        for line in metadata.read_text().splitlines()
+        if line.startswith("Requires-Dist: ")
+    ]
+    ray = [r for r in requires if r.startswith("ray") and "extra ==" not in r]
+    assert len(ray) == 1 and "2.60.0" not in ray[0], ray  # a range, not one exact release
+    from packaging.requirements import Requirement
+
+    allowed = Requirement(ray[0]).specifier
+    assert allowed.contains("2.60.0") and allowed.contains("2.60.3")
+    assert not allowed.contains("2.61.0")  # untested minor releases are not admitted
+    job = [r for r in requires if 'extra == "job"' in r]
+    assert job and job[0].startswith("ray[default]"), requires
