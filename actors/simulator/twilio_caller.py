@@ -29,8 +29,8 @@ __all__ = ["TwilioCallReport", "TwilioCaller", "speech_mulaw"]
 FRAME_MS = 20
 _FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
 _SILENCE = b"\xff" * _FRAME_BYTES
-_GAP_MIN_MS = 20.0  # a chunk arriving this long after the audio ran dry is a gap...
-_GAP_MAX_MS = 300.0  # ...unless it is so long that it is a pause between turns
+_PLAYOUT_MS = 40.0  # Twilio-like playout buffer: a burst starts playing this long after it came
+_GAP_MAX_MS = 300.0  # audio running dry for longer than this is a pause between turns
 
 
 def speech_mulaw(text: str, synthesizer: SpeechSynthesizer | None = None) -> bytes:
@@ -79,11 +79,13 @@ class _Player:
 
     def add_audio(self, ms: float, now: float) -> None:
         if self._ends_at is None or self._ends_at < now:
+            # The buffer ran dry: within a turn that is an audible gap; either way the next
+            # audio is buffered for the playout delay before it plays.
             if self._ends_at is not None and self.audio_ms > 0:
                 dry_ms = (now - self._ends_at) * 1000 * self._speed
-                if _GAP_MIN_MS < dry_ms < _GAP_MAX_MS:
+                if dry_ms < _GAP_MAX_MS:
                     self.gaps += 1
-            self._ends_at = now
+            self._ends_at = now + _PLAYOUT_MS / 1000 / self._speed
         self._ends_at += ms / 1000 / self._speed
         self._queue.append((self._ends_at, None))
         self.audio_ms += ms
