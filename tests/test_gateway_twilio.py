@@ -12,6 +12,7 @@ from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.records import CallRecord
 from voxray.actors.gateway.twilio_playback import MarkLedger
 from voxray.actors.gateway.twilio_signature import twilio_signature
+from voxray.actors.simulator.faults import ErrorFault
 from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
@@ -231,3 +232,27 @@ async def test_tool_calls_reach_the_record_and_the_metrics(
     assert (tool_call.name, tool_call.ok) == ("get_weather", True)
     assert "Paris" in tool_call.output
     assert 'voxray_tool_call_seconds_count{agent="support",tool="get_weather"} 1.0' in metrics
+
+
+async def test_a_session_the_provider_ends_hangs_up_the_caller_with_a_failed_record(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        caller = TwilioCaller(
+            gateway.url.replace("http://", "ws://") + "/twilio/stream",
+            parameters={"agent": "support"},
+            speed=TEST_SPEED,
+        )
+        call = asyncio.create_task(caller.run(http))
+        assert await caller.wait_for_agent_audio(300, timeout_s=10)
+        # The provider ends the session for good (a `timeout` error, then its close).
+        assert await simulator.inject(ErrorFault(type="timeout")) == 1
+        report = await asyncio.wait_for(call, 10)  # the gateway hung up: the caller's run ends
+        records = await _wait_records(tmp_path, 1)
+        assert gateway.context.calls.live == 0
+    assert report.close_code == aiohttp.WSCloseCode.OK
+    assert (records[0].status, records[0].end_reason) == ("failed", "error")
+    assert records[0].error

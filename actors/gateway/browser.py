@@ -33,6 +33,7 @@ from voxray.actors.conversation.events import (
     Interrupted,
     UserTranscript,
 )
+from voxray.actors.errors import VoxrayError
 from voxray.actors.gateway.admission import CallRefused
 from voxray.actors.gateway.calls import Call
 from voxray.actors.gateway.context import GatewayContext
@@ -183,7 +184,11 @@ class _BrowserCall:
                 if len(data) % 2:
                     self._refuse("odd-length PCM16 frame")
                     return
-                call.live.send_audio(data, rate=self._rate, channels=1)
+                try:
+                    call.live.send_audio(data, rate=self._rate, channels=1)
+                except VoxrayError as error:  # the session ended under the caller
+                    self._reason = f"session ended: {error.message}"
+                    return
             elif msg.type is WSMsgType.TEXT:
                 if not self._on_text(msg.data):
                     return

@@ -82,6 +82,7 @@ class Call:
         )
         self.stop_requested = asyncio.Event()
         self.stop_reason = "hangup"
+        self.max_duration: asyncio.TimerHandle | None = None
         self._calls = calls
         self._arrived = arrived
         self._started_at = datetime.now(UTC)
@@ -262,6 +263,9 @@ class Calls:
                 agent=config or agent.agent,
                 endpoint=endpoint or self._endpoints(agent),
                 tuning=self._tuning,
+                # The ingress listens to the conversation directly; this buffer is for
+                # `events()`, which nobody iterates here: keep it from holding audio.
+                event_buffer=16,
             )
             live = LiveConversation(request, self._tools)
             try:
@@ -298,7 +302,7 @@ class Calls:
         self.metrics.calls_total.labels(ingress, agent.name).inc()
         self.metrics.calls_live.labels(ingress, agent.name).inc()
         self.metrics.sessions_per_node.labels(self.metrics.node_id).set(len(self._live))
-        asyncio.get_running_loop().call_later(
+        call.max_duration = asyncio.get_running_loop().call_later(
             self.settings.max_call_s, call.request_stop, "max duration"
         )
         if greet and agent.greeting:
@@ -332,6 +336,8 @@ class Calls:
     async def _finished(self, call: Call, record: CallRecord, slot: object) -> None:
         if self._live.pop(call.call_id, None) is None:
             return
+        if call.max_duration is not None:
+            call.max_duration.cancel()  # or the loop holds the ended call for hours
         self.metrics.calls_live.labels(call.ingress, call.agent.name).dec()
         self.metrics.calls_ended.labels(call.ingress, call.agent.name, record.status).inc()
         self.metrics.sessions_per_node.labels(self.metrics.node_id).set(len(self._live))

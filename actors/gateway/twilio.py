@@ -28,6 +28,7 @@ from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from pydantic import ValidationError
 from voxray.actors.conversation.agent import AudioFormatConfig
 from voxray.actors.conversation.events import ConversationEvent, Interrupted
+from voxray.actors.errors import VoxrayError
 from voxray.actors.gateway.admission import CallRefused, RefusalCause
 from voxray.actors.gateway.calls import Call
 from voxray.actors.gateway.context import GatewayContext
@@ -290,7 +291,11 @@ class _Stream:
                         self._refuse("bad_request", "media payload is not base64")
                         self._reason = "refused: bad message"
                         return
-                    call.conversation.send_wire_audio(audio)
+                    try:
+                        call.conversation.send_wire_audio(audio)
+                    except VoxrayError as error:  # the session ended under the caller
+                        self._reason = f"session ended: {error.message}"
+                        return
                 case MarkMessage(mark=mark):
                     self._marks.acknowledged_mark(mark.name)
                 case DtmfMessage(dtmf=dtmf):
