@@ -1,5 +1,5 @@
-"""Drain: new callers are refused at once (503, TwiML that says to call back), live calls go
-on until the deadline and are then ended cleanly with a record; /readyz turns 503."""
+"""Drain: new callers are refused at once (TwiML that says to call back, 503 to a stream), live
+calls go on until the deadline and are then ended cleanly with a record; /readyz turns 503."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ async def test_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline(
         async with http.get(f"{gateway.url}/readyz") as ready:
             assert ready.status == 503
         async with http.post(f"{gateway.url}/twilio/voice", data={"To": "+1"}) as voice:
-            assert voice.status == 503
-            assert "call back later" in await voice.text()
+            twiml = await voice.text()
+            assert "<Connect>" not in twiml  # no stream: Twilio speaks and hangs up
+            assert "call back later" in twiml and twiml.endswith("<Hangup/></Response>")
         refused = await TwilioCaller(stream_url, parameters={"agent": "support"}).run(http)
         assert refused.refused_status == 503
         # The live call is still served while the drain waits.

@@ -92,21 +92,23 @@ class TwilioIngress:
     # --- the voice webhook ------------------------------------------------------------------
 
     async def _voice(self, request: web.Request) -> web.Response:
+        # A refusal is still a 200: Twilio speaks TwiML only from a successful answer (an
+        # error status makes it play its own "application error" message instead).
         form = {key: str(value) for key, value in (await request.post()).items()}
         if not self._signed(request, form):
             raise web.HTTPForbidden(text="invalid X-Twilio-Signature")
         calls = self._context.calls
         if not self._context.accepting:
             calls.refuse(self.name, "draining", "voice webhook while draining")
-            return _xml(_twiml(_say_later()), status=503)
+            return _xml(_twiml(_say_later()))
         if calls.live >= self._context.settings.max_calls:
             calls.refuse(self.name, "capacity", "voice webhook over max_calls")
-            return _xml(_twiml(_say_later()), status=503)
+            return _xml(_twiml(_say_later()))
         wanted = request.query.get("agent")
         agent = self._context.agents.route(self.name, name=wanted, number=form.get("To"))
         if agent is None:
             calls.refuse(self.name, "unknown_agent", f"no agent for agent={wanted!r}")
-            return _xml(_twiml(_say_later()), status=404)
+            return _xml(_twiml(_say_later()))
         stream_url = self._public_base(request, websocket=True) + "/twilio/stream"
         parameters = "".join(
             f"<Parameter name={quoteattr(key)} value={quoteattr(value)}/>"
