@@ -11,9 +11,9 @@ import pytest
 from voxray.actors.conversation.result import (
     Recording,
     SessionResult,
+    TokenUsage,
     ToolCallRecord,
     TurnMetrics,
-    Usage,
 )
 from voxray.actors.errors import RunDirectoryBusyError
 from voxray.evals.outputs import (
@@ -73,7 +73,7 @@ def _result(
             "error": error,
             "turns": turns,
             "tool_calls": (call,),
-            "usage": Usage(input_tokens=10, output_tokens=20, total_tokens=30),
+            "usage": TokenUsage(input_tokens=10, output_tokens=20, total_tokens=30),
             "audio_in_ms": audio_in_ms,
             "audio_out_ms": 1800.0,
             "duration_ms": 4200.0,

@@ -20,7 +20,7 @@ from voxray.actors.errors import CapacityError
 from voxray.actors.session import SessionRequest
 from voxray.actors.simulator.actor import SimulatorActor
 from voxray.actors.simulator.config import SimulatorConfig
-from voxray.actors.simulator.faults import FaultPlan, Refusal
+from voxray.actors.simulator.faults import ConnectRefusal, FaultPlan
 from voxray.actors.simulator.rules import BrainRule, BrainScript
 from voxray.actors.supervision.models import SessionTicket
 from voxray.actors.supervisor import SupervisorSettings, find_supervisor, get_supervisor
@@ -198,7 +198,9 @@ async def test_a_session_without_progress_is_killed(rig: Rig) -> None:
 
 
 async def test_429_is_retried_with_backoff_and_slots_stay_correct(rig: Rig) -> None:
-    refusing = PONG.model_copy(update={"faults": FaultPlan(refuse=Refusal(status=429, times=2))})
+    refusing = PONG.model_copy(
+        update={"faults": FaultPlan(refuse=ConnectRefusal(status=429, times=2))}
+    )
     before = await rig.status()
     result = await rig.supervisor.run_session.remote(await rig.request(script=refusing))
     assert result.status == "completed", result.error
@@ -209,7 +211,7 @@ async def test_429_is_retried_with_backoff_and_slots_stay_correct(rig: Rig) -> N
 
 
 async def test_429_gives_up_after_the_configured_retries(rig: Rig) -> None:
-    always = PONG.model_copy(update={"faults": FaultPlan(refuse=Refusal(status=429))})
+    always = PONG.model_copy(update={"faults": FaultPlan(refuse=ConnectRefusal(status=429))})
     result = await rig.supervisor.run_session.remote(await rig.request(script=always))
     assert result.status == "failed" and (result.error or "").startswith("RateLimitedError")
     assert (await rig.status()).live_sessions == 0

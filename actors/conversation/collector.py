@@ -26,9 +26,9 @@ from voxray.actors.conversation.result import (
     SessionMetrics,
     SessionResult,
     TimelineEvent,
+    TokenUsage,
     ToolCallRecord,
     TurnMetrics,
-    Usage,
 )
 from voxray.actors.errors import ErrorInfo, VoxrayError
 
@@ -184,7 +184,7 @@ class SessionCollector:
             turns=tuple(turns),
             tool_calls=tuple(self.tool_calls),
             timeline=tuple(self.timeline),
-            usage=Usage(
+            usage=TokenUsage(
                 input_tokens=input_tokens,
                 output_tokens=output_tokens,
                 total_tokens=input_tokens + output_tokens,

@@ -1,7 +1,8 @@
-"""The agent's speaker, on the audio timeline.
+"""The playback timeline: when each chunk of the agent's audio is heard.
 
 A realtime client plays the agent's audio as it arrives, back to back. voxray runs without a real
-speaker, so this models one: each chunk starts when it arrives or when the previous chunk ends,
+loudspeaker, so this models the playback (:mod:`.speaker` decodes and records the agent's side
+and places its chunks here): each chunk starts when it arrives or when the previous chunk ends,
 whichever is later. From it come what barge-in needs — how much of an item was actually heard,
 and what was still queued — and the first-audio time that response latency is measured to.
 """

@@ -17,9 +17,9 @@ __all__ = [
     "SessionResult",
     "SessionStatus",
     "TimelineEvent",
+    "TokenUsage",
     "ToolCallRecord",
     "TurnMetrics",
-    "Usage",
 ]
 
 SessionStatus = Literal["completed", "failed", "lost"]
@@ -118,7 +118,7 @@ class SessionMetrics(_Result):
     cost_estimate_usd: float = Field(0.0, description="Audio minutes in + out at $0.05/min.")
 
 
-class Usage(_Result):
+class TokenUsage(_Result):
     """Token usage summed over the session's responses."""
 
     input_tokens: int = 0
@@ -151,7 +151,7 @@ class SessionResult(_Result):
     turns: tuple[TurnMetrics, ...] = ()
     tool_calls: tuple[ToolCallRecord, ...] = ()
     timeline: tuple[TimelineEvent, ...] = ()
-    usage: Usage = Field(default_factory=Usage)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
     audio_in_ms: float = 0.0
     audio_out_ms: float = 0.0
     duration_ms: float = 0.0

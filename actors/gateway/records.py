@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from voxray.actors.conversation.result import ToolCallRecord, Usage
+from voxray.actors.conversation.result import TokenUsage, ToolCallRecord
 
 __all__ = ["CallRecord", "CallRecordWriter", "CallTurn", "DtmfRecord", "TranscriptLine"]
 
@@ -72,7 +72,7 @@ class CallRecord(_Record):
     tool_calls: tuple[ToolCallRecord, ...] = ()
     barge_ins: int = 0
     dtmf: tuple[DtmfRecord, ...] = ()
-    usage: Usage = Field(default_factory=Usage)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
     audio_in_min: float = 0.0
     audio_out_min: float = 0.0
     cost_usd: float = Field(0.0, description="Audio minutes in + out at xAI's $0.05/min.")

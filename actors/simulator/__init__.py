@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from voxray.actors.simulator.config import SimulatorConfig
     from voxray.actors.simulator.faults import (
         CloseFault,
+        ConnectRefusal,
         DelayFault,
         DropFault,
         ErrorFault,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         FaultPlan,
         MalformedFault,
         QuirksFault,
-        Refusal,
         StallFault,
         UnknownEventFault,
     )
@@ -54,7 +54,7 @@ _HOMES: dict[str, str] = {
     "FaultPlan": "voxray.actors.simulator.faults",
     "MalformedFault": "voxray.actors.simulator.faults",
     "QuirksFault": "voxray.actors.simulator.faults",
-    "Refusal": "voxray.actors.simulator.faults",
+    "ConnectRefusal": "voxray.actors.simulator.faults",
     "StallFault": "voxray.actors.simulator.faults",
     "UnknownEventFault": "voxray.actors.simulator.faults",
     "ResponseLatency": "voxray.actors.simulator.latency",
@@ -76,6 +76,7 @@ __all__ = [
     "BrainRule",
     "BrainScript",
     "CloseFault",
+    "ConnectRefusal",
     "Decision",
     "DelayFault",
     "DropFault",
@@ -86,7 +87,6 @@ __all__ = [
     "MalformedFault",
     "PlannedCall",
     "QuirksFault",
-    "Refusal",
     "ResponseLatency",
     "ScriptedCall",
     "Simulator",

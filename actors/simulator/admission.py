@@ -13,7 +13,7 @@ from typing import Final
 
 from aiohttp import web
 from voxray.actors.simulator.brain import Brain
-from voxray.actors.simulator.faults import FaultPlan, Refusal
+from voxray.actors.simulator.faults import ConnectRefusal, FaultPlan
 from voxray.actors.simulator.input_tally import InputTally
 
 __all__ = ["Grant", "Refusals", "Script", "refusal_response"]
@@ -26,9 +26,9 @@ class Refusals:
     """Handshake refusals of one source: the plan's, and injected ones (counted from then)."""
 
     connects: int = 0
-    injected: list[tuple[Refusal, int]] = field(default_factory=list)
+    injected: list[tuple[ConnectRefusal, int]] = field(default_factory=list)
 
-    def next_connect(self, planned: Refusal | None) -> tuple[int, Refusal | None]:
+    def next_connect(self, planned: ConnectRefusal | None) -> tuple[int, ConnectRefusal | None]:
         """Count a connect; returns its ordinal and the refusal that applies, if any."""
         self.connects += 1
         if planned is not None and planned.applies_to(self.connects):
@@ -71,7 +71,7 @@ _BODIES: Final = {
 }
 
 
-def refusal_response(refusal: Refusal, message: str | None = None) -> web.Response:
+def refusal_response(refusal: ConnectRefusal, message: str | None = None) -> web.Response:
     """The HTTP error answering a refused handshake, with an OpenAI-style JSON error body."""
     error_type, code, default_message = _BODIES[refusal.status]
     body = {

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 __all__ = [
     "QUIRKS",
     "CloseFault",
+    "ConnectRefusal",
     "DelayFault",
     "DropFault",
     "ErrorFault",
@@ -46,7 +47,6 @@ __all__ = [
     "MalformedFault",
     "Quirk",
     "QuirksFault",
-    "Refusal",
     "StallFault",
     "UnknownEventFault",
 ]
@@ -229,7 +229,7 @@ FaultAction = Annotated[
 """One fault action, discriminated on ``do``."""
 
 
-class Refusal(BaseModel):
+class ConnectRefusal(BaseModel):
     """Refuse the websocket handshake with an HTTP error (before the upgrade)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -252,7 +252,7 @@ class FaultPlan(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    refuse: Refusal | None = Field(default=None, description="Refuse handshakes.")
+    refuse: ConnectRefusal | None = Field(default=None, description="Refuse handshakes.")
     actions: list[FaultAction] = Field(
         default_factory=list, description="Faults injected into the event stream."
     )

@@ -57,7 +57,7 @@ from voxray.actors.simulator.brain import Brain
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.connection import SimConnection
 from voxray.actors.simulator.context import ServerContext, SessionSetup
-from voxray.actors.simulator.faults import FaultAction, FaultPlan, Refusal
+from voxray.actors.simulator.faults import ConnectRefusal, FaultAction, FaultPlan
 from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.resumption import ConversationStore
 from voxray.actors.simulator.rules import BrainScript
@@ -263,7 +263,7 @@ class Simulator:
     ) -> tuple[SipLine | None, web.Response | None]:
         """The ringing call ``?call_id=`` names (now attached), or the refusal to answer."""
         if ephemeral:
-            refusal = Refusal(status=401)
+            refusal = ConnectRefusal(status=401)
             message = "call_id sessions need an API key, not an ephemeral client secret"
             return None, refusal_response(refusal, message)
         line = self.lines.get(call_id)
@@ -310,7 +310,7 @@ class Simulator:
 
     @staticmethod
     def _unauthorized(message: str) -> web.Response:
-        return refusal_response(Refusal(status=401), message)
+        return refusal_response(ConnectRefusal(status=401), message)
 
     # ------------------------------------------------------------------ routes
 

@@ -30,7 +30,7 @@ from voxray.actors.errors import SessionLostError
 from voxray.actors.supervision.health import SessionHealth
 from voxray.actors.supervision.placement import affinity
 
-__all__ = ["PoolStatistics", "PooledActor", "WarmPool"]
+__all__ = ["PooledActor", "WarmPool", "WarmPoolStatistics"]
 
 logger = logging.getLogger("voxray.supervisor.pool")
 
@@ -53,7 +53,7 @@ class PooledActor:
 
 
 @dataclass(frozen=True)
-class PoolStatistics:
+class WarmPoolStatistics:
     """Idle and starting actors per node, and lifetime counters."""
 
     idle: dict[str, int]
@@ -161,9 +161,9 @@ class WarmPool:
                 self._starting[node_id] = self._starting.get(node_id, 0) + 1
                 self._spawn(self._fill(node_id), f"pool-fill-{node_id[:8]}")
 
-    def statistics(self) -> PoolStatistics:
+    def statistics(self) -> WarmPoolStatistics:
         """Idle and starting per node, and counters."""
-        return PoolStatistics(
+        return WarmPoolStatistics(
             idle={node: len(idle) for node, idle in self._idle.items() if idle},
             starting={node: n for node, n in self._starting.items() if n},
             started=self._started,

@@ -28,8 +28,8 @@ from voxray.actors.audio.conditions import CLEAN
 from voxray.actors.conversation.result import (
     SessionResult,
     TimelineEvent,
+    TokenUsage,
     TurnMetrics,
-    Usage,
 )
 from voxray.actors.conversation.script import (
     AudioTurn,
@@ -146,7 +146,7 @@ class ScenarioRecord(BaseModel):
     audio_in_ms: float = 0.0
     audio_out_ms: float = 0.0
     typed_turns: int = Field(0, description="Text turns sent: billed per message.")
-    usage: Usage = Field(default_factory=Usage)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
     recording: str | None = Field(None, description="WAV path relative to the run directory.")
     duration_ms: float = 0.0
     finished_at: datetime
