@@ -45,6 +45,7 @@ from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import CapacityError, RateLimitedError, SessionLostError, VoxrayError
 from voxray.actors.session import LiveSessionRequest, SessionActor, SessionRequest
 from voxray.actors.supervision.admission import Admission, Slot, fingerprint
+from voxray.actors.supervision.drivers import DriverWatch
 from voxray.actors.supervision.health import SessionHealth
 from voxray.actors.supervision.hosts import HostPool
 from voxray.actors.supervision.liveness import SessionWatch, watch_lease, watch_session
@@ -140,6 +141,8 @@ class _Supervisor:
         self._pool_lock = asyncio.Lock()
         self._refresher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()  # set whenever a live session ends
+        self._drivers = DriverWatch(self._driver_gone, check_every_s=settings.driver_check_s)
+        self._driver_checks: asyncio.Task[None] | None = None
 
     # --- public API -----------------------------------------------------------------------
 
@@ -148,10 +151,22 @@ class _Supervisor:
     ) -> SessionResult:
         """Admit, place and run one scenario; retry it per ``ticket``; report how it ended.
 
+        A run whose ``ticket.driver_job`` is gone (the driver waiting for it died) is stopped.
+
         Raises:
             CapacityError: the queue is full, or the supervisor is draining.
         """
         ticket = ticket or SessionTicket()
+        driver = ticket.driver_job
+        if driver is None:
+            return await self._run_session(request, ticket)
+        self._drivers.watch(driver, ticket.job_id)
+        try:
+            return await self._run_session(request, ticket)
+        finally:
+            self._drivers.unwatch(driver, ticket.job_id)
+
+    async def _run_session(self, request: SessionRequest, ticket: SessionTicket) -> SessionResult:
         self._ensure_started()
         tools = await self._tools()
         quota_secret = (ticket.quota or request.endpoint.api_key).get_secret_value()
@@ -373,6 +388,12 @@ class _Supervisor:
         """Refuse the waiting requests of ``job_id`` (its live sessions go on)."""
         return self._admission.cancel_job(job_id, f"job {job_id} was stopped")
 
+    def _driver_gone(self, job_id: str, driver_job: str) -> None:
+        logger.warning(
+            "the driver of job %s (Ray job %s) is gone: stopping its runs", job_id, driver_job
+        )
+        self.stop_job(job_id, f"stopped: the driver of job {job_id} is gone")
+
     def stop_job(self, job_id: str, reason: str = "stopped by its job") -> int:
         """Stop the live sessions of ``job_id`` cleanly; returns how many were asked to stop."""
         self.cancel_queued(job_id)
@@ -402,6 +423,8 @@ class _Supervisor:
         self.shutdown_tools()
         if self._refresher is not None:
             self._refresher.cancel()
+        if self._driver_checks is not None:
+            self._driver_checks.cancel()
         self._state = "drained"
         return DrainReport(
             finished=at_start - len(remaining),
@@ -577,6 +600,9 @@ class _Supervisor:
         self._refresh_nodes()
         self._refresher = asyncio.get_running_loop().create_task(
             self._refresh_forever(), name="supervisor-nodes"
+        )
+        self._driver_checks = asyncio.get_running_loop().create_task(
+            self._drivers.run(), name="supervisor-drivers"
         )
 
     def _require_pool(self) -> WarmPool:

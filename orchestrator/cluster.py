@@ -39,6 +39,7 @@ __all__ = [
     "EMBEDDED_RAY_ENVIRONMENT",
     "WITHHELD_FROM_RAY",
     "connect_ray",
+    "current_job_id",
     "describe_address",
     "disconnect_ray",
     "find_local_clusters",
@@ -214,6 +215,12 @@ def _quiet_token_notice() -> Iterator[None]:
         yield
     finally:
         notice.removeFilter(dropper)
+
+
+def current_job_id() -> str | None:
+    """This driver's Ray job id (hex), or None when not connected: runs name it so that the
+    supervisor stops them when this process is gone."""
+    return ray.get_runtime_context().get_job_id() if ray.is_initialized() else None
 
 
 def disconnect_ray() -> None:

@@ -35,6 +35,12 @@ class SessionTicket(_Frozen):
         description="Names the session cap to count against; default: the endpoint's API key. "
         "Only a fingerprint of it is kept.",
     )
+    driver_job: str | None = Field(
+        None,
+        description="The Ray job id of the driver that waits for this run's result (a batch "
+        "job's); when that driver is gone, the run is stopped. None for sessions that outlive "
+        "the process that opened them (a detached gateway's calls).",
+    )
 
 
 class NodeStatus(_Frozen):

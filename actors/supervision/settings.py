@@ -80,6 +80,13 @@ class SupervisorSettings(BaseModel):
     rate_limit_backoff_s: float = Field(0.5, gt=0, description="First 429 backoff (doubles).")
     rate_limit_backoff_max_s: float = Field(8.0, gt=0, description="Longest 429 backoff.")
     node_refresh_s: float = Field(2.0, gt=0, description="How often the node list is re-read.")
+    driver_check_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often the supervisor checks that the drivers waiting for runs are "
+        "still there; the runs of a driver that is gone (killed, crashed) are stopped, so no "
+        "session keeps talking to the provider for nobody.",
+    )
     actor_start_timeout_s: float = Field(
         60.0, gt=0, description="Longest wait for a new session actor to answer."
     )

@@ -38,6 +38,7 @@ from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import ActorLostError, CapacityError, VoxrayError
 from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import SessionTicket
+from voxray.cluster import current_job_id
 from voxray.evals.backend import Backend, open_backend
 from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import RunStatus, ScenarioRecord
@@ -133,7 +134,10 @@ class _Job:
         self.backend = backend
         self.drain = drain
         self.tuning: EngineTuning = settings.engine.model_copy(update={"speed": backend.speed})
-        self.ticket = SessionTicket(job_id=job_id, retries=retries, quota=backend.quota)
+        # Naming this driver lets the supervisor stop the runs if this process dies.
+        self.ticket = SessionTicket(
+            job_id=job_id, retries=retries, quota=backend.quota, driver_job=current_job_id()
+        )
         self.stopped: str | None = None
         """Why no run starts any more (the supervisor died, no simulator is left)."""
 
