@@ -13,7 +13,9 @@ from typing import Any
 
 import ray
 from pydantic import SecretStr
+from ray.exceptions import RayTaskError
 from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.errors import ConfigError
 from voxray.actors.gateway.actor import (
     GATEWAY_PREFIX,
     GatewayActor,
@@ -53,7 +55,7 @@ def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings
     """Start (or find) a gateway on every alive node, serving ``agents``.
 
     Raises:
-        ConfigError: ``backend: xai`` without an API key.
+        ConfigError: ``backend: xai`` without an API key, or the port cannot be listened on.
     """
     endpoints = _endpoints(agents, settings)
     first = endpoints[agents.agents[0].name]
@@ -82,9 +84,19 @@ def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings
                 scheduling_strategy=affinity(node.node_id),
             ).remote()
         )
-    started: list[list[str]] = ray.get(
-        [handle.start.remote(launch) for handle in handles], timeout=_START_TIMEOUT_S
-    )
+    try:
+        started: list[list[str]] = ray.get(
+            [handle.start.remote(launch) for handle in handles], timeout=_START_TIMEOUT_S
+        )
+    except RayTaskError as error:
+        for handle in handles:  # none is left half-started
+            ray.kill(handle, no_restart=True)
+        cause = error.cause
+        if isinstance(cause, OSError):
+            where = f"{gateway.host}:{gateway.port}"
+            reason = cause.strerror or cause
+            raise ConfigError(f"the gateway cannot listen on {where}: {reason}") from None
+        raise ConfigError(f"the gateway did not start: {type(cause).__name__}: {cause}") from None
     return Deployment(handles, [line for lines in started for line in lines])
 
 
