@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import SecretStr
+from voxray.actors.audio.conditions import CallerCondition, NoiseConfig
+from voxray.actors.audio.resample import StreamResampler
+from voxray.actors.audio.speech import SpeechSynthesizer
+from voxray.actors.audio.wav import write_wav
 from voxray.actors.conversation.agent import AgentConfig, ServerVadConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.conversation.script import BackchannelTurn, SayTurn, ScenarioScript
+from voxray.actors.conversation.script import BackchannelTurn, SayTurn, ScenarioScript, TextTurn
 from voxray.actors.errors import ConfigError
 from voxray.actors.session import SessionRequest, play_scenario
 from voxray.actors.simulator.rules import BrainRule, BrainScript
@@ -90,3 +95,36 @@ def test_backchannel_turn_defaults() -> None:
     assert (turn.after_ms, turn.level_db) == (800, 0.0)
     assert ScenarioScript(turns=(SayTurn(say="hi"), turn)).turns[1] == turn
     assert AgentConfig(turn_detection=ServerVadConfig(threshold=0.3)).turn_detection is not None
+
+
+async def test_a_talker_nearby_while_the_caller_listens_is_a_false_barge_in(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    # A café: someone else asks a question now and then (a noise WAV of the user's own).
+    rate = 24_000
+    talker = _speech_at(rate, "Excuse me, is this seat taken?")
+    bed = np.zeros(rate * 5, dtype=np.int16)
+    bed[rate : rate + talker.size] = talker
+    write_wav(tmp_path / "cafe.wav", bed, rate)
+    condition = CallerCondition(
+        noise=NoiseConfig(kind="file", snr_db=0, path=tmp_path / "cafe.wav")
+    )
+    script = ScenarioScript(turns=(TextTurn(text="When are you open?"),), condition=condition)
+    request = SessionRequest(
+        session_id="cafe",
+        agent=AgentConfig(),
+        script=script,
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(RULES))),
+        tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
+    )
+    result = await play_scenario(request, InProcessToolBackend())
+    assert result.status == "completed", result.error
+    # The caller never spoke, yet the agent was cut off: every such stop is a false one.
+    assert result.metrics.interruptions >= 1
+    assert result.metrics.false_interruptions == result.metrics.interruptions
+
+
+def _speech_at(rate: int, text: str) -> np.ndarray:
+    audio = SpeechSynthesizer().synthesize(text)
+    resampler = StreamResampler(audio.rate, rate)
+    return np.concatenate((resampler.process(audio.samples), resampler.flush()))

@@ -63,8 +63,10 @@ class SessionCollector:
         self._speech_started_ms: float | None = None
         self._speech_interrupted = False
         self._counted_false = False
-        self.backchannel_active = False
-        """Set while the user is murmuring a backchannel: cutting the agent off is then false."""
+        self.caller_has_floor: bool | None = None
+        """Set by a scripted caller: True while it speaks a turn, False while it listens or
+        murmurs a backchannel, when an interruption is a false barge-in (background talk, a
+        noise, an "uh-huh"); None (a live caller): unknown, only the short-sound rule counts."""
         self._malformed = 0
         self._provider_errors = 0
         self._dtmf = 0
@@ -87,8 +89,9 @@ class SessionCollector:
             case Interrupted():
                 self._interruptions += 1
                 self._speech_interrupted = True
-                if self.backchannel_active and not self._counted_false:
-                    # The script knows: this was an "uh-huh", not a turn, however long.
+                if self.caller_has_floor is False and not self._counted_false:
+                    # The script knows the caller was not taking a turn, however long the
+                    # sound the provider heard: the agent stopped for nothing.
                     self._false_interruptions += 1
                     self._counted_false = True
             case UserSpeechEnded(t_ms=t_ms):

@@ -90,6 +90,7 @@ class ScenarioPlayer:
         self._progress = asyncio.Event()
         self._voices: dict[tuple[str, int, int], SpeechSynthesizer] = {}
         self._line: CallerLine | None = None
+        self._collector.caller_has_floor = False  # a scripted caller listens until it speaks
         conversation.add_listener(self._on_event)
 
     async def run(self) -> SessionResult:
@@ -168,12 +169,19 @@ class ScenarioPlayer:
         audio: NDArray[np.int16],
         progress: _TurnProgress,
         *,
-        sets_noise_level: bool = True,
+        murmur: bool = False,
     ) -> None:
-        if self._line is not None and sets_noise_level:
+        """Send an utterance. A ``murmur`` (a backchannel) neither sets the room's noise level
+        (it is not the caller's speaking level) nor takes the floor (cutting the agent off for
+        it is a false barge-in)."""
+        if self._line is not None and not murmur:
             self._line.hear_utterance(audio)
         progress.speech_start_ms = microphone.position_ms
-        progress.speech_end_ms = await microphone.speak(audio)
+        self._collector.caller_has_floor = not murmur
+        try:
+            progress.speech_end_ms = await microphone.speak(audio)
+        finally:
+            self._collector.caller_has_floor = False
         if self._conversation.agent.turn_detection is None:
             self._conversation.commit_audio()
 
@@ -189,16 +197,11 @@ class ScenarioPlayer:
         if turn.level_db:
             quieter = speech.astype(np.float32) * np.float32(10 ** (turn.level_db / 20))
             speech = np.rint(quieter).astype(np.int16)
-        self._collector.backchannel_active = True
-        try:
-            # A murmur is not the caller's speaking level: the room's noise stays where it is.
-            await self._speak(microphone, speech, progress, sets_noise_level=False)
-            # Let the provider's VAD decide (its silence window) whether that was a turn.
-            detection = self._conversation.agent.turn_detection
-            window_ms = detection.silence_duration_ms if detection is not None else 0
-            await self._sleep_timeline(self._conversation.now_ms() + window_ms + 200)
-        finally:
-            self._collector.backchannel_active = False
+        await self._speak(microphone, speech, progress, murmur=True)
+        # Let the provider's VAD decide (its silence window) whether that was a turn.
+        detection = self._conversation.agent.turn_detection
+        window_ms = detection.silence_duration_ms if detection is not None else 0
+        await self._sleep_timeline(self._conversation.now_ms() + window_ms + 200)
         conversation = self._conversation
         if isinstance(following, BargeInTurn | BackchannelTurn):
             progress.answered = await self._await_reply_audio(

@@ -96,8 +96,9 @@ class SessionMetrics(_Result):
     interruptions: int = 0
     false_interruptions: int = Field(
         0,
-        description="Interruptions by a scripted backchannel ('uh-huh'), or by user 'speech' "
-        "shorter than 250 ms (a cough, a click).",
+        description="False barge-ins: interruptions while a scripted caller was not taking a "
+        "turn (listening, or murmuring a backchannel 'uh-huh': background talk or noise set off "
+        "the VAD), or by user 'speech' shorter than 250 ms (a cough, a click).",
     )
     tool_calls: int = 0
     tool_errors: int = 0

@@ -112,9 +112,9 @@ class Expectations(_Model):
         None,
         ge=0,
         description=(
-            "Most times the agent may be cut off by something that was not a turn: a "
-            '`backchannel` ("uh-huh") or user sound shorter than 250 ms '
-            "(metrics.false_interruptions)."
+            "Most times the agent may be cut off by something that was not the caller taking a "
+            'turn: a `backchannel` ("uh-huh"), background talk or noise while the caller '
+            "listens, a sound shorter than 250 ms (metrics.false_interruptions)."
         ),
     )
     min_turns_answered: int | None = Field(
