@@ -122,3 +122,16 @@ async def test_rate_limited_handshake_is_a_retryable_failure(simulator: Simulato
     )
     assert result.status == "failed"
     assert result.error is not None and result.error.startswith("RateLimitedError")
+
+
+async def test_a_response_cut_by_a_drop_leaves_no_fragment_in_the_transcript(
+    simulator: Simulator,
+) -> None:
+    # The socket resets right after the answer's first words reached the transcript; the
+    # answer is asked for again on the new connection and must appear once, whole.
+    drop = {"do": "drop", "on_event": "response.output_audio_transcript.delta", "times": 1}
+    result = await _play(simulator, (TextTurn(text="What are your hours?"),), {"actions": [drop]})
+    assert result.status == "completed", result.error
+    assert result.metrics.reconnects == 1
+    assert [turn.agent_transcript for turn in result.turns] == ["We open at nine."]
+    assert result.agent_transcript == "We open at nine."

@@ -30,6 +30,8 @@ class ResponseRecord:
     first_transcript_ms: float | None = None
     audio_ms: float = 0.0
     transcript: str = ""
+    dropped_transcript: str = ""
+    """What it had said when its connection dropped (the answer is asked for again)."""
     status: str = "in_progress"
     calls: list[tuple[str, str, asyncio.Task[ToolOutcome]]] = field(default_factory=list)
 
@@ -168,6 +170,9 @@ class ResponseTracker:
             record = self._record(self.active_id)
             record.done_ms, record.status = now_ms, "interrupted"
             record.calls = []  # the server never finished them; the model will ask again
+            # Its words so far are said again, whole, by the response asked for on the new
+            # connection: kept, they would read "We  We open at nine." in the transcript.
+            record.dropped_transcript, record.transcript = record.transcript, ""
             self.done_count += 1
         self.active_id = None
         self._requested = self._queued = False
