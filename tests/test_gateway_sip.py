@@ -21,7 +21,7 @@ from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.sip_caller import SipCaller, SipCallScript, SipStep
 
 from tests.conftest import TEST_SPEED
-from tests.gateway_fixtures import GREETING, running_gateway
+from tests.gateway_fixtures import GREETING, running_gateway, support_agent
 
 SECRET = SecretStr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 OTHER_SECRET = "whsec_c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ=="
@@ -194,3 +194,21 @@ async def test_without_a_configured_secret_every_webhook_is_refused(
         report = await simulator.place_call(_webhook_url(gateway.url), SECRET, SipCallScript())
     assert report.webhook_status == 401
     assert "VOXRAY_XAI_WEBHOOK_SECRET" in str(report.webhook_error)
+
+
+async def test_a_caller_barging_in_cuts_the_greeting_and_the_record_counts_it(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    long_greeting = " ".join([GREETING] * 6)
+    agent = support_agent().model_copy(update={"greeting": long_greeting})
+    script = SipCallScript(greeting=False, steps=(SipStep(say="Stop", barge_in=True),))
+    async with running_gateway(
+        simulator, tmp_path, agents=[agent], xai_webhook_secret=SECRET
+    ) as gateway:
+        report = await simulator.place_call(_webhook_url(gateway.url), SECRET, script)
+        records = await _wait_records(tmp_path, 1)
+    assert report.outcome == "completed" and report.agent_turns == 1  # the answer to "Stop"
+    record = records[0]
+    assert record.barge_ins == 1 and record.turns[0].interrupted
+    # The greeting alone is about 17 s of audio; cut after about a second, plus the answer.
+    assert report.agent_audio_ms < 6_000 and record.audio_out_min * 60_000 < 6_000

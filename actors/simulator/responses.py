@@ -231,8 +231,9 @@ class ResponseStreamer:
             run.task.cancel()
             # wait() rather than await: the task's CancelledError must not look like ours.
             await asyncio.wait([run.task])
-        if run.phone_playing:  # SIP: what the phone had not played yet is dropped
+        if run.phone_playing and self._phone is not None:  # SIP: the unplayed rest is dropped
             run.phone_playing = False
+            self._phone.agent_stopped()
             await self._out.send(OutputAudioBufferCleared(response_id=run.id))
         if run.message is not None:
             await self._close_message(run, run.message, "incomplete")
@@ -308,6 +309,7 @@ class ResponseStreamer:
                 # SIP: the audio goes to the phone line; the socket only hears that it started.
                 if not run.phone_playing:
                     run.phone_playing = True
+                    self._phone.agent_started()
                     await self._out.send(OutputAudioBufferStarted(response_id=run.id))
                 self._phone.play(chunk.duration_ms)
             elif binary:
@@ -318,8 +320,9 @@ class ResponseStreamer:
             audio.sent_ms = chunk.start_ms + chunk.duration_ms
             run.sent_audio_ms += chunk.duration_ms
         message.said = utterance.text
-        if run.phone_playing:
+        if run.phone_playing and self._phone is not None:
             run.phone_playing = False
+            self._phone.agent_stopped()
             await self._out.send(OutputAudioBufferStopped(response_id=run.id))
         await self._close_message(run, message, "completed")
 

@@ -40,6 +40,7 @@ __all__ = ["SignedWebhook", "SipCallReport", "SipCallScript", "SipCaller", "SipS
 _SILENCE_BYTE: Final = b"\xff"  # μ-law zero
 _HANG_UP_TIMEOUT_S: Final = 5.0
 _WEBHOOK_TIMEOUT_S: Final = 10.0
+_BARGE_IN_AFTER_MS: Final = 500
 _MAX_ANSWER_S: Final = 120.0  # audio time: an answer longer than this is not waited out
 
 Outcome = Literal["completed", "refused", "not_attached", "agent_hung_up", "error"]
@@ -56,12 +57,19 @@ class SipStep(BaseModel):
         None, pattern=r"^[0-9*#A-D]+$", description="Keys pressed one after the other."
     )
     pause_ms: int | None = Field(None, ge=0, description="Silence on the line (audio time).")
+    barge_in: bool = Field(
+        False,
+        description="With say: speak over the agent, once a response has played "
+        f"{_BARGE_IN_AFTER_MS} ms (else the line is said whenever its turn comes).",
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> Self:
         chosen = [v for v in (self.say, self.dtmf, self.pause_ms) if v is not None]
         if len(chosen) != 1:
             raise ValueError("a step is exactly one of say, dtmf, pause_ms")
+        if self.barge_in and self.say is None:
+            raise ValueError("barge_in goes with say")
         return self
 
 
@@ -232,17 +240,19 @@ class SipCaller:
 
     async def _follow(self, line: SipLine, report: SipCallReport) -> None:
         script = self.script
-        if script.greeting and await self._agent_turn(line, heard_before=0.0):
+        if script.greeting and await self._agent_turn(line, answers_before=0):
             report.agent_turns += 1
         for step in script.steps:
             if line.state is LineState.ENDED:
                 return
             if step.say is not None:
                 mulaw = await asyncio.to_thread(speech_mulaw, step.say)
-                heard_before = line.agent_audio_ms
+                if step.barge_in and not await self._agent_speaking(line):
+                    return
+                answers_before = line.agent_answers  # one playing now is not the answer
                 await self._speak(mulaw, line)
                 report.said.append(step.say)
-                if await self._agent_turn(line, heard_before=heard_before):
+                if await self._agent_turn(line, answers_before=answers_before):
                     report.agent_turns += 1
             elif step.dtmf is not None:
                 for digit in step.dtmf:
@@ -251,22 +261,31 @@ class SipCaller:
             elif step.pause_ms is not None:
                 await asyncio.sleep(step.pause_ms / 1000 / self.speed)
 
-    async def _agent_turn(self, line: SipLine, *, heard_before: float) -> bool:
-        """Listen for the agent's answer: its first audio, then its silence. False when none
-        came within ``reply_timeout_s``."""
+    async def _agent_turn(self, line: SipLine, *, answers_before: int) -> bool:
+        """Listen for the agent's answer: a response that starts playing after
+        ``answers_before`` of them, then silence (nothing playing for ``quiet_ms``, so a
+        follow-up response after a tool call belongs to the same answer). False when no
+        answer started within ``reply_timeout_s``."""
         script = self.script
-        if not await line.wait_for_agent_audio(heard_before + 1.0, script.reply_timeout_s):
+        if not await line.wait_for_answer(answers_before, script.reply_timeout_s):
             return False
         quiet_s = script.quiet_ms / 1000 / self.speed
         deadline = time.monotonic() + _MAX_ANSWER_S / self.speed
-        while line.state is not LineState.ENDED:
-            last = line.last_agent_audio_at or time.monotonic()
-            now = time.monotonic()
-            if now - last >= quiet_s or now >= deadline:
-                break
-            # Sleep exactly until silence would have lasted long enough, then look again.
-            await asyncio.sleep(min(last + quiet_s, deadline) - now)
+        while await line.wait_for_silence(deadline - time.monotonic()):
+            answers = line.agent_answers
+            stopped_at = line.agent_stopped_at or time.monotonic()
+            quiet_left = stopped_at + quiet_s - time.monotonic()
+            if not await line.wait_for_answer(answers, max(0.0, quiet_left)):
+                break  # quiet long enough (or the call ended): the answer is over
         return True
+
+    async def _agent_speaking(self, line: SipLine) -> bool:
+        """Until a response has been playing for a moment (to speak over it)."""
+        timeout_s = self.script.reply_timeout_s
+        if not await line.wait_for_playing(timeout_s):
+            return False
+        heard = line.agent_audio_ms
+        return await line.wait_for_agent_audio(heard + _BARGE_IN_AFTER_MS, timeout_s)
 
     async def _speak(self, mulaw: bytes, line: SipLine) -> None:
         """Queue speech for the microphone and wait until it went out."""

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
@@ -75,8 +76,12 @@ class SipLine:
         self.dropped_audio = 0
         # What the caller heard of the agent, on the wall clock.
         self.agent_audio_ms = 0.0
+        self.agent_answers = 0
+        """Responses whose audio started playing on the line (cut ones included)."""
+        self.agent_playing = False
         self.first_agent_audio_at: float | None = None
         self.last_agent_audio_at: float | None = None
+        self.agent_stopped_at: float | None = None
         self._heard = asyncio.Event()
 
     # --- the caller's side --------------------------------------------------------------------
@@ -104,8 +109,24 @@ class SipLine:
     async def wait_for_agent_audio(self, min_ms: float, timeout_s: float) -> bool:
         """Until the caller heard ``min_ms`` of agent audio in all; False on timeout or when
         the call ended first."""
+        return await self._wait(lambda: self.agent_audio_ms >= min_ms, timeout_s)
+
+    async def wait_for_answer(self, answers_before: int, timeout_s: float) -> bool:
+        """Until a response started playing after the first ``answers_before``; False on
+        timeout or when the call ended first."""
+        return await self._wait(lambda: self.agent_answers > answers_before, timeout_s)
+
+    async def wait_for_playing(self, timeout_s: float) -> bool:
+        """Until agent audio plays on the line; False on timeout or when the call ended."""
+        return await self._wait(lambda: self.agent_playing, timeout_s)
+
+    async def wait_for_silence(self, timeout_s: float) -> bool:
+        """Until no agent audio plays on the line; False on timeout or when the call ended."""
+        return await self._wait(lambda: not self.agent_playing, timeout_s)
+
+    async def _wait(self, condition: Callable[[], bool], timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
-        while self.agent_audio_ms < min_ms:
+        while not condition():
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.ended.is_set():
                 return False
@@ -129,6 +150,18 @@ class SipLine:
             self._to_model_ready.clear()
             await self._to_model_ready.wait()
         return self._to_model.popleft()
+
+    def agent_started(self) -> None:
+        """A response's audio starts playing on the line."""
+        self.agent_answers += 1
+        self.agent_playing = True
+        self._heard.set()
+
+    def agent_stopped(self) -> None:
+        """The response's audio ended (all played, or the rest cleared by a barge-in)."""
+        self.agent_playing = False
+        self.agent_stopped_at = time.monotonic()
+        self._heard.set()
 
     def play(self, duration_ms: float) -> None:
         """``duration_ms`` of the agent's audio reached the caller's ear now."""
