@@ -156,6 +156,8 @@ def test_status_and_drain_commands(
     monkeypatch.setenv("VOXRAY_NAMESPACE", fleet.settings.namespace)
     assert main(["status"]) == 0
     shown = capsys.readouterr().out
+    # Which cluster it reads, before anything else (the test session's own, in-process).
+    assert shown.startswith("status of embedded Ray ("), shown[:200]
     for heading in ("caps", "nodes", "alive", "per API key"):
         assert heading in shown
     assert main(["status", "--json"]) == 0
@@ -171,6 +173,7 @@ def test_drain_command_removes_the_supervisor(
     assert ray.get(supervisor.ping.remote()) == "ok"
 
     assert main(["drain", "--deadline", "0"]) == 0
-    assert "drained" in capsys.readouterr().out
+    drained = capsys.readouterr().out
+    assert drained.startswith("draining on embedded Ray (") and "drained" in drained
     assert find_supervisor(namespace) is None
     assert main(["drain"]) == 1

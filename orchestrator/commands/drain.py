@@ -33,6 +33,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Drain; exit 1 when no supervisor runs on the cluster."""
     from voxray.actors.errors import ConfigError
     from voxray.client import Fleet
+    from voxray.cluster import describe_address
     from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if deadline_s < 0:
         raise ConfigError("--deadline must be >= 0")
     with Fleet.connect(args.address, settings=settings) as fleet:
+        console.print(f"draining on {describe_address()}", highlight=False, soft_wrap=True)
         gateways = fleet.gateways()
         if gateways:
             # Gateways first: callers are refused (503) from now on, live calls get the

@@ -77,7 +77,7 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
     from voxray.client import Fleet
-    from voxray.cluster import joins_existing_cluster
+    from voxray.cluster import describe_address, joins_existing_cluster
     from voxray.evals.compare import RegressionGate
     from voxray.evals.job import plan_job
 
@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     plan.check_credentials()  # no key: a one-line error now, before Ray starts
 
     with Fleet.connect(address, settings=plan.settings, log_to_driver=args.verbose) as fleet:
+        _print(console, f"Ray: {describe_address()}")
         try:
             job = fleet.submit(plan)
         except RunDirectoryBusyError as error:

@@ -31,10 +31,13 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Print the status; exit 1 when no supervisor runs on the cluster."""
     from voxray.client import Fleet
+    from voxray.cluster import describe_address
     from voxray.settings import VoxraySettings
 
     settings = VoxraySettings()
     with Fleet.connect(args.address, settings=settings) as fleet:
+        if not args.json:  # JSON stays one parsable document
+            console.print(f"status of {describe_address()}", highlight=False, soft_wrap=True)
         status = fleet.status()
         gateways = fleet.gateways()
     if not args.json:
