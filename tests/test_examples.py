@@ -9,7 +9,7 @@ import pytest
 from voxray.actors.errors import ConfigError
 from voxray.cli import main
 from voxray.evals.suite import load_suite
-from voxray.examples import SUITES_DIR, packaged_suite, suite_names
+from voxray.examples import AGENTS_DIR, RULES_DIR, SUITES_DIR, packaged_suite, suite_names
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_readme_suites_are_packaged() -> None:
     assert {"smoke", "tools", "barge-in", "repeats", "audio-file"} <= set(suite_names())
     assert (SUITES_DIR / "audio" / "order-status.wav").is_file()
-    # The repository's configs/evals is the same folder, so the README's paths keep working.
+    # The repository's configs/ folders are the same folders, so the README's paths keep working.
     assert (ROOT / "configs" / "evals").resolve() == SUITES_DIR
+    assert (ROOT / "configs" / "agents").resolve() == AGENTS_DIR
+    assert (ROOT / "configs" / "sim").resolve() == RULES_DIR
 
 
 def test_a_bare_name_loads_the_packaged_suite(
@@ -52,6 +54,7 @@ def test_voxray_examples_lists_name_and_description(capsys: pytest.CaptureFixtur
         assert name in out
     assert "Spoken, typed and tool-calling turns" in out  # smoke.yaml's description
     assert "voxray eval smoke" in out
+    assert "support.yaml" in out and "weather.yaml" in out
 
 
 def test_voxray_examples_copy_writes_editable_suites(
@@ -61,6 +64,8 @@ def test_voxray_examples_copy_writes_editable_suites(
     assert main(["examples", "--copy", str(destination)]) == 0
     assert (destination / "smoke.yaml").read_bytes() == (SUITES_DIR / "smoke.yaml").read_bytes()
     assert (destination / "audio" / "order-status.wav").is_file()
+    assert (destination / "agents" / "support.yaml").is_file()
+    assert (destination / "sim" / "weather.yaml").is_file()
     # The copy is a working suite: its relative audio path resolves beside it.
     assert load_suite(destination / "audio-file.yaml").name == "audio-file"
     # A second copy keeps the user's edits.

@@ -99,6 +99,9 @@ def test_public_api_imports_from_the_wheel_beside_a_users_actors_package(
         import voxray.actors.conversation.events  # the runtime, not the user's actors/
         import voxray.actors.session
         assert voxray.__file__.startswith(VENV), voxray.__file__
+        from voxray.examples import suite_names
+        for name in suite_names():  # every packaged suite loads: its audio and tools shipped
+            load_suite(name)
         suite = load_suite("smoke")  # the packaged example, its tool imported from the wheel
         tools = [tool.name for spec in suite.scenarios for tool in spec.agent.tools]
         print(suite.name, tools, len(voxray.__all__))
@@ -118,6 +121,7 @@ def test_voxray_command_runs_from_the_wheel(installed: Path, user_project: Path)
     assert str(installed) in listed  # the suites come from the installed package
     for name in ("smoke", "tools", "barge-in", "repeats", "audio-file"):
         assert f"  {name} " in listed
+    assert "support.yaml" in listed and "weather.yaml" in listed  # agent and rules files
 
 
 def test_the_wheel_installs_into_any_ray_2_60_and_offers_the_job_extra(installed: Path) -> None:

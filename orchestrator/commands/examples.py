@@ -8,7 +8,14 @@ from typing import Any
 
 from rich.console import Console
 from voxray.commands import EXIT_OK
-from voxray.examples import SUITES_DIR, copy_suites, suite_description, suite_names
+from voxray.examples import (
+    AGENTS_DIR,
+    RULES_DIR,
+    SUITES_DIR,
+    copy_examples,
+    suite_description,
+    suite_names,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -25,7 +32,8 @@ def add_parser(commands: Any) -> None:
         "--copy",
         type=Path,
         metavar="DIR",
-        help="copy every example suite (and its audio) into DIR; files already there are kept",
+        help="copy the example suites (and their audio) into DIR, agent files into DIR/agents, "
+        "rules files into DIR/sim; files already there are kept",
     )
 
 
@@ -44,11 +52,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    for title, folder in (
+        ("Agent files for `voxray serve PATH`", AGENTS_DIR),
+        ("Rules files for `voxray sim --rules PATH`", RULES_DIR),
+    ):
+        files = sorted(path.name for path in folder.glob("*.yaml"))
+        if files:
+            console.print(
+                f"{title} (in {folder}): {', '.join(files)}", highlight=False, soft_wrap=True
+            )
     return EXIT_OK
 
 
 def _copy(destination: Path, console: Console) -> int:
-    copied, kept = copy_suites(destination)
+    copied, kept = copy_examples(destination)
     note = f" (kept {len(kept)} already there)" if kept else ""
     console.print(
         f"copied {len(copied)} file(s) to {destination}{note}; "
