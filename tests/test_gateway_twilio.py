@@ -10,6 +10,14 @@ import aiohttp
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.records import CallRecord
+from voxray.actors.gateway.twilio_media import (
+    ClearMessage,
+    OutboundFrames,
+    OutboundMark,
+    OutboundMarkInfo,
+    OutboundMedia,
+    OutboundMediaPayload,
+)
 from voxray.actors.gateway.twilio_playback import MarkLedger
 from voxray.actors.gateway.twilio_signature import twilio_signature
 from voxray.actors.simulator.faults import ErrorFault
@@ -256,3 +264,15 @@ async def test_a_session_the_provider_ends_hangs_up_the_caller_with_a_failed_rec
     assert report.close_code == aiohttp.WSCloseCode.OK
     assert (records[0].status, records[0].end_reason) == ("failed", "error")
     assert records[0].error
+
+
+def test_outbound_frames_are_the_json_the_models_dump() -> None:
+    frames = OutboundFrames('MZ"odd\\sid')
+    sid = 'MZ"odd\\sid'
+    media = OutboundMedia(stream_sid=sid, media=OutboundMediaPayload(payload="AAEC/w=="))
+    mark = OutboundMark(stream_sid=sid, mark=OutboundMarkInfo(name="voxray-7"))
+    assert json.loads(frames.media("AAEC/w==")) == json.loads(media.model_dump_json(by_alias=True))
+    assert json.loads(frames.mark("voxray-7")) == json.loads(mark.model_dump_json(by_alias=True))
+    assert json.loads(frames.clear()) == json.loads(
+        ClearMessage(stream_sid=sid).model_dump_json(by_alias=True)
+    )

@@ -34,14 +34,10 @@ from voxray.actors.gateway.calls import Call
 from voxray.actors.gateway.context import GatewayContext
 from voxray.actors.gateway.limits import MessageRate
 from voxray.actors.gateway.twilio_media import (
-    ClearMessage,
     DtmfMessage,
     MarkMessage,
     MediaMessage,
-    OutboundMark,
-    OutboundMarkInfo,
-    OutboundMedia,
-    OutboundMediaPayload,
+    OutboundFrames,
     StartMessage,
     StopMessage,
     TwilioInbound,
@@ -180,7 +176,7 @@ class _Stream:
         self._ws = ws
         self._peer = peer
         self._call: Call | None = None
-        self._stream_sid = ""
+        self._frames = OutboundFrames("")
         self._marks = MarkLedger()
         self._outbound: asyncio.Queue[str] = asyncio.Queue(maxsize=_OUTBOUND_QUEUE)
         self._dropped = 0
@@ -236,7 +232,7 @@ class _Stream:
 
     async def _open(self, started: StartMessage) -> Call | None:
         info = started.start
-        self._stream_sid = info.stream_sid
+        self._frames = OutboundFrames(info.stream_sid)
         params = info.custom_parameters
         fmt = info.media_format
         if fmt.encoding != "audio/x-mulaw" or fmt.sample_rate != 8000:
@@ -345,14 +341,9 @@ class _Stream:
         self._outbound.put_nowait(text)
 
     def _on_agent_audio(self, response_id: str, item_id: str, delta: str) -> None:
-        media = OutboundMedia(
-            stream_sid=self._stream_sid, media=OutboundMediaPayload(payload=delta)
-        )
-        self._send(media.model_dump_json(by_alias=True))
+        self._send(self._frames.media(delta))
         audio_bytes = len(delta) * 3 // 4 - delta.count("=", -2)
-        name = self._marks.sent(item_id, audio_bytes)
-        mark = OutboundMark(stream_sid=self._stream_sid, mark=OutboundMarkInfo(name=name))
-        self._send(mark.model_dump_json(by_alias=True))
+        self._send(self._frames.mark(self._marks.sent(item_id, audio_bytes)))
         if self._call is not None:
             self._call.first_audio_sent()
 
@@ -363,7 +354,7 @@ class _Stream:
                 self._outbound.get_nowait()
                 self._outbound.task_done()
             self._marks.cleared()
-            self._send(ClearMessage(stream_sid=self._stream_sid).model_dump_json(by_alias=True))
+            self._send(self._frames.clear())
 
     def _parse(self, msg: WSMessage) -> TwilioInbound | None:
         kind = msg.type

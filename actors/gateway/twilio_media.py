@@ -8,6 +8,7 @@ ignore unknown fields; outbound models forbid them. One cached ``TypeAdapter`` p
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Annotated, Literal
 
@@ -19,6 +20,7 @@ __all__ = [
     "DtmfMessage",
     "MarkMessage",
     "MediaMessage",
+    "OutboundFrames",
     "OutboundMark",
     "OutboundMedia",
     "StartMessage",
@@ -141,3 +143,30 @@ class OutboundMark(_Out):
 class ClearMessage(_Out):
     event: Literal["clear"] = "clear"
     stream_sid: str = Field(alias="streamSid")
+
+
+class OutboundFrames:
+    """The outbound messages of one stream, as JSON text, built by concatenation.
+
+    The same JSON :class:`OutboundMedia`, :class:`OutboundMark` and :class:`ClearMessage` dump
+    (a test pins that), at ~0.1 µs a message instead of ~8 µs: two go out per agent audio chunk.
+    The stream sid is escaped once; base64 payloads and voxray's mark names need no escaping.
+    """
+
+    def __init__(self, stream_sid: str) -> None:
+        sid = json.dumps(stream_sid)
+        self._media = '{"event":"media","streamSid":' + sid + ',"media":{"payload":"'
+        self._mark = '{"event":"mark","streamSid":' + sid + ',"mark":{"name":'
+        self._clear = '{"event":"clear","streamSid":' + sid + "}"
+
+    def media(self, payload_b64: str) -> str:
+        """A ``media`` message carrying ``payload_b64`` (base64 μ-law)."""
+        return self._media + payload_b64 + '"}}'
+
+    def mark(self, name: str) -> str:
+        """A ``mark`` message named ``name``."""
+        return self._mark + json.dumps(name) + "}}"
+
+    def clear(self) -> str:
+        """A ``clear`` message."""
+        return self._clear
