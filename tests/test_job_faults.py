@@ -100,7 +100,9 @@ def test_drain_mid_job_then_resume_reruns_what_did_not_finish(fleet: Fleet, tmp_
     assert _outputs_written(out)
     assert RunDirectory(out).completed_keys() == {"a"}
 
-    resumed = fleet.submit(_suite(tmp_path, dict.fromkeys(waits, 100)), out=out, resume=True)
+    resumed = fleet.submit(
+        _suite(tmp_path, dict.fromkeys(waits, 100)), out=out, resume=True, concurrency=3
+    )
     again = resumed.wait(timeout=120)
     assert sorted(record.key for record in again.records) == ["b", "c", "d"]
     assert again.passed, again.summary
@@ -111,7 +113,7 @@ def test_a_killed_simulator_comes_back_and_its_runs_are_run_again(
     fleet: Fleet, tmp_path: Path
 ) -> None:
     out = tmp_path / "sim-killed"
-    job = fleet.submit(_suite(tmp_path, {"x": 40_000, "y": 40_000}, concurrency=2), out=out)
+    job = fleet.submit(_suite(tmp_path, {"x": 24_000, "y": 24_000}, concurrency=2), out=out)
     _until(fleet, lambda status: status.live_sessions == 2)
     simulator = ray.get_actor(f"voxray-sim-{job.id}", namespace=fleet.settings.namespace)
     ray.kill(simulator, no_restart=True)
@@ -131,6 +133,7 @@ def test_a_second_job_on_a_busy_run_directory_is_refused(fleet: Fleet, tmp_path:
     job.cancel()
     assert job.wait(timeout=60).cancelled
     assert _statuses(out) == {"slow": "interrupted"}  # the refused one wrote nothing
+    _until(fleet, lambda status: status.live_sessions == 0)
 
 
 def test_a_killed_supervisor_ends_the_job_and_resume_reruns_its_runs(
@@ -139,7 +142,9 @@ def test_a_killed_supervisor_ends_the_job_and_resume_reruns_its_runs(
     out = tmp_path / "supervisor-killed"
     waits = {"p": 400_000, "q": 100, "r": 100}
     job = fleet.submit(_suite(tmp_path, waits), out=out)
-    _until(fleet, lambda status: status.live_sessions == 1)  # p is talking
+    _until(
+        fleet, lambda status: [(j.job_id, j.live_sessions) for j in status.jobs] == [(job.id, 1)]
+    )
     supervisor = find_supervisor(fleet.settings.namespace)
     assert supervisor is not None
     ray.kill(supervisor, no_restart=True)
@@ -149,7 +154,9 @@ def test_a_killed_supervisor_ends_the_job_and_resume_reruns_its_runs(
     assert "supervisor" in (result.records[0].error or "")
     assert result.summary.scenarios_failed == 0 and _outputs_written(out)
 
-    resumed = fleet.submit(_suite(tmp_path, dict.fromkeys(waits, 100)), out=out, resume=True)
+    resumed = fleet.submit(
+        _suite(tmp_path, dict.fromkeys(waits, 100)), out=out, resume=True, concurrency=3
+    )
     again = resumed.wait(timeout=120)  # on a new supervisor
     assert sorted(record.key for record in again.records) == ["p", "q", "r"]
     assert again.passed, again.summary

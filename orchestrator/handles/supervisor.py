@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import ray
 from ray.exceptions import RayError
 from voxray.actors.conversation.live import LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import ActorLostError, ActorTimeoutError
 from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import (
     DrainReport,
@@ -31,6 +33,9 @@ from voxray.handles.ray_errors import voxray_error
 __all__ = ["SupervisorClient"]
 
 _ACTOR = "supervisor"
+_ENSURE_TIMEOUT_S = 30.0
+_ENSURE_RETRY_S = 0.1
+_PING_TIMEOUT_S = 30.0
 
 
 class SupervisorClient:
@@ -41,8 +46,25 @@ class SupervisorClient:
 
     @classmethod
     def ensure(cls, settings: SupervisorSettings, namespace: str) -> SupervisorClient:
-        """The cluster's supervisor in ``namespace``, created (detached) if none runs."""
-        return cls(get_supervisor(settings, namespace))
+        """The cluster's supervisor in ``namespace``, created (detached) if none runs.
+
+        A supervisor that just died (killed, drained) keeps its name until Ray has marked it
+        dead; until then the name finds the dead actor, so it is asked again.
+
+        Raises:
+            ActorLostError: no live supervisor could be had within ``_ENSURE_TIMEOUT_S``.
+        """
+        deadline = time.monotonic() + _ENSURE_TIMEOUT_S
+        while True:
+            client = cls(get_supervisor(settings, namespace))
+            try:
+                client.ping(timeout_s=_PING_TIMEOUT_S)
+            except (ActorLostError, ActorTimeoutError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(_ENSURE_RETRY_S)
+                continue
+            return client
 
     @classmethod
     def find(cls, namespace: str) -> SupervisorClient | None:
