@@ -23,6 +23,7 @@ from voxray.actors.conversation.events import (
     DtmfReceived,
     ErrorOccurred,
 )
+from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
 from voxray.actors.conversation.phone_audio import PhoneAudio
 from voxray.actors.errors import AuthenticationError, ConnectionLostError, HandshakeError
 from voxray.actors.simulator.faults import DropFault
@@ -173,3 +174,31 @@ async def test_attaching_is_refused_for_unknown_taken_or_ephemeral_credentials(
     with pytest.raises(AuthenticationError):
         await ephemeral.start()
     await ephemeral.aclose()
+
+
+async def test_a_live_session_on_a_call_streams_events_until_the_caller_hangs_up(
+    simulator: Simulator,
+) -> None:
+    line = _ring(simulator, "rtc_live")
+    request = LiveSessionRequest(
+        session_id="live-sip",
+        agent=AgentConfig(),
+        endpoint=ProviderEndpoint(
+            url=simulator.url,
+            api_key=SecretStr(simulator.register(BrainScript())),
+            call_id="rtc_live",
+        ),
+        tuning=EngineTuning(speed=TEST_SPEED),
+    )
+    live = LiveConversation(request, InProcessToolBackend())
+    await live.start()
+    line.press("5")
+    line.hang_up()
+
+    async def until_the_stream_ends() -> list[ConversationEvent]:
+        return [event async for event in live.events()]
+
+    seen = await asyncio.wait_for(until_the_stream_ends(), 10)  # it ends with the call
+    assert [e.digit for e in seen if isinstance(e, DtmfReceived)] == ["5"]
+    result = await live.aclose()
+    assert result.status == "completed" and result.metrics.dtmf_events == 1

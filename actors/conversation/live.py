@@ -98,11 +98,11 @@ class LiveConversation:
             closed = asyncio.ensure_future(self.conversation.wait_closed())
             woken = asyncio.ensure_future(self._wake.wait())
             try:
-                await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({closed, woken}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 closed.cancel()
                 woken.cancel()
-            if self.conversation.failure is not None:
+            if closed in done:  # it ended on its own: it failed, or a SIP caller hung up
                 self._closed = True
 
     def statistics(self) -> LiveStatistics:
