@@ -13,7 +13,7 @@ from voxray.actors.realtime.items import ServerItem
 from voxray.actors.simulator.brain import PlannedCall
 from voxray.actors.simulator.voice import Utterance
 
-__all__ = ["AssistantAudio", "Conversation", "UnknownItemError", "UserTurn"]
+__all__ = ["AssistantAudio", "SimulatedConversation", "UnknownItemError", "UserTurn"]
 
 
 class UnknownItemError(KeyError):
@@ -42,7 +42,7 @@ class _PendingCalls:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-class Conversation:
+class SimulatedConversation:
     """Items in order, plus the bookkeeping the brain needs to answer turns and tool outputs."""
 
     def __init__(self, conversation_id: str, *, max_items: int = 4096) -> None:
@@ -111,7 +111,7 @@ class Conversation:
         """Every item, in conversation order."""
         return list(self._items.values())
 
-    def adopt(self, other: Conversation) -> list[ServerItem]:
+    def adopt(self, other: SimulatedConversation) -> list[ServerItem]:
         """Continue ``other`` (resumption): its items go first, its open bookkeeping comes too.
 
         Returns the adopted items in order, for the ``conversation.item.created`` replay.

@@ -31,7 +31,7 @@ from voxray.actors.realtime.server_events import (
     KnownServerEvent,
 )
 from voxray.actors.simulator.brain import PlannedCall
-from voxray.actors.simulator.conversation import Conversation, UnknownItemError
+from voxray.actors.simulator.conversation import SimulatedConversation, UnknownItemError
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.refusal import Refusal
 from voxray.actors.simulator.transcription import heard_placeholder
@@ -47,11 +47,11 @@ _TRUNCATE_SLACK_MS = 1.0
 
 
 class ItemOps:
-    """Applies client item events to a :class:`Conversation` and acknowledges them."""
+    """Applies client item events to a :class:`SimulatedConversation` and acknowledges them."""
 
     def __init__(
         self,
-        conversation: Conversation,
+        conversation: SimulatedConversation,
         emit: Emit,
         hear_clip: Callable[[bytes], Awaitable[str]],
     ) -> None:

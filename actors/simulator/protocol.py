@@ -52,7 +52,7 @@ from voxray.actors.realtime.server_events import (
     SessionUpdated,
 )
 from voxray.actors.simulator.context import Outbox, ServerContext, SessionSetup
-from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.conversation import SimulatedConversation
 from voxray.actors.simulator.hearing import Hearing
 from voxray.actors.simulator.idle import IdleTimer
 from voxray.actors.simulator.ids import new_id
@@ -94,14 +94,14 @@ class SimProtocol:
         self._call = setup.call
         self._phone_resampler: StreamResampler | None = None
         self._session = SimSession(model=setup.model, reasoning_effort=setup.reasoning_effort)
-        self._resumable: Conversation | None = None
+        self._resumable: SimulatedConversation | None = None
         self._missing_conversation: str | None = None
         if setup.conversation_id is not None:
             self._resumable = context.conversations.find(setup.conversation_id)
             if self._resumable is None:
                 self._missing_conversation = setup.conversation_id
         resumed_id = self._resumable.id if self._resumable is not None else None
-        self._conversation = Conversation(resumed_id or new_id("conv"))
+        self._conversation = SimulatedConversation(resumed_id or new_id("conv"))
         self._user = UserAudio(
             outbox=outbox,
             conversation=self._conversation,
@@ -134,7 +134,7 @@ class SimProtocol:
         return self._user.tally
 
     @property
-    def conversation(self) -> Conversation:
+    def conversation(self) -> SimulatedConversation:
         """The conversation of this session."""
         return self._conversation
 
@@ -334,7 +334,7 @@ class SimProtocol:
                 await self._out.send(McpListToolsInProgress(item_id=item_id))
                 await self._out.send(McpListToolsCompleted(item_id=item_id))
 
-    async def _replay(self, resumed: Conversation) -> None:
+    async def _replay(self, resumed: SimulatedConversation) -> None:
         # Resumption (§6.10): the earlier connection's items, before any new turn.
         previous: str | None = None
         for item in self._conversation.adopt(resumed):

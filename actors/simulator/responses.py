@@ -49,7 +49,7 @@ from voxray.actors.realtime.server_events import (
 from voxray.actors.simulator.brain import PlannedCall
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.context import Outbox
-from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.conversation import SimulatedConversation
 from voxray.actors.simulator.deltas import AudioDeltaFrames
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.latency import ResponseLatency
@@ -158,7 +158,7 @@ class ResponseStreamer:
         outbox: Outbox,
         voices: VoiceBank,
         config: SimulatorConfig,
-        conversation: Conversation,
+        conversation: SimulatedConversation,
         rng: random.Random,
         latency: ResponseLatency | None = None,
         phone: SipLine | None = None,

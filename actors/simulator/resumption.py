@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.conversation import SimulatedConversation
 
 __all__ = ["ConversationStore"]
 
 
 @dataclass
 class _Entry:
-    conversation: Conversation
+    conversation: SimulatedConversation
     closed_at: float | None = None  # monotonic seconds; None while a session holds it
 
 
@@ -35,18 +35,18 @@ class ConversationStore:
         self._purge()
         return len(self._entries)
 
-    def keep(self, conversation: Conversation) -> None:
+    def keep(self, conversation: SimulatedConversation) -> None:
         """``conversation`` is live and resumable (its session enabled resumption)."""
         self._purge()
         self._entries[conversation.id] = _Entry(conversation)
 
-    def release(self, conversation: Conversation) -> None:
+    def release(self, conversation: SimulatedConversation) -> None:
         """Its session ended: keep it for ``ttl_s`` from now (if it was resumable)."""
         entry = self._entries.get(conversation.id)
         if entry is not None and entry.conversation is conversation:
             entry.closed_at = self._clock()
 
-    def find(self, conversation_id: str) -> Conversation | None:
+    def find(self, conversation_id: str) -> SimulatedConversation | None:
         """The resumable conversation ``conversation_id``, or None (unknown or expired)."""
         self._purge()
         entry = self._entries.get(conversation_id)

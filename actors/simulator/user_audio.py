@@ -26,7 +26,7 @@ from voxray.actors.realtime.server_events import (
     TranscriptionUsage,
 )
 from voxray.actors.simulator.context import Outbox
-from voxray.actors.simulator.conversation import Conversation
+from voxray.actors.simulator.conversation import SimulatedConversation
 from voxray.actors.simulator.hearing import Hearing
 from voxray.actors.simulator.ids import new_id
 from voxray.actors.simulator.input_audio import InputAudioBuffer
@@ -62,7 +62,7 @@ class UserAudio:
         self,
         *,
         outbox: Outbox,
-        conversation: Conversation,
+        conversation: SimulatedConversation,
         hearing: Hearing,
         session: Callable[[], SimSession],
         listener: TurnListener,
