@@ -63,7 +63,7 @@ def check_gate_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     """Compare, print, write; returns the exit code."""
     from voxray.evals.compare import compare_runs, write_comparison
-    from voxray.evals.compare_view import comparison_table, write_compare_page
+    from voxray.evals.compare_view import comparison_notes, comparison_table, write_compare_page
 
     check_gate_options(args)
     comparison = compare_runs(
@@ -76,6 +76,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     out: Path = args.out or args.run_b
     out.mkdir(parents=True, exist_ok=True)
     console.print(comparison_table(comparison))
+    for line in comparison_notes(comparison):
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
     data = write_comparison(comparison, out)
     page = write_compare_page(comparison, out)
     regressions = comparison.regressions

@@ -31,7 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from voxray.actors.errors import ConfigError, RunDirectoryBusyError, VoxrayError
 from voxray.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from voxray.commands.compare import add_gate_options, check_gate_options
-from voxray.evals.compare_view import comparison_table
+from voxray.evals.compare_view import comparison_notes, comparison_table
 from voxray.evals.condition_view import condition_table
 from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD
 from voxray.evals.records import ScenarioRecord
@@ -163,6 +163,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     _print(console, f"report: {result.report}")
     if result.comparison is not None:
         console.print(comparison_table(result.comparison))
+        for line in comparison_notes(result.comparison):
+            _print(console, f"  {line}")
         regressions = result.comparison.regressions
         if regressions:
             _print(

@@ -13,7 +13,13 @@ from rich.text import Text
 from voxray.evals.compare import CellComparison, Comparison, SideFigures
 from voxray.evals.report_style import CSS
 
-__all__ = ["COMPARE_PAGE", "add_regressions_to_junit", "comparison_table", "write_compare_page"]
+__all__ = [
+    "COMPARE_PAGE",
+    "add_regressions_to_junit",
+    "comparison_notes",
+    "comparison_table",
+    "write_compare_page",
+]
 
 COMPARE_PAGE = "compare.html"
 
@@ -21,10 +27,7 @@ COMPARE_PAGE = "compare.html"
 def _rate(side: SideFigures | None) -> str:
     if side is None:
         return "—"
-    return (
-        f"{side.passed_runs}/{side.runs} {side.pass_rate:.0%} "
-        f"[{side.pass_rate_low:.0%}-{side.pass_rate_high:.0%}]"
-    )
+    return f"{side.passed_runs}/{side.runs} [{side.pass_rate_low:.0%}-{side.pass_rate_high:.0%}]"
 
 
 def _ms(value: float | None) -> str:
@@ -69,36 +72,47 @@ def _notes(cell: CellComparison) -> list[str]:
 
 
 def comparison_table(comparison: Comparison) -> Table:
-    """One row per scenario and condition: pass rates with 95 % intervals, the change and its
-    p-value, latency, and what changed."""
-    table = Table(title="voxray compare", title_justify="left")
+    """One row per scenario and condition: passed runs with 95 % intervals, the change and its
+    p-value, latency p95, the verdict (:func:`comparison_notes` has what else changed)."""
+    table = Table(
+        title="voxray compare (A: baseline, B; passed runs [95% CI])", title_justify="left"
+    )
     table.add_column("scenario", no_wrap=True)
-    table.add_column("condition", no_wrap=True)
-    table.add_column("A pass [95% CI]", no_wrap=True)
-    table.add_column("B pass [95% CI]", no_wrap=True)
-    table.add_column("change (p)", justify="right", no_wrap=True)
-    table.add_column("latency ms A→B")
+    table.add_column("A", no_wrap=True)
+    table.add_column("B", no_wrap=True)
+    table.add_column("change", justify="right", no_wrap=True)
+    table.add_column("p95 ms", no_wrap=True)
     table.add_column("verdict", no_wrap=True)
-    table.add_column("notes", overflow="fold")
     styles = {"fail": "bold red", "pass": "green", "skip": "yellow"}
     for cell in comparison.cells:
         label, kind = _verdict(cell)
         change = (
             "—"
             if cell.pass_rate_change is None
-            else f"{cell.pass_rate_change * 100:+.0f} pts (p={cell.p_value:.2f})"
+            else f"{cell.pass_rate_change * 100:+.0f}% p={cell.p_value:.3f}"
+        )
+        p95 = (
+            "—"
+            if cell.a is None or cell.b is None
+            else f"{_ms(cell.a.latency_p95_ms)}→{_ms(cell.b.latency_p95_ms)}"
         )
         table.add_row(
-            cell.scenario,
-            cell.condition,
+            cell.name,
             _rate(cell.a),
             _rate(cell.b),
             change,
-            _latency(cell),
+            p95,
             Text(label, style=styles[kind]),
-            "\n".join(_notes(cell)),
         )
     return table
+
+
+def comparison_notes(comparison: Comparison) -> list[str]:
+    """What changed beyond the figures, one line per scenario: newly failing and fixed
+    checks, tool calls per run."""
+    return [
+        f"{cell.name}: {'; '.join(notes)}" for cell in comparison.cells if (notes := _notes(cell))
+    ]
 
 
 def _row(cell: CellComparison) -> str:
