@@ -241,39 +241,6 @@ class Fleet:
 
     # --- jobs -----------------------------------------------------------------------------
 
-    def plan(
-        self,
-        suite: Suite | str | PathLike[str],
-        *,
-        out: str | PathLike[str] | None = None,
-        filter: str | None = None,
-        backend: Literal["sim", "xai"] | None = None,
-        concurrency: int | None = None,
-        repeat: int | None = None,
-        resume: bool = False,
-        speed: float | None = None,
-        retries: int | None = None,
-        conditions: Sequence[str] | None = None,
-        baseline: str | PathLike[str] | None = None,
-        gate: RegressionGate | None = None,
-    ) -> JobPlan:
-        """What :meth:`submit` would run, resolved but not started (see :meth:`submit`)."""
-        return plan_job(
-            suite,
-            self.settings,
-            out=out,
-            filter=filter,
-            backend=backend,
-            concurrency=concurrency,
-            repeat=repeat,
-            resume=resume,
-            speed=speed,
-            retries=retries,
-            conditions=conditions,
-            baseline=baseline,
-            gate=gate,
-        )
-
     def submit(
         self,
         suite: Suite | str | PathLike[str] | JobPlan,
@@ -290,9 +257,9 @@ class Fleet:
         baseline: str | PathLike[str] | None = None,
         gate: RegressionGate | None = None,
     ) -> Job:
-        """Start running ``suite`` (a :class:`Suite`, a YAML path, or a :meth:`plan`);
-        returns at once. The job writes ``results.jsonl`` as runs end and, however it ends,
-        ``summary.json``, ``junit.xml`` and ``report.html``.
+        """Start running ``suite`` (a :class:`Suite`, a YAML path, or a :class:`JobPlan` from
+        :func:`~voxray.evals.job.plan_job`); returns at once. The job writes ``results.jsonl``
+        as runs end and, however it ends, ``summary.json``, ``junit.xml`` and ``report.html``.
 
         Args:
             out: run directory; default ``<suite.output_dir>/<name>-<time>``.
@@ -325,8 +292,9 @@ class Fleet:
                     f"this fleet's is {self.settings.namespace!r}"
                 )
         else:
-            plan = self.plan(
+            plan = plan_job(
                 suite,
+                self.settings,
                 out=out,
                 filter=filter,
                 backend=backend,

@@ -24,9 +24,11 @@ def test_every_event_has_a_distinct_tag_fixed_by_its_class() -> None:
     tags = [cls.type for cls in classes]
     assert len(set(tags)) == len(classes)
     for cls in classes:
-        field = next(f for f in dataclasses.fields(cls) if f.name == "type")
-        assert not field.init  # a tag cannot be passed in, or got wrong
-        assert typing.get_args(typing.get_type_hints(cls, vars(events))["type"]) == (cls.type,)
+        # Fixed by the class: it cannot be passed in (or got wrong), nor costs a pickle byte.
+        assert "type" not in {field.name for field in dataclasses.fields(cls)}
+        hint = typing.get_type_hints(cls, vars(events))["type"]
+        assert typing.get_origin(hint) is typing.ClassVar
+        assert typing.get_args(typing.get_args(hint)[0]) == (cls.type,)
 
 
 def test_the_timeline_keys_on_the_tag_not_the_class_name() -> None:

@@ -204,8 +204,7 @@ def _timeline_entry(event: ConversationEvent) -> TimelineEvent:
     fields = {
         key: value
         for key, value in vars(event).items()
-        if key not in ("type", "t_ms", "samples", "outcome")
-        and isinstance(value, str | int | float | bool)
+        if key not in ("t_ms", "samples", "outcome") and isinstance(value, str | int | float | bool)
     }
     if isinstance(event, ToolCallFinished):
         fields |= {

@@ -4,15 +4,16 @@ These are voxray's own vocabulary, decoupled from the wire: a consumer (the scen
 gateway, a Python caller iterating a session) never sees a raw server event. Times are ms on the
 session's audio timeline.
 
-Each event carries its own tag, ``type`` (``"user_speech_started"``, ...; also readable on the
-class, ``UserSpeechStarted.type``): timelines, reports and any consumer that stores or compares
-events use it, never the class's name, so renaming a class changes nothing they keep.
+Each event carries its own tag, ``type`` (``"user_speech_started"``, ...), fixed per class and
+readable on the class too (``UserSpeechStarted.type``): timelines, reports and any consumer that
+stores or compares events use it, never the class's name, so renaming a class changes nothing
+they keep. A class variable, so it costs nothing in an event's pickle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,9 +41,7 @@ __all__ = [
 class UserSpeechStarted:
     """The server heard the user start speaking."""
 
-    type: Literal["user_speech_started"] = field(
-        default="user_speech_started", init=False, repr=False
-    )
+    type: ClassVar[Literal["user_speech_started"]] = "user_speech_started"
 
     t_ms: float
     item_id: str
@@ -52,7 +51,7 @@ class UserSpeechStarted:
 class UserSpeechEnded:
     """The server decided the user's turn ended."""
 
-    type: Literal["user_speech_ended"] = field(default="user_speech_ended", init=False, repr=False)
+    type: ClassVar[Literal["user_speech_ended"]] = "user_speech_ended"
 
     t_ms: float
     item_id: str
@@ -62,7 +61,7 @@ class UserSpeechEnded:
 class UserTranscript:
     """What the server understood the user said; ``final`` once transcription completed."""
 
-    type: Literal["user_transcript"] = field(default="user_transcript", init=False, repr=False)
+    type: ClassVar[Literal["user_transcript"]] = "user_transcript"
 
     t_ms: float
     item_id: str
@@ -74,9 +73,7 @@ class UserTranscript:
 class AgentSpeechStarted:
     """The first audio of a response is scheduled to play at ``t_ms``."""
 
-    type: Literal["agent_speech_started"] = field(
-        default="agent_speech_started", init=False, repr=False
-    )
+    type: ClassVar[Literal["agent_speech_started"]] = "agent_speech_started"
 
     t_ms: float
     response_id: str
@@ -92,7 +89,7 @@ class AgentAudio:
     phone line untouched.
     """
 
-    type: Literal["agent_audio"] = field(default="agent_audio", init=False, repr=False)
+    type: ClassVar[Literal["agent_audio"]] = "agent_audio"
 
     t_ms: float
     response_id: str
@@ -105,9 +102,7 @@ class AgentAudio:
 class AgentSpeechEnded:
     """The last scheduled audio of a response finishes playing at ``t_ms``."""
 
-    type: Literal["agent_speech_ended"] = field(
-        default="agent_speech_ended", init=False, repr=False
-    )
+    type: ClassVar[Literal["agent_speech_ended"]] = "agent_speech_ended"
 
     t_ms: float
     response_id: str
@@ -117,7 +112,7 @@ class AgentSpeechEnded:
 class AgentTranscript:
     """Text of the agent's speech: deltas while speaking, then ``final``."""
 
-    type: Literal["agent_transcript"] = field(default="agent_transcript", init=False, repr=False)
+    type: ClassVar[Literal["agent_transcript"]] = "agent_transcript"
 
     t_ms: float
     response_id: str
@@ -129,7 +124,7 @@ class AgentTranscript:
 class Interrupted:
     """The user barged in: playback was cleared and the response cancelled."""
 
-    type: Literal["interrupted"] = field(default="interrupted", init=False, repr=False)
+    type: ClassVar[Literal["interrupted"]] = "interrupted"
 
     t_ms: float
     response_id: str | None
@@ -141,7 +136,7 @@ class Interrupted:
 class ToolCallStarted:
     """The model called a function."""
 
-    type: Literal["tool_call_started"] = field(default="tool_call_started", init=False, repr=False)
+    type: ClassVar[Literal["tool_call_started"]] = "tool_call_started"
 
     t_ms: float
     call_id: str
@@ -153,9 +148,7 @@ class ToolCallStarted:
 class ToolCallFinished:
     """A function call ended (successfully or with an error output)."""
 
-    type: Literal["tool_call_finished"] = field(
-        default="tool_call_finished", init=False, repr=False
-    )
+    type: ClassVar[Literal["tool_call_finished"]] = "tool_call_finished"
 
     t_ms: float
     outcome: ToolOutcome
@@ -166,7 +159,7 @@ class ToolCallFinished:
 class ResponseFinished:
     """A response ended; ``status`` is completed, cancelled, incomplete or failed."""
 
-    type: Literal["response_finished"] = field(default="response_finished", init=False, repr=False)
+    type: ClassVar[Literal["response_finished"]] = "response_finished"
 
     t_ms: float
     response_id: str
@@ -183,7 +176,7 @@ class DtmfReceived:
     ``received_at`` is the provider's unix time of the key press.
     """
 
-    type: Literal["dtmf_received"] = field(default="dtmf_received", init=False, repr=False)
+    type: ClassVar[Literal["dtmf_received"]] = "dtmf_received"
 
     t_ms: float
     digit: str
@@ -194,7 +187,7 @@ class DtmfReceived:
 class ErrorOccurred:
     """Something went wrong; ``fatal`` errors end the session."""
 
-    type: Literal["error_occurred"] = field(default="error_occurred", init=False, repr=False)
+    type: ClassVar[Literal["error_occurred"]] = "error_occurred"
 
     t_ms: float
     message: str
