@@ -87,7 +87,10 @@ class InputAudioPath:
         self.chunk_bytes = wire.rate * chunk_ms // 1000 * self.sample_bytes
         self._resampler: StreamResampler | None = None
         self._unresampled = _Gather()
-        self._pending = bytearray()
+        # Wire bytes not sent yet, joined only when a chunk is taken: at 20 ms appends the
+        # usual chunk is one frame's bytes, handed on without a copy.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def push(self, samples: NDArray[np.int16], *, rate: int, channels: int) -> bytes:
         """Take caller audio; returns the wire bytes it yields now (what the recording keeps).
@@ -102,7 +105,8 @@ class InputAudioPath:
             if not mono.size:
                 return b""
         encoded = _encode(mono, self.wire.encoding)
-        self._pending += encoded
+        self._pending.append(encoded)
+        self._pending_bytes += len(encoded)
         return encoded
 
     def push_encoded(self, data: bytes) -> None:
@@ -116,7 +120,9 @@ class InputAudioPath:
                 f"{self.wire.encoding} audio of {len(data)} bytes is not whole "
                 f"{self.sample_bytes}-byte samples"
             )
-        self._pending += data
+        if data:
+            self._pending.append(bytes(data))
+            self._pending_bytes += len(data)
 
     def _resample(self, mono: NDArray[np.int16], rate: int) -> NDArray[np.int16]:
         if self._resampler is None or self._resampler.in_rate != rate:
@@ -130,19 +136,18 @@ class InputAudioPath:
 
     def take_chunks(self, *, final: bool = False) -> list[bytes]:
         """The wire bytes of every complete chunk (and the remainder when ``final``)."""
-        pending = self._pending
         size = self.chunk_bytes
-        if len(pending) < size and not (final and pending):
+        available = self._pending_bytes
+        if available < size and not (final and available):
             return []
-        chunks: list[bytes] = []
-        offset = 0
-        while len(pending) - offset >= size:
-            chunks.append(bytes(pending[offset : offset + size]))
-            offset += size
-        if final and offset < len(pending):
-            chunks.append(bytes(pending[offset:]))
-            offset = len(pending)
-        del pending[:offset]
+        pending = self._pending
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        end = available if final else available - available % size
+        # A whole-bytes slice is the object itself: no copy for a chunk that is one frame.
+        chunks = [data[start : min(start + size, end)] for start in range(0, end, size)]
+        rest = data[end:]
+        self._pending = [rest] if rest else []
+        self._pending_bytes = len(rest)
         return chunks
 
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from voxray.bench.child import until_parent_says_stop
+from voxray.bench.child import WorkWindow, cores_used, until_parent_says_stop
 from voxray.bench.registry import Benchmark, BenchResult, Figure, register
 
 __all__ = ["Measured", "measure", "run"]
@@ -116,16 +116,18 @@ class _ClientReport:
     deltas: int = 0
     errors: list[str] = field(default_factory=list)
     lateness_ms: list[float] = field(default_factory=list)
+    window: WorkWindow = field(default_factory=WorkWindow)
 
 
 def _client(
     kind: str,
     port: int,
     connections: int,
-    run_s: float,
+    window: tuple[float, float],
     conn: multiprocessing.connection.Connection,
 ) -> None:
-    """Child process: ``connections`` websockets at 20 ms both ways for ``run_s`` seconds."""
+    """Child process: ``connections`` websockets at 20 ms both ways for the ``window`` (warm-up,
+    measured) and a second more."""
     from aiohttp import ClientSession, TCPConnector, WSMsgType
     from voxray.actors.realtime.eager_send import send_eagerly
 
@@ -169,8 +171,12 @@ def _client(
 
     async def main() -> None:
         # No connection limit: aiohttp's default of 100 would hold the rest back unseen.
+        warmup_s, window_s = window
+        report.window.measure(
+            warmup_s=warmup_s, window_s=window_s, audio_sent_s=lambda: report.appends * FRAME_S
+        )
         async with ClientSession(connector=TCPConnector(limit=0)) as session:
-            end = asyncio.get_running_loop().time() + run_s
+            end = asyncio.get_running_loop().time() + warmup_s + window_s + 1.0
             outcomes = await asyncio.gather(
                 *(one(session, i, end) for i in range(connections)), return_exceptions=True
             )
@@ -196,7 +202,6 @@ class Measured:
 
 def measure(kind: str, connections: int, warmup_s: float, window_s: float) -> Measured:
     """One run of ``connections`` bare websockets on the ``kind`` loop (asyncio or uvloop)."""
-    import psutil
 
     context = multiprocessing.get_context("spawn")
     server_conn, server_child = context.Pipe()
@@ -207,22 +212,15 @@ def measure(kind: str, connections: int, warmup_s: float, window_s: float) -> Me
     client: Any = None
     try:
         port = server_conn.recv()
-        run_s = warmup_s + window_s + 1.0
         client = context.Process(
-            target=_client, args=(kind, port, connections, run_s, client_child), daemon=True
+            target=_client,
+            args=(kind, port, connections, (warmup_s, window_s), client_child),
+            daemon=True,
         )
         client.start()
         client_child.close()
-        processes = [psutil.Process(client.pid), psutil.Process(server.pid)]
-        time.sleep(warmup_s)
-        before = [p.cpu_times() for p in processes]
-        started = time.monotonic()
-        time.sleep(window_s)
-        after = [p.cpu_times() for p in processes]
-        wall = time.monotonic() - started
-        client_cores, server_cores = (
-            (b.user + b.system - a.user - a.system) / wall
-            for a, b in zip(before, after, strict=True)
+        client_cores, server_cores = cores_used(
+            [client.pid, server.pid], warmup_s=warmup_s, window_s=window_s
         )
         report: _ClientReport = client_conn.recv()
         client.join(timeout=10)
