@@ -25,6 +25,7 @@ __all__ = [
 _MODULES = (
     "voxray.bench.audio_path",
     "voxray.bench.barge_in",
+    "voxray.bench.chaos",
     "voxray.bench.client",
     "voxray.bench.density",
     "voxray.bench.gateway_sip",
