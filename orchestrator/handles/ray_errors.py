@@ -13,10 +13,36 @@ other ``RayError``     :class:`ActorLostError` (the call could not reach the act
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 from voxray.actors.errors import ActorLostError, ActorTimeoutError, VoxrayError
 
-__all__ = ["voxray_error"]
+__all__ = ["call", "get", "voxray_error"]
+
+
+def get(ref: Any, *, actor: str, timeout_s: float | None = None) -> Any:
+    """``ray.get(ref)`` of a call on ``actor``, Ray's errors mapped."""
+    try:
+        return ray.get(ref, timeout=timeout_s)
+    except RayError as error:
+        raise voxray_error(error, actor=actor, timeout_s=timeout_s) from error
+
+
+async def call(ref: Any, *, actor: str, timeout_s: float | None = None) -> Any:
+    """``await ref`` of a call on ``actor`` (within ``timeout_s``), Ray's errors mapped."""
+    try:
+        return await asyncio.wait_for(ref, timeout=timeout_s)
+    except RayError as error:
+        raise voxray_error(error, actor=actor, timeout_s=timeout_s) from error
+    except TimeoutError as error:
+        raise ActorTimeoutError(
+            f"the {actor} did not answer within {timeout_s:g} s",
+            actor=actor,
+            timeout_s=timeout_s or 0.0,
+        ) from error
 
 
 def voxray_error(error: RayError, *, actor: str, timeout_s: float | None = None) -> VoxrayError:

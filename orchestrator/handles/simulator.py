@@ -18,12 +18,12 @@ import ray
 from pydantic import SecretStr
 from ray.exceptions import RayError
 from voxray.actors.conversation.endpoint import ProviderEndpoint
-from voxray.actors.errors import ActorTimeoutError
 from voxray.actors.simulator.actor import SimulatorActor
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import FaultAction, FaultPlan
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.supervision.placement import affinity
+from voxray.handles import ray_errors
 from voxray.handles.ray_errors import voxray_error
 
 __all__ = ["SimulatorClient"]
@@ -118,22 +118,10 @@ class SimulatorClient:
             ray.kill(self._handle, no_restart=True)
 
     def _get(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        try:
-            return ray.get(ref, timeout=timeout_s)
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR, timeout_s=timeout_s) from error
+        return ray_errors.get(ref, actor=_ACTOR, timeout_s=timeout_s)
 
     async def _acall(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        try:
-            return await asyncio.wait_for(ref, timeout=timeout_s)
-        except TimeoutError as error:
-            raise ActorTimeoutError(
-                f"the simulator did not answer within {timeout_s:g} s",
-                actor=_ACTOR,
-                timeout_s=timeout_s or 0.0,
-            ) from error
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR) from error
+        return await ray_errors.call(ref, actor=_ACTOR, timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"SimulatorClient(url={self.url!r})"

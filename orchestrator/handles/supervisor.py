@@ -28,6 +28,7 @@ from voxray.actors.supervision.models import (
 )
 from voxray.actors.supervision.settings import SupervisorSettings
 from voxray.actors.supervisor import find_supervisor, get_supervisor
+from voxray.handles import ray_errors
 from voxray.handles.ray_errors import voxray_error
 
 __all__ = ["SupervisorClient"]
@@ -169,16 +170,10 @@ class SupervisorClient:
     # --- plumbing -------------------------------------------------------------------------
 
     def _get(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        try:
-            return ray.get(ref, timeout=timeout_s)
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR, timeout_s=timeout_s) from error
+        return ray_errors.get(ref, actor=_ACTOR, timeout_s=timeout_s)
 
-    async def _acall(self, ref: Any) -> Any:
-        try:
-            return await ref
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR) from error
+    async def _acall(self, ref: Any, *, timeout_s: float | None = None) -> Any:
+        return await ray_errors.call(ref, actor=_ACTOR, timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"SupervisorClient({self._handle!r})"
