@@ -431,6 +431,24 @@ async def test_voice_turn_with_server_vad_yields_the_user_turn_sequence(
     assert transcript(events) == f"You said: {heard}."
 
 
+async def test_a_caller_who_speaks_from_the_first_frame_starts_a_turn(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    # A WAV that begins with the voice: no silence before it for a noise floor to learn from.
+    client = await connect(http, sim)
+    await client.send(vad_session())
+    await client.expect(SessionUpdated)
+    voice = speech("Okay.")
+    await stream_audio(client, np.concatenate((voice, np.zeros(RATE * 3 // 2, np.int16))))
+
+    events, _ = await client.until(ResponseDone)
+
+    assert compress(events)[:2] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    ]
+
+
 async def test_g711_input_and_output_formats(sim: Simulator, http: aiohttp.ClientSession) -> None:
     client = await connect(http, sim)
     mulaw = AudioFormat(type="audio/pcmu")

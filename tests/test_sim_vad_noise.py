@@ -78,3 +78,14 @@ def test_a_short_backchannel_starts_a_turn_and_the_threshold_decides(word: str) 
     quiet = (signal.astype(np.float64) * 10 ** (-20 / 20)).astype(np.int16)
     assert _feed(EnergyVad(RATE, threshold=0.85, track_noise=True), quiet) == []
     assert len(_feed(EnergyVad(RATE, threshold=0.3, track_noise=True), quiet)) == 2
+
+
+def test_the_simulator_follows_the_noise_floor_only_for_noisy_callers() -> None:
+    from voxray.evals.suite import ScenarioSpec as Scenario
+
+    quiet = Scenario.model_validate({"name": "q", "turns": [{"text": "hi"}]})
+    noisy = Scenario.model_validate(
+        {"name": "n", "turns": [{"text": "hi"}], "condition": "noisy-cafe"}
+    )
+    assert not quiet.sim_script().track_noise
+    assert noisy.sim_script().track_noise

@@ -18,9 +18,12 @@ __all__ = ["InputAudioBuffer"]
 class InputAudioBuffer:
     """Decodes appended audio at the session's input format and runs the VAD when enabled."""
 
-    def __init__(self, codec: WireCodec, vad: VadSettings | None) -> None:
+    def __init__(
+        self, codec: WireCodec, vad: VadSettings | None, *, track_noise: bool = False
+    ) -> None:
         self._codec = codec
         self._settings = vad
+        self._track_noise = track_noise
         self._position_ms = 0.0
         self._buffered_ms = 0.0
         self._vad = self._new_vad()
@@ -107,5 +110,5 @@ class InputAudioBuffer:
             prefix_padding_ms=self._settings.prefix_padding_ms,
             silence_duration_ms=self._settings.silence_duration_ms,
             origin_ms=int(self._position_ms),
-            track_noise=True,  # callers under noise conditions: see vad.py
+            track_noise=self._track_noise,  # BrainScript.track_noise
         )

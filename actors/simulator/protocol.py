@@ -108,6 +108,7 @@ class SimProtocol:
             hearing=Hearing(context.transcriber, self._session.input_codec.rate),
             session=lambda: self._session,
             listener=self,
+            track_noise=self._brain.script.track_noise,
         )
         self._items = ItemOps(self._conversation, outbox.send, self._user.hear_clip)
         self._streamer = ResponseStreamer(

@@ -146,3 +146,10 @@ class BrainScript(BaseModel):
     faults: FaultPlan | None = Field(
         default=None, description="Faults of this scenario's sessions (see faults.py)."
     )
+    track_noise: bool = Field(
+        default=False,
+        description="The VAD follows the noise floor (vad.py), so a turn under steady background "
+        "noise ends when the caller stops. The driver turns it on for a scenario whose caller "
+        "condition adds noise. Off otherwise: with no history, the floor learnt from a caller who "
+        "speaks from the first frame is the voice itself, and a short 'Okay.' would start no turn.",
+    )

@@ -66,6 +66,7 @@ class UserAudio:
         hearing: Hearing,
         session: Callable[[], SimSession],
         listener: TurnListener,
+        track_noise: bool = False,
     ) -> None:
         self._out = outbox
         self._conversation = conversation
@@ -73,7 +74,7 @@ class UserAudio:
         self._session = session
         self._listener = listener
         first = session()
-        self.input = InputAudioBuffer(first.input_codec, first.vad)
+        self.input = InputAudioBuffer(first.input_codec, first.vad, track_noise=track_noise)
         self._speech_item_id: str | None = None
         self._speech_start_ms = 0.0
         self.tally = InputTally()

@@ -24,7 +24,8 @@ Background noise. A real server's VAD is a model that tells a voice from a café
 an energy VAD has to be told the noise level. So the detector follows the noise floor
 (:mod:`.noise_floor`: minimum statistics over the last 5 s), and speech must also stand
 ``_START_OVER_FLOOR_DB`` (10 dB) above that floor to start a turn and ``_KEEP_OVER_FLOOR_DB``
-(10 dB) above it to keep one open. The simulator turns this on (``track_noise``); a bare
+(10 dB) above it to keep one open. The simulator turns this on per scenario
+(``BrainScript.track_noise``, set by the driver when the caller condition adds noise); a bare
 :class:`EnergyVad` judges levels alone. Over digital
 silence or low noise the floor is far below the levels above and nothing changes; under
 steady noise loud enough to hold a turn open forever, a turn still ends when the caller

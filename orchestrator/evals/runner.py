@@ -146,7 +146,7 @@ class _Job:
         for attempt in range(_BACKEND_RETRIES + 1):
             self.check_open()
             try:
-                lease = await self.backend.lease(run.spec.sim)
+                lease = await self.backend.lease(run.spec.sim_script())
             except ActorLostError as error:  # the simulator, before the run started
                 raise _Unfinished("not_run", str(error)) from error
             request = SessionRequest(

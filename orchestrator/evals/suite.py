@@ -185,6 +185,12 @@ class ScenarioSpec(_Model):
             )
         return self
 
+    def sim_script(self) -> BrainScript:
+        """The simulator's brain for this scenario: ``sim``, its VAD following the noise floor
+        when the caller condition adds background noise."""
+        noisy = self.condition is not None and self.condition.noise is not None
+        return self.sim.model_copy(update={"track_noise": noisy}) if noisy else self.sim
+
     def script(self, seed: int = 0) -> ScenarioScript:
         """The user's side of the conversation, as a session actor plays it.
 
