@@ -19,14 +19,16 @@ The public API is exactly the names in ``voxray.__all__``; import them from ``vo
   :class:`ToolCallFinished`, ...);
 - the errors: :class:`VoxrayError` and its tree (see :mod:`voxray.actors.errors`), and
   :class:`ErrorInfo` (an error carried as data in a result);
-- the offline backend: :class:`Simulator` and :class:`SimulatorConfig`.
+- the offline backend: :class:`Simulator` and :class:`SimulatorConfig`, and the simulated
+  phone caller's :class:`SipCallScript`, :class:`SipStep`, :class:`SipCallReport`.
 
 **What is private.** Everything not in ``voxray.__all__`` is private: the submodules
 (``voxray.client``, ``voxray.evals.*``, ``voxray.actors.*``, ...) are the implementation and
 may change between releases without notice, even where a name there has no underscore. Names
-re-exported here keep their meaning; the modules they are defined in may move. One module is
+re-exported here keep their meaning; the modules they are defined in may move. Two modules are
 public besides: ``voxray.testing``, the pytest plugin (its fixtures and the names in its own
-``__all__``).
+``__all__``), and ``voxray.examples.tools``, which suites name in YAML
+(``voxray.examples.tools:get_weather``).
 
 The names are loaded on first use (module ``__getattr__``): this file imports nothing, because
 every Ray worker that imports ``voxray.actors`` runs it first, and a session actor must not pay
@@ -86,6 +88,7 @@ if TYPE_CHECKING:
     from voxray.actors.simulator.config import SimulatorConfig
     from voxray.actors.simulator.rules import BrainScript
     from voxray.actors.simulator.server import Simulator
+    from voxray.actors.simulator.sip_caller import SipCallReport, SipCallScript, SipStep
     from voxray.client import Fleet, Job, JobResult, Session
     from voxray.evals.records import ScenarioRecord
     from voxray.evals.suite import Suite, load_suite
@@ -151,6 +154,9 @@ _HOMES: dict[str, str] = {
     "SessionResult": "voxray.actors.conversation.result",
     "Simulator": "voxray.actors.simulator.server",
     "SimulatorConfig": "voxray.actors.simulator.config",
+    "SipCallReport": "voxray.actors.simulator.sip_caller",
+    "SipCallScript": "voxray.actors.simulator.sip_caller",
+    "SipStep": "voxray.actors.simulator.sip_caller",
     **dict.fromkeys(_EVENTS, "voxray.actors.conversation.events"),
     **dict.fromkeys(_ERRORS, "voxray.actors.errors"),
 }
@@ -193,6 +199,9 @@ __all__ = [
     "SessionResult",
     "Simulator",
     "SimulatorConfig",
+    "SipCallReport",
+    "SipCallScript",
+    "SipStep",
     "Suite",
     "ToolCallFinished",
     "ToolCallStarted",

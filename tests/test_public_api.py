@@ -72,6 +72,9 @@ EXPORTED = {
     # the offline backend
     "Simulator",
     "SimulatorConfig",
+    "SipCallReport",
+    "SipCallScript",
+    "SipStep",
 }
 
 
