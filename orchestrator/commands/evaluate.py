@@ -44,7 +44,9 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: Any) -> None:
     """Register ``voxray eval``."""
     run = commands.add_parser("eval", help="run an evaluation suite")
-    run.add_argument("suite", type=Path, help="suite YAML, e.g. configs/evals/smoke.yaml")
+    run.add_argument(
+        "suite", type=Path, help="a suite YAML file, or a packaged example (voxray examples)"
+    )
     run.add_argument("--backend", choices=["sim", "xai"], help="override the suite's backend")
     run.add_argument("--concurrency", type=int, help="scenarios run at once")
     run.add_argument("--repeat", type=int, help="runs of each scenario")
