@@ -479,6 +479,7 @@ class Conversation:
         A normal close (1000) is the caller hanging up; a provider error before it, or any
         other close, is the call's failure.
         """
+        self._phone_audio.stopped(self.now_ms())  # nothing plays on a line that hung up
         fatal: VoxrayError | None = self._responses.fatal_error
         if fatal is None and closed.error is not None and closed.code != _NORMAL_CLOSE:
             fatal = closed.error
