@@ -12,8 +12,11 @@ The public API is exactly the names in ``voxray.__all__``; import them from ``vo
   :class:`Job`, :class:`JobResult`, :class:`Session` (a live conversation's handle),
   :class:`VoxraySettings`;
 - what you configure: :class:`AgentConfig` (one realtime session's setup), :class:`Suite` and
-  :func:`load_suite` (eval suites), :class:`BrainScript` (the simulator's scripted replies);
+  :func:`load_suite` (eval suites), :class:`BrainScript` (the simulator's scripted replies),
+  :class:`CallerCondition` (how a simulated caller sounds: noise, phone line, packet loss, a
+  cheap microphone, voice) and :class:`RegressionGate` (what regresses against a baseline);
 - what comes back: :class:`ScenarioRecord` (one scenario run), :class:`RunSummary`,
+  :class:`Comparison` (two runs compared: :func:`compare_runs`, or a job's ``baseline``),
   :class:`SessionResult` (a closed live session), and the conversation's events
   (:data:`ConversationEvent`, a union of :class:`UserSpeechStarted`, :class:`AgentTranscript`,
   :class:`ToolCallFinished`, ...);
@@ -41,6 +44,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from voxray.actors.audio.conditions import CallerCondition
     from voxray.actors.conversation.agent import AgentConfig
     from voxray.actors.conversation.events import (
         AgentAudio,
@@ -90,6 +94,7 @@ if TYPE_CHECKING:
     from voxray.actors.simulator.server import Simulator
     from voxray.actors.simulator.sip_caller import SipCallReport, SipCallScript, SipStep
     from voxray.client import Fleet, Job, JobResult, Session
+    from voxray.evals.compare import Comparison, RegressionGate, compare_runs
     from voxray.evals.records import ScenarioRecord
     from voxray.evals.suite import Suite, load_suite
     from voxray.evals.summary import RunSummary
@@ -149,6 +154,10 @@ _HOMES: dict[str, str] = {
     "Suite": "voxray.evals.suite",
     "load_suite": "voxray.evals.suite",
     "BrainScript": "voxray.actors.simulator.rules",
+    "CallerCondition": "voxray.actors.audio.conditions",
+    "RegressionGate": "voxray.evals.compare",
+    "Comparison": "voxray.evals.compare",
+    "compare_runs": "voxray.evals.compare",
     "ScenarioRecord": "voxray.evals.records",
     "RunSummary": "voxray.evals.summary",
     "SessionResult": "voxray.actors.conversation.result",
@@ -172,7 +181,9 @@ __all__ = [
     "AudioError",
     "AuthenticationError",
     "BrainScript",
+    "CallerCondition",
     "CapacityError",
+    "Comparison",
     "ConfigError",
     "ConnectTimeoutError",
     "ConnectionLostError",
@@ -189,6 +200,7 @@ __all__ = [
     "ProviderConnectionError",
     "ProviderError",
     "RateLimitedError",
+    "RegressionGate",
     "ResponseFinished",
     "RunDirectoryBusyError",
     "RunSummary",
@@ -216,6 +228,7 @@ __all__ = [
     "VoxrayError",
     "VoxraySettings",
     "WebhookRejected",
+    "compare_runs",
     "load_suite",
 ]
 

@@ -55,6 +55,12 @@ class VoxraySettings(BaseSettings):
         description="Interface the simulator binds. Loopback suits one machine; on a cluster "
         "of several machines, sessions on other nodes need an address they can reach.",
     )
+    sim_transcribe: bool = Field(
+        False,
+        description="The eval simulator transcribes user audio with pocketsphinx (the "
+        "`transcribe` extra): `heard:` rules and `max_user_wer` then judge what a caller "
+        "condition did to the words. Off by default: it costs CPU per utterance.",
+    )
     session_retries: int = Field(
         1, ge=0, description="Re-runs of a scenario whose session was lost (actor or node died)."
     )

@@ -23,12 +23,16 @@ EXPORTED = {
     # what a user configures
     "AgentConfig",
     "BrainScript",
+    "CallerCondition",
+    "RegressionGate",
     "Suite",
     "load_suite",
     # what comes back
+    "Comparison",
     "RunSummary",
     "ScenarioRecord",
     "SessionResult",
+    "compare_runs",
     # the conversation's events
     "AgentAudio",
     "AgentSpeechEnded",

@@ -160,7 +160,11 @@ class SimBackend(Backend):
                 self._client = None
 
     async def _start_locked(self) -> None:
-        config = SimulatorConfig(speed=self.speed, host=self._settings.sim_host)
+        config = SimulatorConfig(
+            speed=self.speed,
+            host=self._settings.sim_host,
+            transcribe=self._settings.sim_transcribe,
+        )
         name = self._name if self._generation == 0 else f"{self._name}-{self._generation}"
         self._client = await SimulatorClient.astart(
             config, name=name, namespace=self._settings.namespace
