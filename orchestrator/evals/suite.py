@@ -288,8 +288,8 @@ class Suite(_Model):
     )
     matrix: list[str] = Field(
         default_factory=list,
-        description="Run every scenario under each of these conditions (the ablation matrix); "
-        "`voxray eval --conditions` replaces it.",
+        description="Run every scenario under each of these conditions (the ablation matrix), "
+        "in place of its own `condition`; `voxray eval --conditions` replaces the list.",
     )
 
     @model_validator(mode="before")
