@@ -11,15 +11,41 @@ module keeps a global instance.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.errors import ConfigError
 from voxray.actors.supervision.settings import SupervisorSettings
 
-__all__ = ["SupervisorSettings", "VoxraySettings"]
+__all__ = ["JudgeSettings", "SupervisorSettings", "VoxraySettings"]
 
 XAI_REALTIME_URL = "wss://api.x.ai/v1/realtime"
+
+
+class JudgeSettings(BaseModel):
+    """The model that judges ``expect.judge`` rubric items (xAI's chat completions API).
+
+    E.g. ``VOXRAY_JUDGE__MODEL=grok-4`` or ``VOXRAY_JUDGE__TIMEOUT_S=20``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = Field("grok-4-fast", min_length=1, description="The judging model.")
+    base_url: str | None = Field(
+        None,
+        description="Where `/v1/chat/completions` is; default: the backend's own host "
+        "(https://api.x.ai for xai, the job's simulator for sim), with the backend's key.",
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Longest wait for one judge reply.")
+    retries: int = Field(
+        3, ge=0, description="Retries of a request answered 429 or 5xx (or not reached)."
+    )
+    backoff_s: float = Field(
+        1.0, ge=0, description="First retry delay; doubled each retry, with jitter."
+    )
+    max_concurrency: int = Field(
+        8, ge=1, description="Judge requests in flight at once for one run."
+    )
 
 
 class VoxraySettings(BaseSettings):
@@ -72,6 +98,9 @@ class VoxraySettings(BaseSettings):
     )
     engine: EngineTuning = Field(default_factory=EngineTuning)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    judge: JudgeSettings = Field(
+        default_factory=JudgeSettings, description="The model judging `expect.judge`."
+    )
 
     def xai_endpoint(self) -> ProviderEndpoint:
         """The real xAI endpoint; a clear error when no key is configured."""

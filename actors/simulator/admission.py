@@ -15,6 +15,7 @@ from aiohttp import web
 from voxray.actors.simulator.brain import Brain
 from voxray.actors.simulator.faults import ConnectRefusal, FaultPlan
 from voxray.actors.simulator.input_tally import InputTally
+from voxray.actors.simulator.judge import JudgeScript, ScriptedJudge
 
 __all__ = ["Grant", "Refusals", "Script", "refusal_response"]
 
@@ -47,11 +48,19 @@ class Script:
     refusals: Refusals = field(default_factory=Refusals)
     inputs: deque[InputTally] = field(default_factory=lambda: deque(maxlen=_TALLIES_KEPT))
     """Input audio tallies of its latest connections (bounded: a long run keeps the last)."""
+    _judge: ScriptedJudge | None = field(default=None, repr=False)
 
     @property
     def faults(self) -> FaultPlan | None:
         """The script's own fault plan."""
         return self.brain.script.faults
+
+    @property
+    def judge(self) -> ScriptedJudge:
+        """The script's scripted judge (its counters live as long as the script)."""
+        if self._judge is None:
+            self._judge = ScriptedJudge(self.brain.script.judge or JudgeScript())
+        return self._judge
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from voxray.actors.simulator.faults import FaultPlan
+from voxray.actors.simulator.judge import JudgeScript
 from voxray.actors.simulator.latency import ResponseLatency
 
 __all__ = ["ECHO", "IDLE_REPLY", "BrainRule", "BrainScript", "ScriptedCall"]
@@ -145,6 +146,11 @@ class BrainScript(BaseModel):
     )
     faults: FaultPlan | None = Field(
         default=None, description="Faults of this scenario's sessions (see faults.py)."
+    )
+    judge: JudgeScript | None = Field(
+        default=None,
+        description="The scripted verdicts of the chat completions endpoint (judge.py), "
+        "for the scenario's `expect.judge` rubric items.",
     )
     track_noise: bool = Field(
         default=False,

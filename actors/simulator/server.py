@@ -17,6 +17,9 @@ Routes:
     of one script (``rules``, ``default_reply``, ``idle_reply``, ``latency``, ``faults``) plus
     an optional ``name``; answers 201 ``{"token": ..., "name": ..., "url": ...}``, or 400 with
     ``error.param`` naming the invalid field.
+    ``POST /v1/chat/completions``: the scripted judge (:mod:`.judge`): a chat completion whose
+    content is the verdict the token's script's ``judge`` block gives for the rubric and
+    transcript of the request (or the fault it scripts). Any valid token; others get 401.
     ``GET /v1/sim/connections``: what each client sent (``SimulatorConfig.record_frames``),
     ``{"connections": [<FrameLog.to_json()>, ...]}``, oldest first; the server's tokens only.
 
@@ -59,6 +62,8 @@ from voxray.actors.simulator.connection import SimConnection
 from voxray.actors.simulator.context import ServerContext, SessionSetup
 from voxray.actors.simulator.faults import ConnectRefusal, FaultAction, FaultPlan
 from voxray.actors.simulator.frame_log import FrameLog
+from voxray.actors.simulator.judge import CHAT_COMPLETIONS_PATH
+from voxray.actors.simulator.judge import answer as answer_judge
 from voxray.actors.simulator.resumption import ConversationStore
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.script_file import SCRIPT_NAME, describe_validation_error
@@ -119,6 +124,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
         self._accepted = 0
+        self._closing = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -136,6 +142,7 @@ class Simulator:
         app.router.add_post(_SECRETS_PATH, self._client_secrets)
         app.router.add_post(SCRIPTS_PATH, self._register_script)
         app.router.add_get(CONNECTIONS_PATH, self._connection_logs)
+        app.router.add_post(CHAT_COMPLETIONS_PATH, self._chat_completions)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -220,6 +227,7 @@ class Simulator:
         if self.state is SimulatorState.CLOSED:
             return
         self.state = SimulatorState.CLOSED
+        self._closing.set()
         self.lines.hang_up_all()
         await asyncio.gather(*(conn.aclose() for conn in list(self._connections)))
         if self._runner is not None:
@@ -453,6 +461,12 @@ class Simulator:
         secret = f"sim-eph-{secrets.token_urlsafe(24)}"
         self._grants[secret] = Grant(script, expires_at=float(expires_at))
         return web.json_response({"value": secret, "expires_at": expires_at})
+
+    async def _chat_completions(self, request: web.Request) -> web.Response:
+        script = self._script_for(self._bearer(request))
+        if script is None:
+            return self._unauthorized("Incorrect API key provided.")
+        return await answer_judge(script.judge, request, self._closing)
 
     async def _connection_logs(self, request: web.Request) -> web.Response:
         token = self._bearer(request)

@@ -13,6 +13,9 @@
       max_barge_in_stop_ms: 300     # user starts talking over the agent → agent audio stops
       max_user_wer: 0.25            # word error rate of the user transcription (jiwer)
       max_false_interruptions: 0    # the agent did not stop for a backchannel or a cough
+      judge:                        # rubric items judged by a model (voxray.evals.judge)
+        - the agent confirmed the order number before cancelling
+      judge_samples: 3              # each item judged K times; no majority is "uncertain"
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from voxray.evals.suite_errors import check_regex
+from voxray.evals.suite_errors import FieldProblem, check_regex
 
 __all__ = ["Expectations", "ToolExpectation"]
 
@@ -122,6 +125,30 @@ class Expectations(_Model):
         ge=0,
         description="Turns that must get an answer; by default every turn but `wait_ms` ones.",
     )
+
+    judge: list[str] = Field(
+        default_factory=list,
+        description="Rubric items in plain words, each judged from the transcript, the tool "
+        "calls and their outputs by a model (xAI chat completions; the simulator's scripted "
+        "judge on backend sim): a verdict and a reason quoting the transcript.",
+    )
+    judge_samples: int = Field(
+        3,
+        ge=1,
+        le=15,
+        description="Times each rubric item is judged; the verdict of more than half wins, "
+        "otherwise the item is uncertain (never a pass).",
+    )
+
+    @field_validator("judge", mode="before")
+    @classmethod
+    def _rubric_items(cls, value: Any) -> Any:
+        items = [value] if isinstance(value, str) else value
+        if isinstance(items, list):
+            for index, item in enumerate(items):
+                if isinstance(item, str) and not item.strip():
+                    raise FieldProblem((index,), "a rubric item is an empty string")
+        return items
 
     @field_validator(
         "tools_not_called",

@@ -40,6 +40,7 @@ from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import SessionTicket
 from voxray.cluster import current_job_id
 from voxray.evals.backend import Backend, open_backend
+from voxray.evals.judge import with_judgement
 from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import RunStatus, ScenarioRecord
 from voxray.evals.scoring import score
@@ -133,6 +134,7 @@ class _Job:
         self.supervisor = supervisor
         self.backend = backend
         self.drain = drain
+        self.judge = settings.judge
         self.tuning: EngineTuning = settings.engine.model_copy(update={"speed": backend.speed})
         # Naming this driver lets the supervisor stop the runs if this process dies.
         self.ticket = SessionTicket(
@@ -171,6 +173,8 @@ class _Job:
                 else None
             )
             verdict = score(run.spec, result)
+            # expect.judge rubric items, by the backend's chat completions API (text only).
+            verdict = await with_judgement(run.spec, result, verdict, lease.endpoint, self.judge)
             return ScenarioRecord.from_result(
                 run.key, run.spec, run.repeat_index, result, verdict, recording
             )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from voxray.actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
 from voxray.actors.conversation.script import BackchannelTurn, BargeInTurn, WaitTurn
+from voxray.evals.judge_verdicts import JudgeDetail
 from voxray.evals.suite import ScenarioSpec, ToolExpectation
 from voxray.evals.turns import spoken_text
 from voxray.evals.wer import is_transcribed, word_error_rate
@@ -37,10 +38,17 @@ class Check(BaseModel):
     skipped: bool = Field(
         False, description="Could not be judged here; ``got`` says why. Never counts as a pass."
     )
+    judge: JudgeDetail | None = Field(
+        None,
+        description="For an ``expect.judge`` rubric item: its samples, agreement and tokens.",
+    )
 
     @property
-    def outcome(self) -> Literal["pass", "fail", "skip"]:
-        """``pass``, ``fail`` or ``skip``, as reports show it."""
+    def outcome(self) -> Literal["pass", "fail", "skip", "uncertain", "error"]:
+        """``pass``, ``fail`` or ``skip``, as reports show it; a judged rubric item with no
+        majority is ``uncertain``, one the judge never answered ``error`` (neither passes)."""
+        if self.judge is not None and self.judge.outcome in ("uncertain", "error"):
+            return self.judge.outcome
         return "skip" if self.skipped else "pass" if self.passed else "fail"
 
 
