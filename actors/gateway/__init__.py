@@ -6,5 +6,7 @@ xAI SIP webhooks), served by one aiohttp application per node that also hosts th
 - :mod:`.app`: the aiohttp application (ingress routes, ``/healthz``, ``/readyz``, ``/metrics``);
 - :mod:`.calls`: admission, opening a conversation per call, drain, call records;
 - :mod:`.twilio` and :mod:`.browser`: the two audio ingresses;
+- :mod:`.sip`: xAI direct SIP (a signed webhook; the session joins the call by id, no audio
+  through voxray);
 - :mod:`.actor`: the Ray shell (one detached gateway actor per node).
 """
