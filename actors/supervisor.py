@@ -228,7 +228,7 @@ class _Supervisor:
             slot = await self._admission.claim(quota, ticket.job_id)
             actor: PooledActor | None = None
             try:
-                actor, warm = await self._actor_for(slot)
+                actor, warm = await self._actor_for(slot, arrival=True)
                 await actor.handle.open.remote(request, tools)
             except BaseException as error:
                 self._admission.release(slot)
@@ -504,10 +504,13 @@ class _Supervisor:
                 pool.give_back(actor, reusable=reusable)
         return result, watch.stop.is_set(), True
 
-    async def _actor_for(self, slot: Slot) -> tuple[PooledActor, bool]:
-        """A warm actor on the slot's node, else a cold one; and whether it was warm."""
+    async def _actor_for(self, slot: Slot, *, arrival: bool = False) -> tuple[PooledActor, bool]:
+        """A warm actor on the slot's node, else a cold one; and whether it was warm.
+
+        ``arrival``: a live session is waiting: it counts towards the rate the pool follows.
+        """
         pool = self._require_pool()
-        actor = pool.take_nowait(slot.node_id)
+        actor = pool.take_nowait(slot.node_id, arrival=arrival)
         self._counts["warm" if actor is not None else "cold"] += 1
         if actor is not None:
             return actor, True
@@ -590,6 +593,8 @@ class _Supervisor:
             start_timeout_s=self._settings.actor_start_timeout_s,
             on_health=self._on_health,
             refill_on_take=self._settings.warm_refill,
+            max_per_node=self._settings.warm_max_per_node,
+            rate_window_s=self._settings.warm_rate_window_s,
         )
         if packing > 1:
             self._hosts = HostPool(
@@ -626,6 +631,8 @@ class _Supervisor:
                 self._refresh_nodes()
             except Exception:  # a GCS hiccup must not end the refresher
                 logger.exception("reading the node list failed")
+            if self._pool is not None and self._state == "running":
+                self._pool.trim()  # the arrival rate dropped: idle actors beyond it go
 
     def _on_health(self, health: SessionHealth) -> None:
         if health.node_available_mb is not None:

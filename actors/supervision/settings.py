@@ -36,6 +36,20 @@ class SupervisorSettings(BaseModel):
     warm_per_node: int = Field(
         2, ge=0, description="Idle session actors kept ready on each node (0: cold starts)."
     )
+    warm_max_per_node: int = Field(
+        10,
+        ge=0,
+        description=(
+            "The warm pool follows the arrival rate of live sessions (Fleet.open_session): a "
+            "node keeps as many idle actors as live sessions started there in the last "
+            "warm_rate_window_s, from warm_per_node up to this many, so a burst of callers "
+            "finds warm actors after the first one. Eval scenarios, which may queue, do not "
+            "grow it."
+        ),
+    )
+    warm_rate_window_s: float = Field(
+        60.0, gt=0, description="How far back session starts count towards the warm pool."
+    )
     conversations_per_actor: int = Field(
         1,
         ge=1,
