@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import time
@@ -246,7 +247,7 @@ class SipCaller:
             if line.state is LineState.ENDED:
                 return
             if step.say is not None:
-                mulaw = await asyncio.to_thread(speech_mulaw, step.say)
+                mulaw = await asyncio.to_thread(_caller_speech, step.say)
                 if step.barge_in and not await self._agent_speaking(line):
                     return
                 answers_before = line.agent_answers  # one playing now is not the answer
@@ -324,6 +325,12 @@ class SipCaller:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(line.ended.wait(), timeout=_HANG_UP_TIMEOUT_S)
         line.end("the caller hung up")  # the session never closed: ended here
+
+
+@functools.lru_cache(maxsize=64)
+def _caller_speech(text: str) -> bytes:
+    # Many callers say the same lines (benchmarks place hundreds of calls): speak each once.
+    return speech_mulaw(text)
 
 
 def _ms(seconds: float) -> float:
