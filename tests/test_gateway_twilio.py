@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import aiohttp
+import numpy as np
+from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.gateway.agents import HostedAgent
 from voxray.actors.gateway.records import CallRecord
@@ -276,3 +278,30 @@ def test_outbound_frames_are_the_json_the_models_dump() -> None:
     assert json.loads(frames.clear()) == json.loads(
         ClearMessage(stream_sid=sid).model_dump_json(by_alias=True)
     )
+
+
+async def test_a_kept_recording_holds_both_sides_of_the_call(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path, recordings_dir=str(tmp_path / "rec")) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        caller = TwilioCaller(
+            gateway.url.replace("http://", "ws://") + "/twilio/stream",
+            parameters={"agent": "support"},
+            speed=TEST_SPEED,
+        )
+        call = asyncio.create_task(caller.run(http))
+        assert await caller.wait_for_agent_audio(1000, timeout_s=10)
+        caller.say(speech_mulaw("Hello there, I have a question"))
+        await asyncio.wait_for(caller.wait_spoken(), 10)
+        caller.hang_up()
+        await asyncio.wait_for(call, 10)
+        (record,) = await _wait_records(tmp_path, 1)
+    assert record.recording == str(tmp_path / "rec" / f"{record.call_id}.wav")
+    audio = read_wav(record.recording)
+    assert audio.channels == 2
+    stereo = audio.interleaved.reshape(-1, 2).astype(np.float64)
+    caller_rms, agent_rms = np.sqrt((stereo**2).mean(axis=0))
+    assert caller_rms > 100 and agent_rms > 100  # both sides spoke

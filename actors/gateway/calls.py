@@ -16,13 +16,16 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Literal
 
+import numpy as np
+from voxray.actors.audio.wav import write_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
 from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
-from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.result import Recording, SessionResult
 from voxray.actors.errors import VoxrayError
 from voxray.actors.gateway.admission import Admitter, CallRefused, RefusalCause
 from voxray.actors.gateway.agents import HostedAgent
@@ -120,6 +123,14 @@ class Call:
             return self._record
         result = await self.live.aclose()
         record = self._build_record(result, reason or self.stop_reason)
+        recordings = self._calls.settings.recordings_dir
+        if recordings is not None and result.recording is not None:
+            path = Path(recordings) / f"{self.call_id}.wav"
+            try:
+                await asyncio.to_thread(_write_recording, path, result.recording)
+                record = record.model_copy(update={"recording": str(path)})
+            except VoxrayError as error:  # AudioError: the file could not be written
+                logger.error("call %s: writing its recording failed: %s", self.call_id, error)
         self._record = record
         await self._calls._finished(self, record, self._slot)
         return record
@@ -149,6 +160,12 @@ class Call:
             audio_out_min=result.metrics.audio_out_min,
             cost_usd=result.metrics.cost_estimate_usd,
         )
+
+
+def _write_recording(path: Path, recording: Recording) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    samples = np.frombuffer(recording.pcm, dtype="<i2")
+    write_wav(path, samples, recording.rate, channels=2)
 
 
 class DrainOutcome:
@@ -266,6 +283,7 @@ class Calls:
                 # The ingress listens to the conversation directly; this buffer is for
                 # `events()`, which nobody iterates here: keep it from holding audio.
                 event_buffer=16,
+                record=self.settings.recordings_dir is not None,
             )
             live = LiveConversation(request, self._tools)
             try:

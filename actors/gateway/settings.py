@@ -46,6 +46,11 @@ class GatewaySettings(BaseModel):
     records_path: str | None = Field(
         None, description="JSONL file each ended call is appended to (None: no records)."
     )
+    recordings_dir: str | None = Field(
+        None,
+        description="Keep each call's stereo recording (caller left, agent right) as "
+        "<call_id>.wav here; None: no recordings.",
+    )
     max_message_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest websocket message a caller may send."
     )

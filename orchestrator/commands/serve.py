@@ -44,6 +44,12 @@ def add_parser(commands: Any) -> None:
         default=Path("calls/calls.jsonl"),
         help="JSONL file of call records (default calls/calls.jsonl)",
     )
+    serve.add_argument(
+        "--recordings",
+        type=Path,
+        default=None,
+        help="keep each call's stereo recording as <call_id>.wav in this folder",
+    )
     serve.add_argument("--max-calls", type=int, default=None, help="calls one gateway takes")
     serve.add_argument(
         "--drain-deadline",
@@ -87,6 +93,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             max_calls=args.max_calls or settings.supervisor.max_sessions,
             drain_deadline_s=args.drain_deadline,
             records_path=str(args.records.resolve()),
+            recordings_dir=str(args.recordings.resolve()) if args.recordings else None,
         )
     except ValidationError as error:
         first = error.errors()[0]
