@@ -160,3 +160,29 @@ def test_a_killed_supervisor_ends_the_job_and_resume_reruns_its_runs(
     again = resumed.wait(timeout=120)  # on a new supervisor
     assert sorted(record.key for record in again.records) == ["p", "q", "r"]
     assert again.passed, again.summary
+
+
+def test_a_cluster_drain_mid_job_leaves_its_runs_to_resume(fleet: Fleet, tmp_path: Path) -> None:
+    """What `voxray drain` does from another shell, while a job runs."""
+    out = tmp_path / "cluster-drained"
+    waits = {"m": 400_000, "n": 100, "o": 100}
+    job = fleet.submit(_suite(tmp_path, waits), out=out)
+    _until(
+        fleet, lambda status: [(j.job_id, j.live_sessions) for j in status.jobs] == [(job.id, 1)]
+    )
+    assert fleet.drain(deadline_s=0) is not None
+    result = job.wait(timeout=60)
+
+    # m was stopped by the drain (its session lost); n and o were refused by the draining
+    # supervisor, or sent as it was removed, or never sent: none finished, none failed.
+    statuses = _statuses(out)
+    assert statuses.pop("m") == "lost"
+    assert statuses.keys() == {"n", "o"} and set(statuses.values()) <= {"not_run", "interrupted"}
+    assert result.summary.scenarios_failed == 0 and _outputs_written(out)
+
+    resumed = fleet.submit(
+        _suite(tmp_path, dict.fromkeys(waits, 100)), out=out, resume=True, concurrency=3
+    )
+    again = resumed.wait(timeout=120)  # on a new supervisor
+    assert sorted(record.key for record in again.records) == ["m", "n", "o"]
+    assert again.passed, again.summary
