@@ -178,3 +178,31 @@ async def test_the_page_talks_to_the_agent_and_shows_its_reply(
                 break
             await asyncio.sleep(0.05)
         assert gateway.context.calls.live == 0
+
+
+async def test_an_oversized_frame_ends_only_that_call(simulator: Simulator, tmp_path: Path) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        ws_url = gateway.url.replace("http://", "ws://") + "/browser/ws?rate=16000"
+        headers = {"Authorization": f"Bearer {mint_token('test-secret', 60)}"}
+        async with (
+            http.ws_connect(ws_url, headers=headers) as good,
+            http.ws_connect(ws_url, headers=headers) as bad,
+        ):
+            for ws in (good, bad):
+                assert json.loads((await ws.receive()).data)["type"] == "ready"
+            await bad.send_bytes(bytes(70 * 1024))  # over the 64 KiB bound
+            while (message := await bad.receive()).type is not aiohttp.WSMsgType.CLOSE:
+                pass
+            assert message.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+            await good.send_json({"type": "text", "text": "Are you there?"})
+            kinds: set[str] = set()
+            while "transcript" not in kinds:  # the other call still talks
+                reply = await asyncio.wait_for(good.receive(), 10)
+                if reply.type is aiohttp.WSMsgType.TEXT:
+                    kinds.add(json.loads(reply.data)["type"])
+            assert gateway.context.calls.live == 1
+        metrics = gateway.context.metrics.render().decode()
+    assert 'voxray_call_refusals_total{cause="bad_request",ingress="browser"} 1.0' in metrics

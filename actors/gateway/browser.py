@@ -192,6 +192,9 @@ class _BrowserCall:
             elif msg.type is WSMsgType.TEXT:
                 if not self._on_text(msg.data):
                     return
+            elif msg.type is WSMsgType.ERROR:  # e.g. a frame over max_message_bytes (1009)
+                self._refuse(f"socket error: {self._ws.exception()}")
+                return
             else:
                 break
 

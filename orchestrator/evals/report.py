@@ -187,7 +187,8 @@ def _ms(value: float | None) -> str:
 
 
 def _cards(summary: RunSummary, backend: str) -> str:
-    scenario_css = "pass" if summary.all_passed else "fail"
+    # Red only for a failed scenario: runs that did not finish are not failures.
+    scenario_css = "fail" if summary.scenarios_failed else "pass" if summary.all_passed else ""
     cost_label = "cost on xAI" if backend == "xai" else "would cost on xAI"
     cards = [
         (f"{summary.scenarios_passed}/{summary.scenarios}", "scenarios passed", scenario_css),

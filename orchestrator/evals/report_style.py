@@ -54,6 +54,7 @@ table.results td { padding: 10px 14px; border-bottom: 1px solid #eaeef2; vertica
 table.results tr:last-child td { border-bottom: 0; }
 table.results tr.fail td:first-child { box-shadow: inset 4px 0 0 var(--fail); }
 table.results tr.pass td:first-child { box-shadow: inset 4px 0 0 var(--pass); }
+table.results tr.skip td:first-child { box-shadow: inset 4px 0 0 var(--skip); }
 td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .pill { display: inline-block; font-weight: 700; font-size: 12px; letter-spacing: 0.03em;
   padding: 2px 10px; border-radius: 999px; }
