@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import aiohttp
 import numpy as np
+import pytest
 from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.gateway.agents import HostedAgent
@@ -67,8 +69,9 @@ async def test_voice_webhook_answers_twiml_that_connects_the_stream(
 
 
 async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
-    simulator: Simulator, tmp_path: Path
+    simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     async with (
         running_gateway(simulator, tmp_path) as gateway,
         aiohttp.ClientSession() as http,
@@ -91,6 +94,11 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
         report = await asyncio.wait_for(call, 10)
         records = await _wait_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
+        agent = gateway.context.agents["support"]
+        key = gateway.context.calls.endpoint_for(agent).api_key.get_secret_value()
+    # The provider key stays in the gateway: not in the record, the metrics or the log.
+    assert key not in (tmp_path / "calls.jsonl").read_text() and key not in metrics
+    assert key not in caplog.text
     assert report.first_audio_s is not None and report.first_audio_s < 2.0
     assert report.marks_echoed > 0 and report.clears == 0
     record = records[0]
