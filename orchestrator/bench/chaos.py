@@ -7,9 +7,11 @@ socket is reset once, as its first or its second answer starts (the simulator's 
 fault).
 Afterwards ``results.jsonl`` is read back and judged:
 
-- **lost**: planned runs without a finished record (``lost``, ``interrupted``, ``not_run``, or
-  none at all): must be 0 (the supervisor re-runs a session whose actor died, the job restarts
-  a dead simulator and re-runs what it was serving);
+- **lost**: planned runs with no record, or recorded ``lost``: must be 0 (the supervisor re-runs
+  a session whose actor died, the job restarts a dead simulator and re-runs what it served);
+- **unfinished**: runs recorded ``interrupted`` or ``not_run`` (kept for ``--resume``, not
+  lost, but not done either): must be 0 too while the simulator dies less often than the job's
+  restart budget allows (the bench kills it at most twice a round);
 - **duplicated**: records beyond one per run: must be 0;
 - **wrongly failed**: finished runs that did not pass, except those whose tool call was running
   when its runner was killed (that call *is* a ``runner_died``, by design): must be 0.
@@ -45,6 +47,7 @@ _PREFIXES: Final = {
 }
 _WEIGHTS: Final = (4, 4, 1)  # a simulator restart costs every live run a reconnect
 _PAUSE_S: Final = (0.5, 2.5)  # between two kills
+_MAX_SIMULATOR_KILLS: Final = 2  # under the job's restart budget (a 4th death ends the job)
 
 
 def _scenario(index: int, rng: random.Random) -> str:
@@ -107,6 +110,8 @@ class _Chaos:
         weights = [_WEIGHTS[_KINDS.index(kind)] for kind in self.kinds]
         while not self.stop.wait(rng.uniform(*_PAUSE_S)):
             kind = rng.choices(self.kinds, weights)[0]
+            if kind == "simulator" and self.kills[kind] >= _MAX_SIMULATOR_KILLS:
+                continue
             names = [
                 entry["name"]
                 for entry in ray.util.list_named_actors(all_namespaces=True)
@@ -126,6 +131,7 @@ class _Chaos:
 class _Outcome:
     planned: int
     lost: int
+    unfinished: int
     duplicated: int
     wrongly_failed: int
     killed_mid_call: int
@@ -135,14 +141,16 @@ class _Outcome:
     failures: list[str]
 
 
-def _judge(run_dir: Path, planned: list[str]) -> tuple[int, int, int, int, int, list[str]]:
-    """(lost, duplicated, wrongly failed, failed by a kill mid-call, drops seen, why)."""
+def _judge(run_dir: Path, planned: list[str]) -> tuple[int, int, int, int, int, int, list[str]]:
+    """(lost, unfinished, duplicated, wrongly failed, failed by a kill mid-call, drops, why)."""
     lines = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
     counts = Counter(record["key"] for record in records)
     duplicated = sum(count - 1 for count in counts.values())
     finished = {r["key"]: r for r in records if r["status"] in ("completed", "failed")}
-    lost = sum(1 for key in planned if key not in finished)
+    last = {record["key"]: record["status"] for record in records}
+    lost = sum(1 for key in planned if last.get(key, "lost") == "lost")
+    unfinished = sum(1 for key in planned if last.get(key) in ("interrupted", "not_run"))
     wrongly_failed = killed_mid_call = drops = 0
     why: list[str] = []
     for key, record in finished.items():
@@ -159,8 +167,13 @@ def _judge(run_dir: Path, planned: list[str]) -> tuple[int, int, int, int, int, 
         wrongly_failed += 1
         failed = [c["name"] for c in record["checks"] if not c["passed"]]
         why.append(f"{key}: {record['status']} {record.get('error') or ''} {failed}".strip())
-    why += [f"{key}: no finished record" for key in planned if key not in finished]
-    return lost, duplicated, wrongly_failed, killed_mid_call, drops, why
+    errors = {record["key"]: record.get("error") or "" for record in records}
+    why += [
+        f"{key}: {last.get(key, 'no record')}: {errors.get(key, '')}"
+        for key in planned
+        if key not in finished
+    ]
+    return lost, unfinished, duplicated, wrongly_failed, killed_mid_call, drops, why
 
 
 def _run_once(runs: int, kinds: tuple[str, ...], seed: int) -> _Outcome:
@@ -192,9 +205,10 @@ def _run_once(runs: int, kinds: tuple[str, ...], seed: int) -> _Outcome:
             thread.join()
             _drain(fleet)
     wall_s = time.monotonic() - started
-    lost, duplicated, wrong, mid_call, drops, why = _judge(result.run_dir, planned)
+    lost, unfinished, duplicated, wrong, mid_call, drops, why = _judge(result.run_dir, planned)
+    kills = dict(chaos.kills)
     return _Outcome(
-        len(planned), lost, duplicated, wrong, mid_call, dict(chaos.kills), drops, wall_s, why
+        len(planned), lost, unfinished, duplicated, wrong, mid_call, kills, drops, wall_s, why
     )
 
 
@@ -218,6 +232,7 @@ def run(quick: bool) -> BenchResult:
         outcome = _run_once(runs, kinds, seed=round_index + 1)
         for name, value in (
             ("runs lost", outcome.lost),
+            ("runs unfinished (resumable)", outcome.unfinished),
             ("runs duplicated", outcome.duplicated),
             ("runs wrongly failed", outcome.wrongly_failed),
         ):
