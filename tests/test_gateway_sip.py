@@ -79,7 +79,10 @@ async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
     assert answered and answered[0].latency_ms is not None
     # No audio went through voxray: the minutes come from the call's length (the caller's
     # line) and from what xAI reported playing to the phone (the agent).
-    assert record.audio_out_min * 60_000 == pytest.approx(report.agent_audio_ms, rel=0.25)
+    # Measured from when xAI's started/stopped events arrive: at 8x speed a 10 ms delay of
+    # one is 80 ms of audio, so a loaded machine moves it; half to twice what was heard.
+    played_ms = record.audio_out_min * 60_000
+    assert report.agent_audio_ms / 2 < played_ms < report.agent_audio_ms * 2
     assert record.audio_in_min > record.audio_out_min and record.cost_usd > 0
     assert 'voxray_calls_total{agent="support",ingress="sip"} 1.0' in metrics
 

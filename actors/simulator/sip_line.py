@@ -80,7 +80,6 @@ class SipLine:
         """Responses whose audio started playing on the line (cut ones included)."""
         self.agent_playing = False
         self.first_agent_audio_at: float | None = None
-        self.last_agent_audio_at: float | None = None
         self.agent_stopped_at: float | None = None
         self._heard = asyncio.Event()
 
@@ -168,7 +167,6 @@ class SipLine:
         now = time.monotonic()
         if self.first_agent_audio_at is None:
             self.first_agent_audio_at = now
-        self.last_agent_audio_at = now
         self.agent_audio_ms += duration_ms
         self._heard.set()
 
