@@ -113,12 +113,29 @@ def _check_conditions(out: Path, records: list[dict[str, Any]]) -> None:
     assert 'id="conditions"' in html and "Pass rate by condition" in html
 
 
+def _check_judged(out: Path, records: list[dict[str, Any]]) -> None:
+    judged = {record["key"]: [c for c in record["checks"] if c.get("judge")] for record in records}
+    counts = {key: len(checks) for key, checks in judged.items()}
+    assert counts == {"confirm-before-cancel": 2, "polite-close": 2, "split-judge": 1}
+    for checks in judged.values():
+        assert all(check["passed"] and check["judge"]["samples"] == 3 for check in checks)
+    quoted = judged["confirm-before-cancel"][0]["got"]
+    assert quoted.startswith("pass (3 pass, 0 fail of 3): The agent asked"), quoted
+    summary = json.loads((out / "summary.json").read_text())
+    (split,) = summary["per_scenario"]["split-judge"]["judge_items"].values()
+    assert (split["passes"], split["agreement"]) == (1, 0.6667)
+    assert summary["judge"]["requests"] == 15 and summary["judge"]["prompt_tokens"] > 0
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "judge #1: The agent gave a delivery time." in html
+
+
 CHECKS = {
     "barge-in": _check_barge_in,
     "tools": _check_tools,
     "audio-file": _check_audio_file,
     "repeats": _check_repeats,
     "conditions": _check_conditions,
+    "judged": _check_judged,
 }
 
 

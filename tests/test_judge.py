@@ -18,10 +18,13 @@ from voxray.actors.errors import ConfigError
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.server import Simulator
+from voxray.evals.cost import estimate_cost, judge_cost_usd
 from voxray.evals.judge import JUDGE_SCHEMA, evidence, judge_base_url, with_judgement
 from voxray.evals.judge_verdicts import JudgeSample, decide
+from voxray.evals.records import ScenarioRecord
 from voxray.evals.scoring import score
 from voxray.evals.suite import ScenarioSpec, load_suite
+from voxray.evals.summary import summarize
 from voxray.settings import JudgeSettings
 
 RUBRIC = "the agent confirmed the order number before cancelling"
@@ -289,3 +292,43 @@ def test_bad_judge_yaml_is_one_clear_error(
 def test_a_single_rubric_item_may_be_a_string(tmp_path: Path) -> None:
     assert _spec("be polite").expect.judge == ["be polite"]
     assert _spec().expect.judge_samples == 3
+
+
+# --------------------------------------------------------------------- summary and cost
+
+
+async def test_the_summary_counts_uncertain_apart_and_shows_flips_across_repeats(
+    sim: Simulator,
+) -> None:
+    # One judge, four repeats of one scenario with K=1: pass, fail, pass, pass.
+    endpoint = _endpoint(sim, {"rules": [{"rubric": ".", "verdicts": ["pass", "fail", "pass"]}]})
+    spec, result = _spec(samples=1), _result()
+    records = []
+    for index in range(4):
+        verdict = await with_judgement(spec, result, score(spec, result), endpoint, FAST)
+        records.append(
+            ScenarioRecord.from_result(f"cancel#{index}", spec, index, result, verdict, None)
+        )
+    two = _spec(samples=2)  # a fifth run with K=2 splits: uncertain, apart from failures
+    verdict = await with_judgement(two, result, score(two, result), endpoint, FAST)
+    records.append(ScenarioRecord.from_result("cancel#5", two, 4, result, verdict, None))
+    summary = summarize(records)
+    (item,) = summary.per_scenario["cancel"].judge_items.values()
+    assert (item.runs, item.passes, item.fails, item.uncertain, item.errors) == (5, 3, 1, 1, 0)
+    assert item.flip_rate == 0.4  # two of five runs differ from the usual verdict (pass)
+    assert summary.runs_passed == 3
+    assert summary.judge is not None and summary.judge.requests == 6
+    tokens = summary.judge.prompt_tokens + summary.judge.completion_tokens
+    assert summary.judge.cost_usd > 0 and tokens > 0
+    assert summary.cost_estimate_usd >= summary.judge.cost_usd
+
+
+def test_the_cost_estimate_includes_the_judge_tokens() -> None:
+    plain = estimate_cost([_spec([])], 1)
+    judged = estimate_cost([_spec(["be polite", "confirm the number"], samples=3)], 2)
+    assert plain.judge_requests == 0 and "judge" not in plain.describe()
+    assert judged.judge_requests == 12
+    assert judged.judge_prompt_tokens > 12 * 180 and judged.judge_completion_tokens == 12 * 70
+    judge_usd = judge_cost_usd(judged.judge_prompt_tokens, judged.judge_completion_tokens)
+    assert judged.usd == pytest.approx(plain.usd * 2 + judge_usd, abs=1e-4)
+    assert "judge $0.001: 12 requests" in judged.describe()

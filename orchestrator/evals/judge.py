@@ -37,10 +37,12 @@ import aiohttp
 from pydantic import SecretStr
 from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import TextTurn
 from voxray.evals.judge_verdicts import JudgeSample, decide
 from voxray.evals.scoring import Check, ScenarioScore
 from voxray.evals.suite import ScenarioSpec
 from voxray.evals.turns import spoken_text
+from voxray.evals.wer import is_transcribed
 from voxray.settings import JudgeSettings
 
 __all__ = [
@@ -101,10 +103,7 @@ def evidence(spec: ScenarioSpec, result: SessionResult) -> str:
     each tool call with its arguments and output, as the judge reads them."""
     lines: list[str] = []
     for number, turn in enumerate(result.turns, 1):
-        heard = (turn.user_transcript or "").strip()
-        if not heard and number <= len(spec.turns):
-            scripted = spoken_text(spec.turns[number - 1])
-            heard = f"{scripted} (scripted; not transcribed)" if scripted else ""
+        heard = _user_line(spec, number, turn.user_transcript)
         if heard:
             lines.append(f"user: {heard}")
         elif turn.kind.startswith("wait"):
@@ -119,6 +118,18 @@ def evidence(spec: ScenarioSpec, result: SessionResult) -> str:
             output = call.output if len(call.output) <= _OUTPUT_CLIP else call.output[:600] + "…"
             lines.append(f"- {call.name}({call.arguments}) {status} -> {output}")
     return "\n".join(lines) if lines else "(nothing was said)"
+
+
+def _user_line(spec: ScenarioSpec, number: int, transcript: str | None) -> str:
+    """What the user said in turn ``number``: typed text as typed, speech as transcribed, or
+    the script's words where the backend did not transcribe (said so)."""
+    scripted = spec.turns[number - 1] if number <= len(spec.turns) else None
+    if isinstance(scripted, TextTurn):
+        return f"{scripted.text} (typed)"
+    if is_transcribed(transcript):
+        return (transcript or "").strip()
+    words = spoken_text(scripted) if scripted is not None else None
+    return f"{words} (scripted; not transcribed)" if words else ""
 
 
 def judge_messages(rubric: str, transcript: str) -> list[dict[str, str]]:

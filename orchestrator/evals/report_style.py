@@ -61,6 +61,7 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .pill.pass { color: var(--pass); background: var(--pass-bg); }
 .pill.fail { color: var(--fail); background: var(--fail-bg); }
 .pill.skip { color: var(--skip); background: var(--skip-bg); }
+.pill.uncertain, .pill.error { color: var(--fail); background: var(--skip-bg); }
 .rate { display: flex; align-items: center; gap: 8px; }
 .rate .bar { width: 70px; height: 6px; border-radius: 3px; background: var(--fail-bg); }
 .rate .bar span { display: block; height: 100%; border-radius: 3px; background: var(--pass); }

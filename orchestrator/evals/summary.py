@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 from voxray.evals.conditions import ConditionTally, condition_tallies
 from voxray.evals.cost import audio_cost_usd
+from voxray.evals.judge_summary import JudgeItemTally, JudgeUsage, judge_item_tallies, judge_usage
 from voxray.evals.records import RunStatus, ScenarioRecord
 from voxray.evals.scoring import Check
 
@@ -43,6 +44,11 @@ class ScenarioTally(BaseModel):
     latency_p95_ms: float | None = None
     scenario_checks: list[Check] = Field(
         default_factory=list, description="Checks judged across runs (latency p95)."
+    )
+    judge_items: dict[str, JudgeItemTally] = Field(
+        default_factory=dict,
+        description="Each `expect.judge` rubric item → its verdicts over the runs, uncertain "
+        "and errors apart, sample agreement and how often the verdict flipped across repeats.",
     )
 
 
@@ -87,6 +93,11 @@ class RunSummary(BaseModel):
     )
     cost_estimate_planned_usd: float | None = Field(
         None, description="The estimate printed before the run, from the scripts alone."
+    )
+    judge: JudgeUsage | None = Field(
+        None,
+        description="The judge's requests, tokens and their cost (included in "
+        "cost_estimate_usd); None when no run had `expect.judge`.",
     )
     wall_s: float | None = None
 
@@ -145,6 +156,7 @@ def _tally(runs: list[ScenarioRecord], pass_threshold: float) -> ScenarioTally:
         latency_p50_ms=percentile(latencies, 0.50) if latencies else None,
         latency_p95_ms=percentile(latencies, 0.95) if latencies else None,
         scenario_checks=checks,
+        judge_items=judge_item_tallies(runs),
     )
 
 
@@ -173,6 +185,7 @@ def summarize(
     latencies = _latencies(latest.values())
     audio_in_min = sum(r.audio_in_ms for r in latest.values()) / 60_000
     audio_out_min = sum(r.audio_out_ms for r in latest.values()) / 60_000
+    judged = judge_usage(latest.values())
     return RunSummary(
         scenarios=len(tallies),
         scenarios_passed=sum(1 for tally in tallies.values() if tally.passed),
@@ -189,9 +202,14 @@ def summarize(
         latency_samples=len(latencies),
         audio_in_minutes=round(audio_in_min, 3),
         audio_out_minutes=round(audio_out_min, 3),
-        cost_estimate_usd=audio_cost_usd(
-            audio_in_min + audio_out_min, sum(r.typed_turns for r in latest.values())
+        cost_estimate_usd=round(
+            audio_cost_usd(
+                audio_in_min + audio_out_min, sum(r.typed_turns for r in latest.values())
+            )
+            + (judged.cost_usd if judged is not None else 0.0),
+            6,
         ),
         cost_estimate_planned_usd=planned_cost_usd,
+        judge=judged,
         wall_s=None if wall_s is None else round(wall_s, 2),
     )
