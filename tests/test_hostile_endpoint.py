@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
+import ray
 from aiohttp import WSMsgType, web
 from pydantic import SecretStr
 from voxray.actors.conversation.agent import AgentConfig
@@ -19,6 +23,7 @@ from voxray.actors.realtime import transport
 from voxray.actors.realtime.redaction import InboundRedactor
 from voxray.actors.session import SessionRequest, play_scenario
 from voxray.actors.tools.inprocess import InProcessToolBackend
+from voxray.cli import main
 
 from tests.conftest import TEST_SPEED
 from tests.local_websocket import serve_websocket
@@ -160,3 +165,73 @@ def test_redactor_keeps_json_valid_and_audio_fast_path_untouched() -> None:
     assert json.loads(scrubbed)["error"]["message"] == "key [redacted] and [redacted]"
     assert redactor.known("no secret here") == "no secret here"
     assert InboundRedactor(["short"]).known("short") == "short"  # too short to be a secret
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_voxray_eval_against_a_key_echoing_endpoint_stores_the_key_nowhere(
+    ray_cluster: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The whole path, as a user runs it: ``voxray eval --backend xai`` with the key exported,
+    an endpoint that quotes it back; then every output file and every Ray log is searched."""
+    state = Hostile()
+    served = threading.Event()
+    stop: asyncio.Future[None] | None = None
+    loop = asyncio.new_event_loop()
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = loop.create_future()
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            state.connections += 1
+            bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            socket = web.WebSocketResponse()
+            await socket.prepare(request)
+            async for message in socket:
+                if message.type is WSMsgType.TEXT:
+                    await _refuse(socket, state, bearer)
+                    break
+            return socket
+
+        async with serve_websocket(handle) as url:
+            state.url = url
+            served.set()
+            await stop
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert served.wait(10)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: hostile\nbackend: xai\nscenarios:\n  - name: hello\n    turns: [{text: Hi}]\n"
+    )
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    monkeypatch.setenv("VOXRAY_XAI_URL", state.url)
+    try:
+        code = main(["eval", str(suite), "--out", str(tmp_path / "run")])
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set_result, None)
+        thread.join(10)
+    printed = capsys.readouterr()
+    assert code == 1, printed.out
+    assert state.connections == 1  # refused credentials are not retried
+    assert (
+        "refused the credentials" in printed.out + (tmp_path / "run" / "results.jsonl").read_text()
+    )
+    outputs = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert {p.name for p in outputs} >= {
+        "results.jsonl",
+        "report.html",
+        "summary.json",
+        "junit.xml",
+    }
+    session_dir = Path(ray._private.worker._global_node.get_session_dir_path())
+    logs = [p for p in (session_dir / "logs").rglob("*") if p.is_file()]
+    for path in [*outputs, *logs]:
+        assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in printed.out + printed.err
