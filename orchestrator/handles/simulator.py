@@ -43,19 +43,32 @@ class SimulatorClient:
         """The simulator's websocket URL."""
 
     @staticmethod
-    def _create(name: str | None, namespace: str | None) -> Any:
+    def _create(name: str | None, namespace: str | None, detached: bool) -> Any:
         here = ray.get_runtime_context().get_node_id()
         options: dict[str, Any] = {"num_cpus": 0, "scheduling_strategy": affinity(here)}
         if name is not None:
             options |= {"name": name, "namespace": namespace}
+        if detached:  # outlives this driver; a second start finds the running one
+            options |= {"lifetime": "detached", "get_if_exists": True}
         return SimulatorActor.options(**options).remote()
 
     @classmethod
     def start(
-        cls, config: SimulatorConfig, *, name: str | None = None, namespace: str | None = None
+        cls,
+        config: SimulatorConfig,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+        detached: bool = False,
     ) -> SimulatorClient:
-        """Start a simulator actor (named ``name`` in ``namespace``, if given) and its server."""
-        handle = cls._create(name, namespace)
+        """Start a simulator actor (named ``name`` in ``namespace``, if given) and its server.
+
+        ``detached`` (needs ``name``): the actor outlives this driver, and a start that finds
+        it running (same name) returns it as it is.
+        """
+        if detached and name is None:
+            raise ValueError("a detached simulator needs a name")
+        handle = cls._create(name, namespace, detached)
         try:
             url: str = ray.get(handle.start.remote(config))
         except RayError as error:
@@ -66,8 +79,8 @@ class SimulatorClient:
     async def astart(
         cls, config: SimulatorConfig, *, name: str | None = None, namespace: str | None = None
     ) -> SimulatorClient:
-        """:meth:`start` for asyncio code."""
-        handle = cls._create(name, namespace)
+        """:meth:`start` for asyncio code (never detached)."""
+        handle = cls._create(name, namespace, detached=False)
         try:
             url: str = await handle.start.remote(config)
         except RayError as error:

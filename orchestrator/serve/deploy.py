@@ -24,9 +24,9 @@ from voxray.actors.gateway.actor import (
     GatewayStatus,
 )
 from voxray.actors.gateway.settings import GatewaySettings
-from voxray.actors.simulator.actor import SimulatorActor
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.supervision.placement import affinity, read_nodes
+from voxray.handles.simulator import SimulatorClient
 from voxray.serve.agents import AgentFile
 from voxray.settings import VoxraySettings
 
@@ -142,19 +142,8 @@ def _endpoints(agents: AgentFile, settings: VoxraySettings) -> dict[str, Provide
     if agents.backend == "xai":
         endpoint = settings.xai_endpoint()
         return {entry.name: endpoint for entry in agents.agents}
-    here = ray.get_runtime_context().get_node_id()
-    simulator = SimulatorActor.options(
-        name=GATEWAY_SIMULATOR,
-        namespace=settings.namespace,
-        lifetime="detached",
-        get_if_exists=True,
-        num_cpus=0,
-        scheduling_strategy=affinity(here),
-    ).remote()
     config = SimulatorConfig(host=settings.sim_host, speed=settings.sim_speed)
-    url: str = ray.get(simulator.start.remote(config))
-    endpoints: dict[str, ProviderEndpoint] = {}
-    for entry in agents.agents:
-        token: str = ray.get(simulator.register.remote(entry.sim))
-        endpoints[entry.name] = ProviderEndpoint(url=url, api_key=SecretStr(token))
-    return endpoints
+    simulator = SimulatorClient.start(
+        config, name=GATEWAY_SIMULATOR, namespace=settings.namespace, detached=True
+    )
+    return {entry.name: simulator.endpoint(entry.sim) for entry in agents.agents}
