@@ -116,6 +116,18 @@ def test_resume_runs_only_what_a_killed_run_left_undone(
     assert all(f'id="scenario-{name}"' in html for name in keys)
 
 
+def test_a_second_run_on_a_busy_run_directory_exits_2_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    with RunDirectory(out).lock():  # a first `voxray eval --out run --resume` is writing it
+        code = main(["eval", str(SMOKE), "--out", str(out), "--resume"])
+    printed = capsys.readouterr().out
+    assert code == 2, printed
+    assert f"{out} is in use by another voxray run (held by pid " in printed
+    assert not (out / "results.jsonl").exists()
+
+
 def test_resume_needs_a_run_directory(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(SMOKE), "--resume"]) == 2
     assert "--resume needs --out" in capsys.readouterr().out

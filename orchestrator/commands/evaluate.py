@@ -34,6 +34,7 @@ from voxray.commands.compare import add_gate_options, check_gate_options
 from voxray.evals.compare_view import comparison_notes, comparison_table
 from voxray.evals.condition_view import condition_table
 from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD
+from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import ScenarioRecord
 from voxray.evals.tables import results_table, scenario_table, summary_line, verdict_markup
 from voxray.settings import VoxraySettings
@@ -127,6 +128,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"audio minute — {plan.cost.assumption}",
         )
     plan.check_credentials()  # no key: a one-line error now, before Ray starts
+    # Another run writing --out: said before Ray starts (the job holds the lock once it runs).
+    if plan.run_path.exists():
+        try:
+            with RunDirectory(plan.run_path).lock():
+                pass
+        except RunDirectoryBusyError as error:
+            console.print(f"[red]error:[/red] {error.message}", highlight=False, soft_wrap=True)
+            return EXIT_INVALID
 
     with Fleet.connect(address, settings=plan.settings, log_to_driver=args.verbose) as fleet:
         _print(console, f"Ray: {describe_address()}")
