@@ -93,6 +93,73 @@ def _serve_gateway(
     event_loop.run(main())
 
 
+def _direct(
+    url: str, token: str, calls: int, run_s: float, conn: multiprocessing.connection.Connection
+) -> None:
+    """The baseline: the same conversations in one process with no caller sockets at all.
+
+    Each is opened as the Twilio ingress opens one (μ-law both ways, the greeting said), fed a
+    20 ms μ-law frame from a timer (the sentence every 7 s, silence otherwise) and its agent
+    audio taken from the wire listener. The gateway's CPU minus this is what the relay adds.
+    """
+    from pydantic import SecretStr
+    from voxray.actors import event_loop
+    from voxray.actors.conversation.agent import AgentConfig, AudioFormatConfig
+    from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+    from voxray.actors.gateway.admission import LocalAdmitter
+    from voxray.actors.gateway.agents import HostedAgent
+    from voxray.actors.gateway.calls import Calls
+    from voxray.actors.gateway.metrics import GatewayMetrics
+    from voxray.actors.gateway.settings import GatewaySettings
+    from voxray.actors.simulator.twilio_caller import speech_mulaw
+    from voxray.actors.tools.inprocess import InProcessToolBackend
+
+    telephone = AudioFormatConfig(encoding="pcmu", rate=8000)
+    agent = HostedAgent(
+        name="support",
+        agent=AgentConfig(input_audio=telephone, output_audio=telephone),
+        greeting=GREETING,
+    )
+    sentence = speech_mulaw(SENTENCE)
+    frames = [sentence[i : i + 160].ljust(160, b"\xff") for i in range(0, len(sentence), 160)]
+    silence = b"\xff" * 160
+
+    async def main() -> int:
+        endpoint = ProviderEndpoint(url=url, api_key=SecretStr(token))
+        book = Calls(
+            GatewaySettings(browser_secret=SecretStr("bench"), max_calls=calls + 10),
+            endpoints=lambda hosted: endpoint,
+            tools=InProcessToolBackend(),
+            tuning=EngineTuning(),
+            admitter=LocalAdmitter(),
+            metrics=GatewayMetrics(),
+        )
+        received = [0]
+
+        async def one(index: int) -> None:
+            await asyncio.sleep(0.02 * index)
+            call = await book.open(ingress="bench", agent=agent, caller=str(index))
+            call.conversation.add_wire_audio_listener(
+                lambda response_id, item_id, delta: received.__setitem__(0, received[0] + 1)
+            )
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            tick = 0
+            while loop.time() < start + run_s:
+                at_s = (tick * 0.02) % 7.0
+                index_in = int((at_s - 4.0) / 0.02)
+                frame = frames[index_in] if 0 <= index_in < len(frames) else silence
+                call.conversation.send_wire_audio(frame)
+                tick += 1
+                await asyncio.sleep(max(0.0, start + tick * 0.02 - loop.time()))
+            await call.end()
+
+        await asyncio.gather(*(one(i) for i in range(calls)))
+        return received[0]
+
+    conn.send(event_loop.run(main()))
+
+
 @dataclass(frozen=True)
 class _Call:
     """One caller's figures, sent back to the driver."""
@@ -235,7 +302,42 @@ def measure(calls: int, spread_s: float, settle_s: float, window_s: float) -> di
         "gateway_cores": gateway_cores,
         "sim_cores": sim_cores,
         "callers_cores": callers_cores,
+        "direct_cores": _measure_direct(calls, settle_s, window_s),
     }
+
+
+def _measure_direct(calls: int, settle_s: float, window_s: float) -> float:
+    """CPU (cores) of the same conversations hosted with no caller sockets."""
+    import psutil
+
+    context = multiprocessing.get_context("spawn")
+    sim_conn, sim_child = context.Pipe()
+    direct_conn, direct_child = context.Pipe()
+    simulator = context.Process(target=_serve_simulator, args=(sim_child,), daemon=True)
+    simulator.start()
+    sim_child.close()
+    direct: Any = None
+    try:
+        url, token, _ = sim_conn.recv()
+        run_s = settle_s + window_s + 1.0
+        direct = context.Process(
+            target=_direct, args=(url, token, calls, run_s, direct_child), daemon=True
+        )
+        direct.start()
+        direct_child.close()
+        time.sleep(settle_s)
+        cores = _cores(psutil.Process(direct.pid), window_s)
+        direct_conn.recv()
+        direct.join(timeout=30)
+    finally:
+        if direct is not None and direct.is_alive():
+            direct.kill()
+        with contextlib.suppress(OSError):
+            sim_conn.send("stop")
+        simulator.join(timeout=10)
+        if simulator.is_alive():
+            simulator.kill()
+    return cores
 
 
 def run(quick: bool) -> BenchResult:
@@ -247,6 +349,8 @@ def run(quick: bool) -> BenchResult:
     firsts = [call.first_audio_ms for call in results if call.first_audio_ms is not None]
     burst = [c.first_audio_ms for c in results if c.index < _BURST and c.first_audio_ms is not None]
     per_call = measured["gateway_cores"] / calls * 100
+    direct_per_call = measured["direct_cores"] / calls * 100
+    relay = per_call - direct_per_call
     figures = [
         Figure(
             name=f"calls held of {calls} (lateness p99 < 20 ms, no gaps)",
@@ -261,6 +365,18 @@ def run(quick: bool) -> BenchResult:
             unit="% of a core",
             target="<= 0.5 %",
             met=per_call <= 0.5,
+        ),
+        Figure(
+            name="same conversations with no caller sockets, CPU per call",
+            value=round(direct_per_call, 3),
+            unit="% of a core (the engine alone)",
+        ),
+        Figure(
+            name="what the Twilio relay adds per call (the difference)",
+            value=round(relay, 3),
+            unit="% of a core",
+            target="<= 0.5 %",
+            met=relay <= 0.5,
         ),
         Figure(
             name="arrival -> first agent audio p50",
