@@ -19,7 +19,13 @@ from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.server import Simulator
 from voxray.evals.cost import estimate_cost, judge_cost_usd
-from voxray.evals.judge import JUDGE_SCHEMA, evidence, judge_base_url, with_judgement
+from voxray.evals.judge import (
+    JUDGE_SCHEMA,
+    evidence,
+    judge_base_url,
+    judge_messages,
+    with_judgement,
+)
 from voxray.evals.judge_verdicts import JudgeSample, decide
 from voxray.evals.records import ScenarioRecord
 from voxray.evals.scoring import score
@@ -332,3 +338,37 @@ def test_the_cost_estimate_includes_the_judge_tokens() -> None:
     judge_usd = judge_cost_usd(judged.judge_prompt_tokens, judged.judge_completion_tokens)
     assert judged.usd == pytest.approx(plain.usd * 2 + judge_usd, abs=1e-4)
     assert "judge $0.001: 12 requests" in judged.describe()
+
+
+async def test_any_client_can_script_the_judge_over_http_and_gets_a_chat_completion() -> None:
+    # What `voxray sim --rules` users in other languages do: register a script, then ask.
+    config = SimulatorConfig(ping_interval_s=None, api_keys=frozenset({"server-token"}))
+    script = {"judge": {"rules": [{"rubric": "polite", "verdict": "pass", "reason": "kind"}]}}
+    async with Simulator(config) as sim, aiohttp.ClientSession() as http:
+        base = judge_base_url(ProviderEndpoint(url=sim.url, api_key=SecretStr("x")), FAST)
+        server = {"Authorization": "Bearer server-token"}
+        async with http.post(f"{base}/v1/sim/scripts", json=script, headers=server) as reply:
+            assert reply.status == 201
+            token = (await reply.json())["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        messages = judge_messages("The agent was polite.", "agent: Hello!", "Be kind.")
+        body = {"model": "grok-4-fast", "messages": messages, "response_format": JUDGE_SCHEMA}
+        async with http.post(f"{base}/v1/chat/completions", json=body, headers=auth) as reply:
+            assert reply.status == 200
+            completion = await reply.json()
+        assert completion["object"] == "chat.completion"
+        assert completion["usage"]["prompt_tokens"] > 0
+        content = json.loads(completion["choices"][0]["message"]["content"])
+        assert content == {"verdict": "pass", "reason": "kind"}
+        for bad in ({"messages": messages}, {"model": "m", "messages": []}, ["not", "an object"]):
+            async with http.post(f"{base}/v1/chat/completions", json=bad, headers=auth) as reply:
+                assert reply.status == 400, bad
+                assert (await reply.json())["error"]["type"] == "invalid_request_error"
+
+
+def test_the_judge_is_shown_the_agents_instructions_apart_from_the_transcript() -> None:
+    system, user = judge_messages("stayed on policy", "agent: hi", "Never discuss prices.")
+    assert system["role"] == "system" and "rubric item" in system["content"]
+    policy, _, rest = user["content"].partition("<transcript>")
+    assert "Never discuss prices." in policy and "Never discuss prices." not in rest
+    assert "<rubric>stayed on policy</rubric>" in rest

@@ -81,7 +81,8 @@ JUDGE_SCHEMA: Final[dict[str, Any]] = {
 
 _SYSTEM: Final = (
     "You evaluate one conversation between a caller (user) and a voice agent against one "
-    "rubric item. Judge only that item, only from the transcript and tool calls given: what "
+    "rubric item. The agent's instructions, when given, are its policy. Judge only that item, "
+    "only from the transcript and tool calls given: what "
     "the transcript does not show did not happen. Answer verdict 'pass' when the item holds, "
     "'fail' when it does not. The reason is one or two sentences and quotes the words of the "
     "transcript (or the tool call) that decide the verdict."
@@ -132,10 +133,14 @@ def _user_line(spec: ScenarioSpec, number: int, transcript: str | None) -> str:
     return f"{words} (scripted; not transcribed)" if words else ""
 
 
-def judge_messages(rubric: str, transcript: str) -> list[dict[str, str]]:
-    """The chat messages of one judge request."""
+def judge_messages(rubric: str, transcript: str, instructions: str = "") -> list[dict[str, str]]:
+    """The chat messages of one judge request. ``instructions`` are the agent's own (its
+    policy, for items such as "the agent stayed on policy")."""
+    policy = (
+        f"<agent_instructions>\n{instructions}\n</agent_instructions>\n\n" if instructions else ""
+    )
     user = (
-        f"<transcript>\n{transcript}\n</transcript>\n\n<rubric>{rubric}</rubric>\n\n"
+        f"{policy}<transcript>\n{transcript}\n</transcript>\n\n<rubric>{rubric}</rubric>\n\n"
         "Does the conversation satisfy the rubric item?"
     )
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
@@ -178,12 +183,12 @@ class JudgeClient:
             )
         return self._http
 
-    async def sample(self, rubric: str, transcript: str) -> JudgeSample:
+    async def sample(self, rubric: str, transcript: str, instructions: str = "") -> JudgeSample:
         """One verdict on ``rubric``, or the reason there is none (never raises for the
         endpoint's failures)."""
         body = {
             "model": self.settings.model,
-            "messages": judge_messages(rubric, transcript),
+            "messages": judge_messages(rubric, transcript, instructions),
             "response_format": JUDGE_SCHEMA,
         }
         async with self._gate:
@@ -292,10 +297,18 @@ def _clip(content: Any) -> str:
 
 
 async def judge_item(
-    client: JudgeClient, rubric: str, transcript: str, samples: int, number: int = 1
+    client: JudgeClient,
+    rubric: str,
+    transcript: str,
+    samples: int,
+    *,
+    number: int = 1,
+    instructions: str = "",
 ) -> Check:
     """``rubric`` judged ``samples`` times (concurrently), as one check."""
-    answers = await asyncio.gather(*(client.sample(rubric, transcript) for _ in range(samples)))
+    answers = await asyncio.gather(
+        *(client.sample(rubric, transcript, instructions) for _ in range(samples))
+    )
     detail, got = decide(answers, client.settings.model)
     return Check(
         name=f"judge #{number}: {_short(rubric)}",
@@ -325,7 +338,14 @@ async def judge_run(
     async with JudgeClient(judge_base_url(endpoint, settings), endpoint.api_key, settings) as c:
         checks = await asyncio.gather(
             *(
-                judge_item(c, item, transcript, spec.expect.judge_samples, number)
+                judge_item(
+                    c,
+                    item,
+                    transcript,
+                    spec.expect.judge_samples,
+                    number=number,
+                    instructions=spec.agent.instructions,
+                )
                 for number, item in enumerate(rubric, 1)
             )
         )
