@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import ray
 from pydantic import BaseModel, ConfigDict
+from voxray.actors.cassette.format import save_cassette
+from voxray.actors.cassette.recorder import CassetteRecorder
+from voxray.actors.cassette.redaction import known_secrets
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
@@ -50,6 +54,9 @@ class SessionRequest(BaseModel):
     script: ScenarioScript
     endpoint: ProviderEndpoint
     tuning: EngineTuning
+    record_dir: str | None = None
+    """Record the session into a cassette in this directory (``eval --record``); the actor
+    writes it, scrubbed, so the frames never travel through Ray."""
 
 
 async def play_scenario(
@@ -61,17 +68,31 @@ async def play_scenario(
     """Run one scripted conversation to its end (plain asyncio; used by the actor and tests).
 
     ``on_start`` sees the conversation before it connects (the actor watches its progress).
+    With ``request.record_dir`` the session is recorded into a cassette there; a cassette that
+    cannot be written safely fails the run (:class:`~voxray.actors.cassette.CassetteError`).
     """
+    recorder = CassetteRecorder() if request.record_dir is not None else None
     conversation = Conversation(
         request.agent,
         request.endpoint,
         request.tuning,
         ToolExecutor(request.agent.tools, tools),
         session_id=request.session_id,
+        frame_tap=recorder,
     )
     if on_start is not None:
         on_start(conversation)
-    return await ScenarioPlayer(conversation, request.script, speed=request.tuning.speed).run()
+    result = await ScenarioPlayer(conversation, request.script, speed=request.tuning.speed).run()
+    if recorder is not None and request.record_dir is not None:
+        write_recording(recorder, request, Path(request.record_dir))
+    return result
+
+
+def write_recording(recorder: CassetteRecorder, request: SessionRequest, directory: Path) -> None:
+    """Build the scrubbed cassette of ``recorder`` and write it to ``directory``."""
+    secrets = known_secrets(request.endpoint.api_key.get_secret_value())
+    cassette = recorder.build(scenario=directory.name, secrets=secrets, speed=request.tuning.speed)
+    save_cassette(cassette, directory, secrets)
 
 
 class _Progress:

@@ -82,6 +82,7 @@ from voxray.actors.realtime.client_events import (
     ResponseCancel,
     ResponseCreate,
 )
+from voxray.actors.realtime.frame_tap import FrameTap
 from voxray.actors.realtime.items import (
     ForceMessageItem,
     FunctionCallOutputItem,
@@ -159,6 +160,7 @@ class Conversation:
         tools: the executor that runs function calls (a client of the tool pool).
         session_id: names tasks and log lines.
         clock: a monotonic clock in seconds (injected for tests).
+        frame_tap: sees every frame of every connection (recording a cassette).
     """
 
     def __init__(
@@ -170,8 +172,10 @@ class Conversation:
         *,
         session_id: str,
         clock: Callable[[], float] = time.monotonic,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         self.agent = agent
+        self._frame_tap = frame_tap
         self.session_id = session_id
         self._tuning = tuning
         self._tools = tools
@@ -225,6 +229,7 @@ class Conversation:
             max_queued_audio=self._tuning.input_queue_frames,
             on_event=self._on_inbound,
             binary_audio=self.agent.input_audio.transport == "binary",
+            frame_tap=self._frame_tap,
         )
 
     async def start(self) -> None:

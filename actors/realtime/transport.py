@@ -43,6 +43,7 @@ from voxray.actors.errors import (
 )
 from voxray.actors.realtime.client_events import ClientEvent, InputAudioBufferAppend
 from voxray.actors.realtime.eager_send import EagerWriter
+from voxray.actors.realtime.frame_tap import FrameTap
 from voxray.actors.realtime.outbound import OutboundQueue, OutboundStatistics
 from voxray.actors.realtime.redaction import InboundRedactor
 from voxray.actors.realtime.server_events import (
@@ -77,6 +78,8 @@ _ACCOUNT_STOPPED: Final = frozenset(
     {"insufficient_quota", "billing_hard_limit_reached", "credit_balance_exhausted"}
 )
 """Error codes after which nothing on this account will work until a person acts."""
+REPLAY_DIVERGENCE: Final = "replay_divergence"
+"""The error code of a replaying simulator when the client departs from the cassette."""
 _AUTH_CLOSE_CODES: Final = {4001: 401, 4003: 403}
 """Close codes that mirror HTTP 401/403 after the upgrade."""
 
@@ -121,6 +124,8 @@ class RealtimeTransport:
         on_event: called by the reader with every inbound item, in order; it must not raise.
         binary_audio: send input audio as binary websocket frames of raw codec bytes
             (``audio.input.transport: binary``) instead of base64 in JSON appends.
+        frame_tap: sees the handshake and every frame sent or received, as on the wire
+            (recording a cassette); None costs one test per frame.
     """
 
     def __init__(
@@ -133,8 +138,10 @@ class RealtimeTransport:
         max_queued_audio: int,
         on_event: Callable[[Inbound], None],
         binary_audio: bool = False,
+        frame_tap: FrameTap | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._tap = frame_tap
         self._redactor = InboundRedactor([endpoint.api_key.get_secret_value()])
         self._refusal: ProviderConnectionError | ProviderError | None = None
         self._binary_audio = binary_audio
@@ -194,6 +201,8 @@ class RealtimeTransport:
                 self.state = TransportState.CLOSED
                 raise
         self.state = TransportState.OPEN
+        if self._tap is not None:
+            self._tap.opened(url, headers)
         self._io_task = asyncio.create_task(self._run_io(), name=f"{self._name}-io")
 
     def send_nowait(self, event: ClientEvent) -> None:
@@ -229,6 +238,8 @@ class RealtimeTransport:
         # written at once (see eager_send).
         if self._outbound.empty and not self._eager.busy and self._write_now(payload):
             self._outbound.note_sent()
+            if self._tap is not None:
+                self._tap.frame(True, payload)
             return
         self._outbound.put_nowait(payload, is_audio=is_audio)
 
@@ -307,12 +318,16 @@ class RealtimeTransport:
         while True:
             message = await ws.receive()
             if message.type is aiohttp.WSMsgType.TEXT:
+                if self._tap is not None:
+                    self._tap.frame(False, message.data)
                 on_event(self._inbound(message.data))
                 if self._refusal is not None:
                     # Nothing more can work on this key: end here, whether or not the server
                     # closes (the close marker carries the refusal, not a drop).
                     raise ConnectionLostError(self._refusal.message)
             elif message.type is aiohttp.WSMsgType.BINARY:
+                if self._tap is not None:
+                    self._tap.frame(False, message.data)
                 # Output audio as raw codec bytes (audio.output.transport: binary).
                 on_event(OutputAudio(None, None, message.data))
             elif message.type in (
@@ -351,6 +366,8 @@ class RealtimeTransport:
                     await self._ws.send_bytes(payload)
             except (aiohttp.ClientError, ConnectionError, RuntimeError) as error:
                 raise ConnectionLostError(f"send failed: {type(error).__name__}") from error
+            if self._tap is not None:
+                self._tap.frame(True, payload)
 
 
 def encode_append(audio_b64: str) -> str:
@@ -381,6 +398,15 @@ def _account_refusal(event: ErrorEvent) -> ProviderConnectionError | ProviderErr
         return AuthenticationError(
             f"the provider refused the credentials ({text}); not retried: check the API key",
             status=_REFUSED_CREDENTIALS[code],
+        )
+    if code == REPLAY_DIVERGENCE:
+        # A replaying simulator found the client sending something else than was recorded:
+        # reconnecting would replay the same cassette to the same client.
+        return ProviderError(
+            f"replay diverged from the cassette: {detail.message}",
+            error_type=detail.type,
+            code=code,
+            retryable=False,
         )
     if code in _ACCOUNT_STOPPED:
         return ProviderError(

@@ -159,3 +159,9 @@ class BrainScript(BaseModel):
         "condition adds noise. Off otherwise: with no history, the floor learnt from a caller who "
         "speaks from the first frame is the voice itself, and a short 'Okay.' would start no turn.",
     )
+    replay: str | None = Field(
+        default=None,
+        description="Serve this scenario's sessions from the cassette in this directory "
+        "(backend replay) instead of simulating them: the rules are not used, and what the "
+        "client sends is checked against the recording (replay.py).",
+    )

@@ -64,6 +64,7 @@ from voxray.actors.simulator.faults import ConnectRefusal, FaultAction, FaultPla
 from voxray.actors.simulator.frame_log import FrameLog
 from voxray.actors.simulator.judge import CHAT_COMPLETIONS_PATH
 from voxray.actors.simulator.judge import answer as answer_judge
+from voxray.actors.simulator.replay import serve_replay
 from voxray.actors.simulator.resumption import ConversationStore
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.script_file import SCRIPT_NAME, describe_validation_error
@@ -398,6 +399,12 @@ class Simulator:
             if line is not None:
                 line.end("the session's handshake failed")
             raise
+
+        if script.brain.script.replay is not None:
+            await serve_replay(ws, script.brain.script.replay, speed=self.config.speed)
+            with contextlib.suppress(Exception):
+                await ws.close()
+            return ws
 
         def drop() -> None:
             if request.transport is not None:
