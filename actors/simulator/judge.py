@@ -116,7 +116,11 @@ class JudgeFault(BaseModel):
         None, ge=1, description="Requests it applies to, from the first; omitted: every one."
     )
     delay_s: float = Field(
-        30.0, gt=0, le=600, description="How long a `timeout` keeps the request unanswered."
+        600.0,
+        gt=0,
+        le=600,
+        description="How long a `timeout` keeps the request unanswered (then HTTP 504); "
+        "the default outlasts any client's timeout. The simulator stopping ends it.",
     )
 
 
