@@ -38,10 +38,11 @@ from numpy.typing import NDArray
 from pydantic import SecretStr
 from ray.exceptions import RayActorError, RayError
 from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.events import ConversationEvent
 from voxray.actors.conversation.live import LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.errors import ConfigError, SessionLostError
+from voxray.actors.errors import ActorLostError, ConfigError, SessionLostError
 from voxray.actors.gateway.actor import GatewayDrain, GatewayStatus
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.simulator.config import SimulatorConfig
@@ -346,9 +347,8 @@ class Fleet:
         if chosen == "xai":
             endpoint = self.settings.xai_endpoint()
         else:
-            simulator = self._live_simulator()
-            endpoint = simulator.endpoint(sim)
-            quota = SecretStr(f"sim:{simulator.url}")
+            endpoint = self._live_endpoint(sim)
+            quota = SecretStr(f"sim:{endpoint.url}")
         request = LiveSessionRequest(
             session_id=f"live-{uuid.uuid4().hex[:10]}",
             agent=config,
@@ -454,12 +454,25 @@ class Fleet:
             self._loop = _LoopThread()
         return self._loop
 
-    def _live_simulator(self) -> SimulatorClient:
-        """The simulator live sessions of this fleet talk to (started on first use)."""
-        if self._simulator is None:
-            config = SimulatorConfig(host=self.settings.sim_host, speed=self.settings.sim_speed)
-            self._simulator = SimulatorClient.start(config)
-        return self._simulator
+    def _live_endpoint(self, script: BrainScript | None) -> ProviderEndpoint:
+        """An endpoint of the simulator this fleet's live sessions talk to: started on first
+        use, and started again if it died since (the sessions it served are lost with it)."""
+        for attempt in range(2):
+            if self._simulator is None:
+                config = SimulatorConfig(host=self.settings.sim_host, speed=self.settings.sim_speed)
+                self._simulator = SimulatorClient.start(
+                    config,
+                    name=f"voxray-sim-live-{uuid.uuid4().hex[:8]}",
+                    namespace=self.settings.namespace,
+                )
+            try:
+                return self._simulator.endpoint(script)
+            except ActorLostError:
+                if attempt:
+                    raise
+                self._simulator.kill()
+                self._simulator = None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _require_open(self) -> None:
         if self._closed:

@@ -146,6 +146,30 @@ def test_a_live_session_answers_text_and_closes(fleet: Fleet) -> None:
     assert status is not None and status.live_sessions == 0
 
 
+def test_a_dead_live_simulator_is_started_again(fleet: Fleet) -> None:
+    script = BrainScript(rules=[BrainRule(heard="hello", reply="Hello again.")])
+    with fleet.open_session(backend="sim", sim=script):
+        pass  # the fleet's live simulator runs now
+    names = [
+        actor["name"]
+        for actor in ray.util.list_named_actors(all_namespaces=True)
+        if actor["namespace"] == fleet.settings.namespace
+        and actor["name"].startswith("voxray-sim-live-")
+    ]
+    assert len(names) == 1
+    ray.kill(ray.get_actor(names[0], namespace=fleet.settings.namespace), no_restart=True)
+
+    with fleet.open_session(backend="sim", sim=script) as session:
+        session.send_text("hello there")
+        said = ""
+        for event in session.events():
+            if isinstance(event, AgentTranscript) and event.final:
+                said += event.text
+            if isinstance(event, ResponseFinished):
+                break
+    assert "hello again" in said.lower()
+
+
 def test_status_and_drain_commands(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
