@@ -116,7 +116,11 @@ def evidence(spec: ScenarioSpec, result: SessionResult) -> str:
         lines.append("tool calls, in order:")
         for call in result.tool_calls:
             status = "ok" if call.ok else f"failed ({call.error_type or 'error'})"
-            output = call.output if len(call.output) <= _OUTPUT_CLIP else call.output[:600] + "…"
+            output = (
+                call.output
+                if len(call.output) <= _OUTPUT_CLIP
+                else call.output[:_OUTPUT_CLIP] + "…"
+            )
             lines.append(f"- {call.name}({call.arguments}) {status} -> {output}")
     return "\n".join(lines) if lines else "(nothing was said)"
 
