@@ -24,13 +24,14 @@ from voxray.actors.gateway.twilio_media import (
 )
 from voxray.actors.gateway.twilio_playback import MarkLedger
 from voxray.actors.gateway.twilio_signature import twilio_signature
+from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import ErrorFault
 from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
 
 from tests.conftest import TEST_SPEED
-from tests.gateway_fixtures import GREETING, running_gateway
+from tests.gateway_fixtures import GREETING, running_gateway, support_agent
 
 
 def _records(tmp_path: Path) -> list[CallRecord]:
@@ -116,33 +117,50 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
     assert "voxray_first_agent_audio_seconds_count" in metrics
 
 
-async def test_barge_in_clears_twilio_and_is_recorded(simulator: Simulator, tmp_path: Path) -> None:
+async def test_barge_in_clears_twilio_and_truncates_at_the_acknowledged_mark(
+    tmp_path: Path,
+) -> None:
     long_greeting = " ".join([GREETING] * 6)
-    async with (
-        running_gateway(simulator, tmp_path) as gateway,
-        aiohttp.ClientSession() as http,
-    ):
-        gateway.context.agents["support"]  # the agent exists
-        agent = gateway.context.agents["support"].model_copy(update={"greeting": long_greeting})
-        gateway.context.agents._agents["support"] = agent
-        caller = TwilioCaller(
-            gateway.url.replace("http://", "ws://") + "/twilio/stream",
-            parameters={"agent": "support"},
-            speed=TEST_SPEED,
-        )
-        call = asyncio.create_task(caller.run(http))
-        assert await caller.wait_for_agent_audio(1500, timeout_s=10)
-        caller.say(speech_mulaw("Stop, I have a question"))
-        for _ in range(500):
-            if caller.report.clears:
-                break
-            await asyncio.sleep(0.01)
-        assert caller.report.clears == 1
-        caller.hang_up()
-        await asyncio.wait_for(call, 10)
-        records = await _wait_records(tmp_path, 1)
+    simulator = Simulator(SimulatorConfig(speed=TEST_SPEED, record_frames=True))
+    await simulator.start()
+    try:
+        async with (
+            running_gateway(
+                simulator,
+                tmp_path,
+                agents=[support_agent().model_copy(update={"greeting": long_greeting})],
+            ) as gateway,
+            aiohttp.ClientSession() as http,
+        ):
+            caller = TwilioCaller(
+                gateway.url.replace("http://", "ws://") + "/twilio/stream",
+                parameters={"agent": "support"},
+                speed=TEST_SPEED,
+            )
+            call = asyncio.create_task(caller.run(http))
+            assert await caller.wait_for_agent_audio(1500, timeout_s=10)
+            caller.say(speech_mulaw("Stop, I have a question"))
+            for _ in range(500):
+                if caller.report.clears:
+                    break
+                await asyncio.sleep(0.01)
+            assert caller.report.clears == 1
+            caller.hang_up()
+            await asyncio.wait_for(call, 10)
+            records = await _wait_records(tmp_path, 1)
+        (truncation,) = simulator.connections[-1].truncations
+    finally:
+        await simulator.aclose()
     assert records[0].barge_ins == 1
     assert records[0].turns[0].interrupted
+    # Truncated where the caller's acknowledged marks said it was, not at what was sent: the
+    # caller had acknowledged `heard` ms of the greeting when the clear came (its echoes may be
+    # a few chunks ahead of the gateway's view then), and had received more than that.
+    heard_ms, received_ms = caller.report.cleared_at[0]
+    assert 0 < truncation.audio_end_ms <= heard_ms
+    assert heard_ms - truncation.audio_end_ms <= 3 * 40  # within three 40 ms chunks
+    assert truncation.audio_end_ms < received_ms
+    assert truncation.audio_end_ms % 40 == 0  # on a mark, i.e. a chunk boundary
 
 
 def test_marks_echoed_after_a_clear_do_not_move_what_was_heard() -> None:

@@ -52,6 +52,8 @@ class TwilioCallReport:
     marks_received: int = 0
     marks_echoed: int = 0
     clears: int = 0
+    cleared_at: list[tuple[float, float]] = field(default_factory=list)
+    """At each ``clear``: (agent audio ms acknowledged with marks, agent audio ms received)."""
     frames_sent: int = 0
     lateness_ms: list[float] = field(default_factory=list)
     gaps: int = 0
@@ -72,9 +74,13 @@ class _Player:
 
     def __init__(self, speed: float) -> None:
         self._speed = speed
-        self._queue: deque[tuple[float, str | None]] = deque()  # (audio ms, or a mark name)
+        # (wall time it has played by, audio ms or 0 for a mark, the mark's name or None)
+        self._queue: deque[tuple[float, float, str | None]] = deque()
         self._ends_at: float | None = None  # wall time the buffered audio runs out
         self.audio_ms = 0.0
+        self.played_ms = 0.0
+        self.acknowledged_ms = 0.0
+        """Agent audio the caller told the gateway it played: up to the last mark echoed."""
         self.gaps = 0
 
     def add_audio(self, ms: float, now: float) -> None:
@@ -87,22 +93,24 @@ class _Player:
                     self.gaps += 1
             self._ends_at = now + _PLAYOUT_MS / 1000 / self._speed
         self._ends_at += ms / 1000 / self._speed
-        self._queue.append((self._ends_at, None))
+        self._queue.append((self._ends_at, ms, None))
         self.audio_ms += ms
 
     def add_mark(self, name: str, now: float) -> None:
-        self._queue.append((self._ends_at or now, name))
+        self._queue.append((self._ends_at or now, 0.0, name))
 
     def played_marks(self, now: float) -> list[str]:
         marks: list[str] = []
         while self._queue and self._queue[0][0] <= now:
-            _, name = self._queue.popleft()
+            _, ms, name = self._queue.popleft()
+            self.played_ms += ms
             if name is not None:
                 marks.append(name)
+                self.acknowledged_ms = self.played_ms
         return marks
 
     def clear(self) -> list[str]:
-        marks = [name for _, name in self._queue if name is not None]
+        marks = [name for _, _, name in self._queue if name is not None]
         self._queue.clear()
         self._ends_at = None
         return marks
@@ -289,6 +297,7 @@ class TwilioCaller:
                 self._player.add_mark(data["mark"]["name"], now)
             elif event == "clear":
                 self.report.clears += 1
+                self.report.cleared_at.append((self._player.acknowledged_ms, self._player.audio_ms))
                 for name in self._player.clear():
                     await self._echo_mark(ws, name)
         self.report.close_reason = str(ws.close_code)
