@@ -46,6 +46,7 @@ print(json.dumps({"tool": seen, "driver": os.environ.get("XAI_API_KEY")}))
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_a_tool_does_not_find_the_key_in_its_environment() -> None:
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith("RAY_ADDRESS")

@@ -24,7 +24,7 @@ import ray
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.server import Simulator
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT_S = 120  # how long the conversation would run on its own
