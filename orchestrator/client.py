@@ -210,6 +210,7 @@ class Fleet:
         self._loop: _LoopThread | None = None
         self._jobs: list[Job] = []
         self._simulator: SimulatorClient | None = None
+        self._supervisor: SupervisorClient | None = None
         self._closed = False
 
     @classmethod
@@ -237,8 +238,12 @@ class Fleet:
     @property
     def supervisor(self) -> SupervisorClient:
         """The client of the cluster's supervisor actor, created if none runs (a drained or
-        dead one is replaced by the next use)."""
-        return SupervisorClient.ensure(self.settings.supervisor, self.settings.namespace)
+        dead one is replaced when a call finds it gone)."""
+        if self._supervisor is None:
+            self._supervisor = SupervisorClient.ensure(
+                self.settings.supervisor, self.settings.namespace
+            )
+        return self._supervisor
 
     # --- jobs -----------------------------------------------------------------------------
 
@@ -358,7 +363,12 @@ class Fleet:
         )
         ticket = SessionTicket(job_id="live", quota=quota)
         supervisor = self.supervisor
-        lease = supervisor.open_session(request, ticket, timeout_s=timeout_s)
+        try:
+            lease = supervisor.open_session(request, ticket, timeout_s=timeout_s)
+        except ActorLostError:  # drained or died since: nothing was opened; ask a new one
+            self._supervisor = None
+            supervisor = self.supervisor
+            lease = supervisor.open_session(request, ticket, timeout_s=timeout_s)
         return Session(supervisor, lease)
 
     # --- the cluster ----------------------------------------------------------------------
