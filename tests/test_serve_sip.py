@@ -37,7 +37,7 @@ agents:
 """
 
 
-def test_a_sip_call_reaches_the_agent_of_the_called_number_on_ray(
+def test_sip_calls_reach_the_agent_of_the_called_number_on_ray(
     ray_cluster: None, tmp_path: Path
 ) -> None:
     agents_path = tmp_path / "agents.yaml"
@@ -64,21 +64,30 @@ def test_a_sip_call_reaches_the_agent_of_the_called_number_on_ray(
         script = SipCallScript(
             called="+15559990000", steps=(SipStep(say="Hello"), SipStep(dtmf="9"))
         )
-        report: SipCallReport = ray.get(
-            simulator.place_call.remote(webhook, SECRET, script), timeout=60
+        # Two callers at once: one Ray call, the calls run concurrently in the simulator.
+        reports: list[SipCallReport] = ray.get(
+            simulator.place_calls.remote(webhook, SECRET, [script, script]), timeout=60
         )
-        deadline = time.monotonic() + 30
-        while not records_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        records = [
-            CallRecord.model_validate_json(line) for line in records_path.read_text().splitlines()
-        ]
+        records = _wait_for_records(records_path, 2)
     finally:
         drain_gateways(deployment.gateways, namespace, 5.0)
-    assert report.outcome == "completed", report
-    assert report.agent_turns == 2 and report.dtmf_sent == "9"
-    [record] = records
-    assert (record.ingress, record.agent, record.call_id) == ("sip", "frontdesk", report.call_id)
-    assert record.transcript[0].text == "Front desk, how can I help?"
-    assert [d.digit for d in record.dtmf] == ["9"]
-    assert record.status == "completed" and record.end_reason == "hangup"
+    for report in reports:
+        assert report.outcome == "completed", report
+        assert report.agent_turns == 2 and report.dtmf_sent == "9"
+    assert sorted(r.call_id for r in records) == sorted(r.call_id for r in reports)
+    for record in records:
+        assert (record.ingress, record.agent) == ("sip", "frontdesk")
+        assert record.transcript[0].text == "Front desk, how can I help?"
+        assert [d.digit for d in record.dtmf] == ["9"]
+        assert record.status == "completed" and record.end_reason == "hangup"
+
+
+def _wait_for_records(path: Path, count: int, timeout_s: float = 30.0) -> list[CallRecord]:
+    """The call records once ``count`` were appended (each call appends its own as it ends)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count:
+            return [CallRecord.model_validate_json(line) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"{count} call records never appeared in {path}")
