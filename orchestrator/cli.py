@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drain": ("voxray.commands.drain", "stop admission, finish live sessions, stop"),
     "serve": ("voxray.commands.serve", "host live agents for phone and browser callers"),
     "calls": ("voxray.commands.calls", "list the calls the gateway recorded"),
+    "replay": ("voxray.commands.replay", "check recorded cassettes (age, readability)"),
 }
 
 

@@ -48,6 +48,25 @@ class JudgeSettings(BaseModel):
     )
 
 
+class CassetteSettings(BaseModel):
+    """Recording sessions into cassettes, and replaying them (``voxray eval --record``,
+    ``--backend replay``); see the README's "Record and replay"."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: bool = Field(False, description="Record every scenario run into a cassette.")
+    record_dir: str | None = Field(
+        None,
+        description="Where recorded cassettes go (one folder per run key); default: "
+        "`cassettes/` in the run directory. An existing cassette of the same run is replaced.",
+    )
+    replay_dir: str | None = Field(
+        None,
+        description="The cassettes a `backend: replay` job serves from (replaces the suite's "
+        "`cassettes:`): a folder of `<run key>/` cassettes, or a run directory holding one.",
+    )
+
+
 class VoxraySettings(BaseSettings):
     """Everything voxray reads from the environment."""
 
@@ -100,6 +119,9 @@ class VoxraySettings(BaseSettings):
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     judge: JudgeSettings = Field(
         default_factory=JudgeSettings, description="The model judging `expect.judge`."
+    )
+    cassettes: CassetteSettings = Field(
+        default_factory=CassetteSettings, description="Recording and replaying cassettes."
     )
 
     def xai_endpoint(self) -> ProviderEndpoint:

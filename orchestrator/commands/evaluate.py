@@ -31,6 +31,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from voxray.actors.errors import ConfigError, RunDirectoryBusyError, VoxrayError
 from voxray.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from voxray.commands.compare import add_gate_options, check_gate_options
+from voxray.commands.replay import add_cassette_options, with_cassette_options
 from voxray.evals.compare_view import comparison_notes, comparison_table
 from voxray.evals.condition_view import condition_table
 from voxray.evals.cost import COST_PER_AUDIO_MINUTE_USD
@@ -48,7 +49,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument(
         "suite", type=Path, help="a suite YAML file, or a packaged example (voxray examples)"
     )
-    run.add_argument("--backend", choices=["sim", "xai"], help="override the suite's backend")
+    run.add_argument(
+        "--backend", choices=["sim", "xai", "replay"], help="override the suite's backend"
+    )
     run.add_argument("--concurrency", type=int, help="scenarios run at once")
     run.add_argument("--repeat", type=int, help="runs of each scenario")
     run.add_argument("--filter", help="only scenarios whose name matches (glob or substring)")
@@ -74,6 +77,7 @@ def add_parser(commands: Any) -> None:
         "(pass rate dropped significantly, latency p95 grew past the tolerance)",
     )
     add_gate_options(run)
+    add_cassette_options(run)
     run.add_argument("-v", "--verbose", action="store_true", help="show actor logs")
 
 
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """Run the suite; returns the exit code."""
     from voxray.client import Fleet
     from voxray.cluster import describe_address, joins_existing_cluster
+    from voxray.evals.cassettes import CassettePlan
     from voxray.evals.compare import RegressionGate
     from voxray.evals.job import plan_job
 
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     conditions = [name.strip() for name in (args.conditions or "").split(",") if name.strip()]
     if args.conditions is not None and not conditions:
         raise ConfigError("--conditions needs at least one condition name, e.g. clean,phone")
-    settings = VoxraySettings()
+    settings = with_cassette_options(VoxraySettings(), args)
     plan = plan_job(
         args.suite,
         settings,
@@ -128,6 +133,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"audio minute — {plan.cost.assumption}",
         )
     plan.check_credentials()  # no key: a one-line error now, before Ray starts
+    # Replay: a run without its cassette is a one-line error now too.
+    CassettePlan.for_job(suite, plan.settings, plan.run_path).check([r.key for r in plan.runs])
     # Another run writing --out: said before Ray starts (the job holds the lock once it runs).
     if plan.run_path.exists():
         try:

@@ -40,6 +40,7 @@ from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import SessionTicket
 from voxray.cluster import current_job_id
 from voxray.evals.backend import Backend, open_backend
+from voxray.evals.cassettes import CassettePlan
 from voxray.evals.judge import with_judgement
 from voxray.evals.outputs import RunDirectory
 from voxray.evals.records import RunStatus, ScenarioRecord
@@ -135,6 +136,7 @@ class _Job:
         self.backend = backend
         self.drain = drain
         self.judge = settings.judge
+        self.cassettes = CassettePlan.for_job(suite, settings, run_dir.path)
         self.tuning: EngineTuning = settings.engine.model_copy(update={"speed": backend.speed})
         # Naming this driver lets the supervisor stop the runs if this process dies.
         self.ticket = SessionTicket(
@@ -148,7 +150,7 @@ class _Job:
         for attempt in range(_BACKEND_RETRIES + 1):
             self.check_open()
             try:
-                lease = await self.backend.lease(run.spec.sim_script())
+                lease = await self.backend.lease(self.cassettes.sim_script(run.spec, run.key))
             except ActorLostError as error:  # the simulator, before the run started
                 raise _Unfinished("not_run", str(error)) from error
             request = SessionRequest(
@@ -158,6 +160,7 @@ class _Job:
                 script=run.spec.script(seed=run.repeat_index),
                 endpoint=lease.endpoint,
                 tuning=self.tuning,
+                record_dir=self.cassettes.record_dir(run.key),
             )
             result = await self._run_session(request)
             if result.status != "completed" and await self.backend.lost(lease):

@@ -265,8 +265,16 @@ class Suite(_Model):
 
     name: str = Field(min_length=1, description="Names the run directory and the JUnit suite.")
     description: str = Field("", description="What the suite is for, for humans.")
-    backend: Literal["sim", "xai"] = Field(
-        "sim", description="`sim`: the built-in simulator; `xai`: the real service (XAI_API_KEY)."
+    backend: Literal["sim", "xai", "replay"] = Field(
+        "sim",
+        description="`sim`: the built-in simulator; `xai`: the real service (XAI_API_KEY); "
+        "`replay`: the simulator serving each run from its recorded cassette (`cassettes`).",
+    )
+    cassettes: Path | None = Field(
+        None,
+        description="The cassettes `backend: replay` serves from: a folder of `<run key>/` "
+        "cassettes as `voxray eval --record` writes them (relative to the suite file); "
+        "`voxray eval --cassettes` replaces it.",
     )
     concurrency: int = Field(4, ge=1, description="Conversations running at the same time.")
     repeat: int = Field(1, ge=1, description="Runs of each scenario.")
@@ -291,6 +299,14 @@ class Suite(_Model):
         description="Run every scenario under each of these conditions (the ablation matrix), "
         "in place of its own `condition`; `voxray eval --conditions` replaces the list.",
     )
+
+    @field_validator("cassettes")
+    @classmethod
+    def _cassettes_beside_the_suite(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get(_BASE_DIR)
+        if value is None or value.is_absolute() or base is None:
+            return value
+        return Path(base) / value
 
     @model_validator(mode="before")
     @classmethod
@@ -531,7 +547,7 @@ def select(suite: Suite, filter: str | None) -> list[ScenarioSpec]:
 def with_overrides(
     suite: Suite,
     *,
-    backend: Literal["sim", "xai"] | None = None,
+    backend: Literal["sim", "xai", "replay"] | None = None,
     concurrency: int | None = None,
     repeat: int | None = None,
     output_dir: Path | None = None,

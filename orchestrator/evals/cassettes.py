@@ -1,0 +1,101 @@
+"""Where an eval job records cassettes and which cassette each run replays.
+
+``voxray eval --record`` records every run into ``<run dir>/cassettes/<run key>/`` (or the
+folder ``--record DIR`` names: re-recording a suite in place replaces its cassettes); the
+session actor writes the cassette itself, scrubbed, so the frames never travel through Ray.
+``backend: replay`` runs each scenario against the simulator serving ``<cassettes>/<run key>/``
+(:mod:`voxray.actors.simulator.replay`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from voxray.actors.errors import ConfigError
+from voxray.actors.simulator.rules import BrainScript
+from voxray.evals.suite import ScenarioSpec, Suite
+from voxray.settings import VoxraySettings
+
+__all__ = ["CASSETTES_DIR", "CassettePlan", "cassette_name"]
+
+CASSETTES_DIR: Final = "cassettes"
+"""The folder of a run directory that ``--record`` fills."""
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._#@+=-]")
+
+
+def cassette_name(run_key: str) -> str:
+    """The folder name of a run's cassette (its run key, made safe as a file name)."""
+    return _UNSAFE.sub("_", run_key)
+
+
+@dataclass(frozen=True)
+class CassettePlan:
+    """The cassette folders of one job: where runs are recorded, where they replay from."""
+
+    record_root: Path | None = None
+    replay_root: Path | None = None
+
+    @classmethod
+    def for_job(cls, suite: Suite, settings: VoxraySettings, run_dir: Path) -> CassettePlan:
+        """The plan of a job writing ``run_dir``.
+
+        Raises:
+            ConfigError: ``backend: replay`` without cassettes, or with a folder that is not
+                there.
+        """
+        options = settings.cassettes
+        record_root: Path | None = None
+        if options.record:
+            record_root = Path(options.record_dir) if options.record_dir else run_dir
+            if options.record_dir is None:
+                record_root = record_root / CASSETTES_DIR
+        replay_root: Path | None = None
+        if suite.backend == "replay":
+            source = options.replay_dir or suite.cassettes
+            if source is None:
+                raise ConfigError(
+                    "backend replay needs the cassettes to serve: `--cassettes DIR` or "
+                    "`cassettes:` in the suite"
+                )
+            replay_root = Path(source)
+            if (replay_root / CASSETTES_DIR).is_dir():
+                replay_root = replay_root / CASSETTES_DIR  # a run directory recorded earlier
+            if not replay_root.is_dir():
+                raise ConfigError(f"{replay_root}: no such cassettes folder (backend replay)")
+        return cls(record_root, replay_root)
+
+    def missing(self, run_keys: list[str]) -> list[str]:
+        """The runs that have no cassette to replay (none without ``backend: replay``)."""
+        if self.replay_root is None:
+            return []
+        root = self.replay_root
+        return [key for key in run_keys if not (root / cassette_name(key)).is_dir()]
+
+    def check(self, run_keys: list[str]) -> None:
+        """Raise ``ConfigError`` naming the runs without a cassette (before Ray starts)."""
+        missing = self.missing(run_keys)
+        if missing:
+            shown = ", ".join(missing[:5]) + (
+                f" and {len(missing) - 5} more" if missing[5:] else ""
+            )
+            raise ConfigError(
+                f"{self.replay_root}: no cassette for {shown} (record them with "
+                "`voxray eval SUITE --record`)"
+            )
+
+    def record_dir(self, run_key: str) -> str | None:
+        """Where the run ``run_key`` is recorded; None when not recording."""
+        if self.record_root is None:
+            return None
+        return str((self.record_root / cassette_name(run_key)).resolve())
+
+    def sim_script(self, spec: ScenarioSpec, run_key: str) -> BrainScript:
+        """The simulator's script of a run: its brain, or its cassette when replaying."""
+        script = spec.sim_script()
+        if self.replay_root is None:
+            return script
+        cassette = (self.replay_root / cassette_name(run_key)).resolve()
+        return script.model_copy(update={"replay": str(cassette)})
