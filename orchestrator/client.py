@@ -158,15 +158,25 @@ class Session:
             raise SessionLostError(f"session {self.id} was lost: {error}") from error
 
     def close(self) -> SessionResult:
-        """End the session, give its slot back; what it did. Idempotent."""
+        """End the session, give its slot back; what it did. Idempotent.
+
+        With the supervisor gone (drained, died), its session actors went with it: the result
+        is ``lost``, saying so.
+        """
         if self._result is None:
-            self._result = self._supervisor.close_session(self._lease.lease_id)
+            try:
+                self._result = self._supervisor.close_session(self._lease.lease_id)
+            except ActorLostError as error:
+                self._result = SessionResult.lost(f"session {self.id}: {error}")
         return self._result
 
     async def aclose(self) -> SessionResult:
         """:meth:`close` for asyncio code."""
         if self._result is None:
-            self._result = await self._supervisor.aclose_session(self._lease.lease_id)
+            try:
+                self._result = await self._supervisor.aclose_session(self._lease.lease_id)
+            except ActorLostError as error:
+                self._result = SessionResult.lost(f"session {self.id}: {error}")
         return self._result
 
     def __enter__(self) -> Self:

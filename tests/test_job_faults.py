@@ -186,3 +186,16 @@ def test_a_cluster_drain_mid_job_leaves_its_runs_to_resume(fleet: Fleet, tmp_pat
     again = resumed.wait(timeout=120)  # on a new supervisor
     assert sorted(record.key for record in again.records) == ["m", "n", "o"]
     assert again.passed, again.summary
+
+
+def test_live_sessions_after_the_supervisor_died(fleet: Fleet) -> None:
+    session = fleet.open_session(backend="sim")
+    supervisor = find_supervisor(fleet.settings.namespace)
+    assert supervisor is not None
+    ray.kill(supervisor, no_restart=True)
+
+    result = session.close()  # its actor went with the supervisor: lost, not a traceback
+    assert result.status == "lost" and "supervisor" in (result.error or "")
+    with fleet.open_session(backend="sim") as again:  # a new supervisor is asked for
+        assert again.id != session.id
+    assert fleet.status() is not None
