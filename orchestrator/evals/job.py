@@ -293,7 +293,6 @@ class Job:
                     job_id=plan.job_id,
                     retries=plan.retries,
                     drain=self._drain,
-                    drain_on_sigterm=False,
                 )
             )
             try:

@@ -15,9 +15,9 @@ is judged; one that did not is recorded as such and never counted as a failure
 withdrawn by a drain, no supervisor or simulator left), ``interrupted`` when it was cut short
 (a drain's deadline, the supervisor's death, a cancel). ``--resume`` runs both again.
 
-A drain (:class:`JobDrain`; SIGTERM when ``drain_on_sigterm``): no run starts any more, the
-queued ones are withdrawn, the live ones get until the drain's deadline to finish and are then
-stopped cleanly. A second SIGTERM cancels the job; the runs still open are recorded as
+A drain (:class:`JobDrain`; ``voxray eval`` asks for one on SIGTERM or Ctrl-C): no run starts
+any more, the queued ones are withdrawn, the live ones get until the drain's deadline to finish
+and are then stopped cleanly. Cancelled (a second signal), the runs still open are recorded as
 interrupted or not run, and the caller writes the outputs all the same.
 """
 
@@ -26,12 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from voxray.actors.conversation.endpoint import EngineTuning
 from voxray.actors.conversation.result import SessionResult
@@ -219,7 +216,6 @@ async def run_suite(
     job_id: str | None = None,
     retries: int | None = None,
     drain: JobDrain | None = None,
-    drain_on_sigterm: bool = True,
 ) -> list[ScenarioRecord]:
     """Run ``runs`` with at most ``suite.concurrency`` at once; returns their records (one
     per planned run, finished or not), in the order they ended.
@@ -229,7 +225,6 @@ async def run_suite(
         retries: re-runs of a scenario whose session was lost; default
             ``settings.session_retries``.
         drain: a handle to drain the job from elsewhere (the Python API).
-        drain_on_sigterm: SIGTERM drains the job (main thread only; a second one cancels).
 
     Cancelled, it records the runs still open (interrupted or not run) before it re-raises.
     """
@@ -251,59 +246,55 @@ async def run_suite(
                 status: RunStatus = "interrupted" if run.key in started else "not_run"
                 keep(ScenarioRecord.unfinished(run.key, run.spec, run.repeat_index, status, reason))
 
-    main = asyncio.current_task()
     backend: Backend | None = None
     drainer: asyncio.Task[None] | None = None
-    with _sigterm_drains(drain, main, enabled=drain_on_sigterm):
-        try:
-            backend = await open_backend(suite.backend, settings, job_id=job_id)
-            job = _Job(
-                suite=suite,
-                settings=settings,
-                run_dir=run_dir,
-                job_id=job_id,
-                supervisor=SupervisorClient.ensure(settings.supervisor, settings.namespace),
-                backend=backend,
-                drain=drain,
-                retries=settings.session_retries if retries is None else retries,
-            )
-            drainer = asyncio.create_task(
-                _drain_when_asked(job, settings), name=f"job-{job_id}-drain"
-            )
-            gate = asyncio.Semaphore(suite.concurrency)
+    try:
+        backend = await open_backend(suite.backend, settings, job_id=job_id)
+        job = _Job(
+            suite=suite,
+            settings=settings,
+            run_dir=run_dir,
+            job_id=job_id,
+            supervisor=SupervisorClient.ensure(settings.supervisor, settings.namespace),
+            backend=backend,
+            drain=drain,
+            retries=settings.session_retries if retries is None else retries,
+        )
+        drainer = asyncio.create_task(_drain_when_asked(job, settings), name=f"job-{job_id}-drain")
+        gate = asyncio.Semaphore(suite.concurrency)
 
-            async def run_one(run: PlannedRun) -> None:
-                async with gate:
-                    try:
-                        job.check_open()
-                        started.add(run.key)
-                        on_start(run)
-                        record = await job.attempt(run)
-                    except _Unfinished as unfinished:
-                        logger.info("%s %s: %s", run.key, unfinished.status, unfinished.reason)
-                        record = ScenarioRecord.unfinished(
-                            run.key,
-                            run.spec,
-                            run.repeat_index,
-                            unfinished.status,
-                            unfinished.reason,
-                        )
-                keep(record)
+        async def run_one(run: PlannedRun) -> None:
+            async with gate:
+                try:
+                    job.check_open()
+                    started.add(run.key)
+                    on_start(run)
+                    record = await job.attempt(run)
+                except _Unfinished as unfinished:
+                    logger.info("%s %s: %s", run.key, unfinished.status, unfinished.reason)
+                    record = ScenarioRecord.unfinished(
+                        run.key,
+                        run.spec,
+                        run.repeat_index,
+                        unfinished.status,
+                        unfinished.reason,
+                    )
+            keep(record)
 
-            async with asyncio.TaskGroup() as group:
-                for run in runs:
-                    group.create_task(run_one(run), name=f"eval-{run.key}")
-        except asyncio.CancelledError:
-            keep_the_rest("the job was cancelled")
-            raise
-        except VoxrayError as error:  # the backend could not start: nothing ran
-            keep_the_rest(f"{type(error).__name__}: {error}")
-            raise
-        finally:
-            if drainer is not None:
-                drainer.cancel()
-            if backend is not None:
-                await backend.aclose()
+        async with asyncio.TaskGroup() as group:
+            for run in runs:
+                group.create_task(run_one(run), name=f"eval-{run.key}")
+    except asyncio.CancelledError:
+        keep_the_rest("the job was cancelled")
+        raise
+    except VoxrayError as error:  # the backend could not start: nothing ran
+        keep_the_rest(f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        if drainer is not None:
+            drainer.cancel()
+        if backend is not None:
+            await backend.aclose()
     return records
 
 
@@ -317,27 +308,3 @@ async def _drain_when_asked(job: _Job, settings: VoxraySettings) -> None:
     await asyncio.sleep(deadline_s)
     with contextlib.suppress(VoxrayError):
         await job.supervisor.stop_job(job.job_id, "stopped: its job was drained")
-
-
-@contextlib.contextmanager
-def _sigterm_drains(drain: JobDrain, main: asyncio.Task[Any] | None, *, enabled: bool) -> Any:
-    """While inside: SIGTERM requests the drain, a second SIGTERM cancels ``main``."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    loop = asyncio.get_running_loop()
-
-    def on_sigterm() -> None:
-        if drain.requested and main is not None:
-            main.cancel()
-        drain.request()
-
-    try:
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    except (NotImplementedError, RuntimeError):
-        yield
-        return
-    try:
-        yield
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
