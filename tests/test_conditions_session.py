@@ -8,7 +8,12 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 from pydantic import SecretStr
-from voxray.actors.audio.conditions import CallerCondition, NoiseConfig, PacketLossConfig
+from voxray.actors.audio.conditions import (
+    CallerCondition,
+    NoiseConfig,
+    PacketLossConfig,
+    SpeakerConfig,
+)
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
@@ -35,13 +40,13 @@ async def transcribing() -> AsyncIterator[Simulator]:
 
 
 async def _ask(simulator: Simulator, condition: CallerCondition | None) -> SessionResult:
+    # As the driver does (ScenarioSpec.sim_script): a noisy caller's VAD follows the floor.
+    brain = BrainScript(track_noise=condition is not None and condition.noise is not None)
     request = SessionRequest(
         session_id="condition",
         agent=AgentConfig(),
         script=ScenarioScript(turns=(SayTurn(say=QUESTION),), condition=condition, seed=3),
-        endpoint=ProviderEndpoint(
-            url=simulator.url, api_key=SecretStr(simulator.register(BrainScript()))
-        ),
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(brain))),
         tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
     )
     result = await play_scenario(request, InProcessToolBackend())
@@ -82,8 +87,20 @@ async def test_noise_reaches_the_vad_and_the_recording(simulator: Simulator) -> 
     assert turn.first_agent_audio_ms is not None  # the VAD still found the end of the turn
     user = _user_channel(result).astype(np.float64)
     rate = result.recording.rate if result.recording else 24_000
-    before = user[: int((turn.user_speech_start_ms or 0) * rate / 1000)]
-    # Before the caller speaks the line is not silent: the room's noise is on it.
-    assert before.size > rate // 20 and np.sqrt(np.mean(before**2)) > 100
+    end = int((turn.user_speech_end_ms or 0) * rate / 1000)
+    after = user[end + rate // 10 : end + rate]
+    # Once the caller stops, the line is not silent: the room's noise stays on it.
+    assert after.size == rate * 9 // 10 and np.sqrt(np.mean(after**2)) > 100
     kinds = [event.kind for event in result.timeline]
     assert kinds.count("user_speech_started") == kinds.count("user_speech_ended") >= 1
+
+
+async def test_the_speaker_condition_changes_how_the_turn_is_spoken(simulator: Simulator) -> None:
+    def spoken_ms(result: SessionResult) -> float:
+        turn = result.turns[0]
+        assert turn.user_speech_start_ms is not None and turn.user_speech_end_ms is not None
+        return turn.user_speech_end_ms - turn.user_speech_start_ms
+
+    clean = await _ask(simulator, None)
+    fast = await _ask(simulator, CallerCondition(speaker=SpeakerConfig(rate_factor=1.5)))
+    assert spoken_ms(fast) < 0.8 * spoken_ms(clean)

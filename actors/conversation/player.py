@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from voxray.actors.audio.conditions import CallerLine
+from voxray.actors.audio.conditions import CallerCondition, CallerLine
 from voxray.actors.audio.pcm import downmix_to_mono
 from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.audio.speech import SpeechSynthesizer
@@ -52,6 +52,9 @@ from voxray.actors.errors import VoxrayError
 __all__ = ["ScenarioPlayer"]
 
 logger = logging.getLogger("voxray.player")
+
+_AS_WRITTEN = CallerCondition(name="clean")
+"""No condition: every turn spoken with the voice and rate it wrote."""
 
 
 @dataclass
@@ -216,20 +219,14 @@ class ScenarioPlayer:
                 await self._sleep_timeline(conversation.playback_end_ms)
 
     async def _synthesize(self, turn: SayTurn | BargeInTurn | BackchannelTurn) -> NDArray[np.int16]:
-        condition = self._script.condition
-        spoken = (
-            condition.voice_for(turn.voice, turn.words_per_minute)
-            if condition is not None
-            else None
-        )
-        voice = spoken.voice if spoken is not None else turn.voice
-        rate = spoken.words_per_minute if spoken is not None else turn.words_per_minute
-        pitch = spoken.pitch if spoken is not None else 50
-        key = (voice, rate, pitch)
+        # The caller condition's speaker (voice, rate, pitch) overrides what the turn wrote.
+        condition = self._script.condition or _AS_WRITTEN
+        spoken = condition.voice_for(turn.voice, turn.words_per_minute)
+        key = (spoken.voice, spoken.words_per_minute, spoken.pitch)
         synthesizer = self._voices.get(key)
         if synthesizer is None:
             synthesizer = self._voices[key] = SpeechSynthesizer(
-                voice=voice, words_per_minute=rate, pitch=pitch
+                voice=spoken.voice, words_per_minute=spoken.words_per_minute, pitch=spoken.pitch
             )
         match turn:
             case SayTurn():
