@@ -7,12 +7,14 @@ DTMF keys, and the end of the call as the end of its socket.
 from __future__ import annotations
 
 import asyncio
+import json
+from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
 from pydantic import SecretStr
-from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.agent import AgentConfig, AudioFormatConfig
 from voxray.actors.conversation.collector import SessionCollector
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation, EngineState
@@ -25,7 +27,10 @@ from voxray.actors.conversation.events import (
 )
 from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
 from voxray.actors.conversation.phone_audio import PhoneAudio
+from voxray.actors.conversation.session_update import build_session_update
 from voxray.actors.errors import AuthenticationError, ConnectionLostError, HandshakeError
+from voxray.actors.realtime.client_events import ConversationItemCreate
+from voxray.actors.realtime.items import ForceMessageItem, OutputText
 from voxray.actors.simulator.faults import DropFault
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.simulator.server import Simulator
@@ -34,6 +39,7 @@ from voxray.actors.tools.executor import ToolExecutor
 from voxray.actors.tools.inprocess import InProcessToolBackend
 
 from tests.conftest import TEST_SPEED
+from tests.test_sim_conformance import XAI_ONLY_TYPES, _ga_models, normalise
 
 
 def _conversation(url: str, token: str, call_id: str) -> Conversation:
@@ -205,3 +211,43 @@ async def test_a_live_session_on_a_call_streams_events_until_the_caller_hangs_up
     assert [e.digit for e in seen if isinstance(e, DtmfReceived)] == ["5"]
     result = await live.aclose()
     assert result.status == "completed" and result.metrics.dtmf_events == 1
+
+
+async def test_every_event_of_an_attached_call_conforms_to_the_ga_types(
+    simulator: Simulator,
+) -> None:
+    """The SIP-only events (``output_audio_buffer.*``, DTMF) as an OpenAI-GA-typed client
+    would read them, and no audio on the socket."""
+    line = _ring(simulator, "rtc_conform")
+    telephone = AudioFormatConfig(encoding="pcmu", rate=8000)
+    agent = AgentConfig(input_audio=telephone, output_audio=telephone)
+    frames: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as http:
+        token = simulator.register(BrainScript())
+        auth = {"Authorization": f"Bearer {token}"}
+        ws = await http.ws_connect(f"{simulator.url}?call_id=rtc_conform", headers=auth)
+
+        async def read_until(kind: str | None) -> None:
+            async for message in ws:
+                frames.append(json.loads(message.data))
+                if frames[-1]["type"] == kind:
+                    return
+
+        await ws.send_str(build_session_update(agent).to_json())
+        await read_until("session.updated")
+        say = ForceMessageItem(content=[OutputText(text="Hello caller")])
+        await ws.send_str(ConversationItemCreate(item=say).to_json())
+        await read_until("output_audio_buffer.stopped")
+        line.press("4")
+        await read_until("input_audio_buffer.dtmf_event_received")
+        line.hang_up()
+        await read_until(None)  # to the close
+        assert ws.close_code == 1000
+    kinds = {frame["type"] for frame in frames}
+    assert "response.output_audio.delta" not in kinds
+    models = _ga_models()
+    used: set[str] = set()
+    for frame in frames:
+        if frame["type"] in XAI_ONLY_TYPES:
+            continue
+        models[frame["type"]].model_validate(normalise(frame, used))
