@@ -8,6 +8,7 @@ import json
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 from aiohttp import WSMsgType, web
 from pydantic import SecretStr
@@ -18,10 +19,11 @@ from voxray.actors.cassette import (
     save_cassette,
 )
 from voxray.actors.cassette.format import FRAMES_FILE, Cassette, CassetteFrame, CassetteMeta
+from voxray.actors.cassette.voiced import VoicedMeter
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
-from voxray.actors.conversation.script import ScenarioScript, TextTurn
+from voxray.actors.conversation.script import SayTurn, ScenarioScript, TextTurn
 from voxray.actors.session import SessionRequest, play_scenario
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.inprocess import InProcessToolBackend
@@ -164,6 +166,29 @@ async def test_a_missing_response_create_fails_replay_naming_it(
     message = result.error
     assert "response.create" in message and "never sent it" in message
     assert f"recorded frame #{index + 1}" in message
+
+
+async def test_a_shorter_utterance_fails_replay_naming_the_voiced_audio(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = _smoke("spoken-question")
+    assert (await _run(simulator, spec, record=tmp_path / "c")).status == "completed"
+    shorter = spec.model_copy(update={"turns": [SayTurn(say="Open?")]})
+    result = await _run(simulator, shorter, replay=tmp_path / "c")
+    assert result.status != "completed" and result.error is not None
+    message = result.error
+    assert "voiced input audio" in message and "input_audio_buffer" in message
+
+
+def test_voiced_audio_does_not_depend_on_chunking_or_silence() -> None:
+    meter = VoicedMeter({"type": "audio/pcm", "rate": 24_000})
+    tone = (np.sin(np.arange(24_000) * 0.05) * 8_000).astype("<i2").tobytes()  # 1 s
+    silence = bytes(2 * 24_000)
+    one_piece = meter.voiced_bytes(silence + tone + silence)
+    chunks = [tone[i : i + 2_880] for i in range(0, len(tone), 2_880)]  # 60 ms appends
+    chunked = sum(meter.voiced_bytes(chunk) for chunk in [silence, *chunks, silence, silence])
+    assert one_piece == len(tone)
+    assert abs(chunked - one_piece) <= 2 * 960  # a 20 ms window at most per odd chunk edge
 
 
 async def test_a_missing_cassette_fails_the_run_naming_the_file(

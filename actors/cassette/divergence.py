@@ -11,9 +11,10 @@ Tolerated, by design (the README lists them):
   session) are compared through the per-connection rewrite, ids the client made up are not
   compared;
 - timing: frames may come at other times; only their order is checked;
-- audio chunking: appends may be cut differently; only the audio length sent before each
-  control frame is compared, within ``audio_tolerance`` (a share of the recorded length, at
-  least ``audio_slack_s`` seconds);
+- audio chunking and silence: appends may be cut differently, and a continuous microphone
+  sends as much silence as the wait lasted; what is compared before each control frame is the
+  length of *voiced* input audio (:mod:`.voiced`), within ``speech_tolerance`` of the recorded
+  length, at least ``speech_slack_s`` seconds;
 - ``conversation.item.truncate.audio_end_ms`` within ``truncate_tolerance_ms`` (it is where
   playback was when the user interrupted, a matter of timing).
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from voxray.actors.cassette.format import AUDIO_REF, Cassette, CassetteFrame
+from voxray.actors.cassette.voiced import VoicedMeter
 
 __all__ = [
     "ID_KEYS",
@@ -52,10 +54,14 @@ _SHOWN_CHARS: Final = 80
 class Tolerances:
     """How far a replayed client may depart from the recording and still match."""
 
-    audio_tolerance: float = 0.25
-    """Share of the recorded input audio length the replayed length may differ by."""
-    audio_slack_s: float = 1.5
-    """...but never less than this many seconds of audio (continuous microphone silence)."""
+    speech_tolerance: float = 0.2
+    """Share of the recorded voiced input audio the replayed one may differ by..."""
+    speech_slack_s: float = 0.5
+    """...but never less than this many seconds of it."""
+    gate_slack_s: float = 1.5
+    """A server frame recorded after N bytes of input audio goes out once the client sent
+    N minus this many seconds of audio (or minus ``gate_tolerance`` of N, if more)."""
+    gate_tolerance: float = 0.25
     truncate_tolerance_ms: float = 1000.0
 
 
@@ -81,6 +87,8 @@ class ServerStep:
     """Client control frames recorded before it."""
     audio_before: int
     """Input audio bytes recorded before it."""
+    voiced_before: int
+    """Voiced input audio bytes recorded before it."""
     anchor_t_s: float
     """Recorded time of the last client control frame before it (0: the connection's open)."""
 
@@ -95,6 +103,16 @@ def _audio_bytes(frame: CassetteFrame) -> int:
     return 0
 
 
+def _audio_of(cassette: Cassette, frame: CassetteFrame) -> bytes:
+    if frame.binary is not None:
+        return cassette.audio_of(frame, frame.binary)
+    ref = frame.event.get("audio") if frame.event is not None else None
+    if isinstance(ref, dict) and AUDIO_REF in ref:
+        offset, length = ref[AUDIO_REF]
+        return cassette.audio_of(frame, (int(offset), int(length)))
+    return b""
+
+
 def is_client_audio(frame: CassetteFrame) -> bool:
     """Whether a client frame is input audio (an append or a binary frame)."""
     return frame.binary is not None or frame.type == "input_audio_buffer.append"
@@ -106,10 +124,13 @@ class ReplayExpectations:
     def __init__(self, cassette: Cassette, connection: int = 0) -> None:
         self.cassette = cassette
         self.controls: list[tuple[int, CassetteFrame, int]] = []
-        """(frame index, frame, input audio bytes recorded before it) of each control frame."""
+        """(frame index, frame, voiced input audio bytes recorded before it) of each control
+        frame."""
         self.server: list[ServerStep] = []
         self.recorded_ids: set[str] = set()
+        self.meter = VoicedMeter(cassette.meta.input_format)
         audio = 0
+        voiced = 0
         anchor = 0.0
         for index, frame in enumerate(cassette.frames):
             if frame.connection != connection:
@@ -117,14 +138,17 @@ class ReplayExpectations:
             if frame.outbound:
                 if is_client_audio(frame):
                     audio += _audio_bytes(frame)
+                    voiced += self.meter.voiced_bytes(_audio_of(cassette, frame))
                 else:
-                    self.controls.append((index, frame, audio))
+                    self.controls.append((index, frame, voiced))
                     anchor = frame.t_s
                 continue
-            self.server.append(ServerStep(index, frame, len(self.controls), audio, anchor))
+            step = ServerStep(index, frame, len(self.controls), audio, voiced, anchor)
+            self.server.append(step)
             if frame.event is not None:
                 _collect_ids(frame.event, self.recorded_ids)
         self.total_audio = audio
+        self.total_voiced = voiced
         self.bytes_per_s = _bytes_per_second(cassette.meta.input_format)
 
     def seconds(self, audio_bytes: int) -> float:
@@ -140,18 +164,30 @@ class ClientChecker:
         self.tolerances = tolerances
         self.controls_received = 0
         self.audio_received = 0
+        self.voiced_received = 0
 
-    def audio(self, byte_count: int) -> None:
+    def audio(self, audio: bytes) -> None:
         """Input audio came (an append's decoded bytes, or a binary frame)."""
-        self.audio_received += byte_count
+        self.audio_received += len(audio)
+        self.voiced_received += self.expected.meter.voiced_bytes(audio)
 
     def audio_slack(self, recorded: int) -> int:
-        """How many bytes the input audio before a recorded frame may differ by."""
+        """How far short of ``recorded`` input audio bytes a server frame may go out."""
         tolerances = self.tolerances
         return int(
             max(
-                recorded * tolerances.audio_tolerance,
-                tolerances.audio_slack_s * self.expected.bytes_per_s,
+                recorded * tolerances.gate_tolerance,
+                tolerances.gate_slack_s * self.expected.bytes_per_s,
+            )
+        )
+
+    def speech_slack(self, recorded: int) -> int:
+        """How many bytes the voiced audio before a recorded frame may differ by."""
+        tolerances = self.tolerances
+        return int(
+            max(
+                recorded * tolerances.speech_tolerance,
+                tolerances.speech_slack_s * self.expected.bytes_per_s,
             )
         )
 
@@ -166,7 +202,7 @@ class ClientChecker:
                 f"the client sent {kind} after the last client frame of the recording "
                 f"({len(expected.controls)} recorded)",
             )
-        index, frame, audio_before = expected.controls[position]
+        index, frame, voiced_before = expected.controls[position]
         self.controls_received += 1
         where = f"recorded frame #{index} (client {frame.type} at {frame.t_s:.2f} s)"
         if kind != frame.type:
@@ -178,12 +214,13 @@ class ClientChecker:
         )
         if difference is not None:
             return Divergence(index, f"{where}: {difference}")
-        gap = self.audio_received - audio_before
-        if abs(gap) > self.audio_slack(audio_before):
+        gap = self.voiced_received - voiced_before
+        if abs(gap) > self.speech_slack(voiced_before):
             return Divergence(
                 index,
-                f"{where}: the client had sent {expected.seconds(self.audio_received):.2f} s of "
-                f"input audio before it, {expected.seconds(audio_before):.2f} s recorded",
+                f"{where}: the client had sent {expected.seconds(self.voiced_received):.2f} s "
+                f"of voiced input audio before it, {expected.seconds(voiced_before):.2f} s "
+                "recorded",
             )
         return None
 

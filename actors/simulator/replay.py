@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import copy
 import json
@@ -147,7 +148,7 @@ class ReplayConnection:
                 if not isinstance(event, dict):
                     continue
                 if event.get("type") == "input_audio_buffer.append":
-                    checker.audio(_decoded_length(event.get("audio")))
+                    checker.audio(_decoded(event.get("audio")))
                 else:
                     divergence = checker.control(event, self._ids.back)
                     if divergence is not None:
@@ -156,7 +157,7 @@ class ReplayConnection:
                     self._control_times.append(time.monotonic())
                 self._changed.set()
             elif message.type is WSMsgType.BINARY:
-                checker.audio(len(message.data))
+                checker.audio(message.data)
                 self._changed.set()
             elif message.type in _ENDED:
                 return
@@ -183,11 +184,13 @@ class ReplayConnection:
         """Until the client did what preceded ``step`` in the recording; False on divergence."""
         checker = self._checker
         audio_needed = step.audio_before - checker.audio_slack(step.audio_before)
+        voiced_needed = step.voiced_before - checker.speech_slack(step.voiced_before)
         gap_s = (step.frame.t_s - step.anchor_t_s) / self._factor
         deadline = time.monotonic() + self._wait_s + gap_s
         while (
             checker.controls_received < step.controls_before
             or checker.audio_received < audio_needed
+            or checker.voiced_received < voiced_needed
         ):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -210,6 +213,12 @@ class ReplayConnection:
                 f"{missing.message} (within {self._wait_s:g} s; {waiting} waits for it)",
             )
         expected = self._expected
+        if checker.voiced_received < step.voiced_before - checker.speech_slack(step.voiced_before):
+            return Divergence(
+                step.index,
+                f"{waiting} came after {expected.seconds(step.voiced_before):.2f} s of voiced "
+                f"input audio; the client sent {expected.seconds(checker.voiced_received):.2f} s",
+            )
         return Divergence(
             step.index,
             f"{waiting} came after {expected.seconds(step.audio_before):.2f} s of input audio; "
@@ -286,8 +295,11 @@ async def serve_replay(
     return await connection.serve()
 
 
-def _decoded_length(audio: Any) -> int:
-    """Bytes of audio in an append's base64 (without decoding it all)."""
+def _decoded(audio: Any) -> bytes:
+    """An append's audio (nothing, for a malformed one: the length check will say)."""
     if not isinstance(audio, str):
-        return 0
-    return max(0, len(audio) * 3 // 4 - audio[-2:].count("="))
+        return b""
+    try:
+        return binascii.a2b_base64(audio)
+    except binascii.Error:
+        return b""
