@@ -10,7 +10,6 @@ Ray's errors about the actor become voxray's here: a dead simulator is an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -24,21 +23,22 @@ from voxray.actors.simulator.faults import FaultAction, FaultPlan
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.supervision.placement import affinity
 from voxray.handles import ray_errors
-from voxray.handles.ray_errors import voxray_error
+from voxray.handles.base import ActorClient
 
 __all__ = ["SimulatorClient"]
 
 logger = logging.getLogger("voxray.simulator")
 
-_ACTOR = "simulator"
 _STOP_TIMEOUT_S = 10.0
 
 
-class SimulatorClient:
+class SimulatorClient(ActorClient):
     """A started simulator actor. Create it with :meth:`start` (or :meth:`astart`)."""
 
+    ACTOR = "simulator"
+
     def __init__(self, handle: Any, url: str) -> None:
-        self._handle = handle
+        super().__init__(handle)
         self.url = url
         """The simulator's websocket URL."""
 
@@ -69,10 +69,7 @@ class SimulatorClient:
         if detached and name is None:
             raise ValueError("a detached simulator needs a name")
         handle = cls._create(name, namespace, detached)
-        try:
-            url: str = ray.get(handle.start.remote(config))
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR) from error
+        url: str = ray_errors.get(handle.start.remote(config), actor=cls.ACTOR)
         return cls(handle, url)
 
     @classmethod
@@ -81,10 +78,7 @@ class SimulatorClient:
     ) -> SimulatorClient:
         """:meth:`start` for asyncio code (never detached)."""
         handle = cls._create(name, namespace, detached=False)
-        try:
-            url: str = await handle.start.remote(config)
-        except RayError as error:
-            raise voxray_error(error, actor=_ACTOR) from error
+        url: str = await ray_errors.call(handle.start.remote(config), actor=cls.ACTOR)
         return cls(handle, url)
 
     def endpoint(self, script: BrainScript | None = None) -> ProviderEndpoint:
@@ -124,17 +118,6 @@ class SimulatorClient:
         except (RayError, TimeoutError) as error:
             logger.debug("the simulator did not stop cleanly: %s", error)
         self.kill()
-
-    def kill(self) -> None:
-        """Remove the actor at once."""
-        with contextlib.suppress(RayError, ValueError):
-            ray.kill(self._handle, no_restart=True)
-
-    def _get(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        return ray_errors.get(ref, actor=_ACTOR, timeout_s=timeout_s)
-
-    async def _acall(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        return await ray_errors.call(ref, actor=_ACTOR, timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"SimulatorClient(url={self.url!r})"

@@ -9,9 +9,7 @@ capacity is the :class:`~voxray.actors.errors.CapacityError` the supervisor rais
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from typing import Any
 
 import ray
 from ray.exceptions import RayError
@@ -28,22 +26,20 @@ from voxray.actors.supervision.models import (
 )
 from voxray.actors.supervision.settings import SupervisorSettings
 from voxray.actors.supervisor import find_supervisor, get_supervisor
-from voxray.handles import ray_errors
+from voxray.handles.base import ActorClient
 from voxray.handles.ray_errors import voxray_error
 
 __all__ = ["SupervisorClient"]
 
-_ACTOR = "supervisor"
 _ENSURE_TIMEOUT_S = 30.0
 _ENSURE_RETRY_S = 0.1
 _PING_TIMEOUT_S = 30.0
 
 
-class SupervisorClient:
+class SupervisorClient(ActorClient):
     """A handle on the supervisor actor. Create it with :meth:`ensure` or :meth:`find`."""
 
-    def __init__(self, handle: Any) -> None:
-        self._handle = handle
+    ACTOR = "supervisor"
 
     @classmethod
     def ensure(cls, settings: SupervisorSettings, namespace: str) -> SupervisorClient:
@@ -89,7 +85,7 @@ class SupervisorClient:
             ray.cancel(ref)  # the supervisor stops the session and frees its slot
             raise
         except RayError as error:
-            raise voxray_error(error, actor=_ACTOR) from error
+            raise voxray_error(error, actor=self.ACTOR) from error
         return result
 
     async def cancel_queued(self, job_id: str) -> int:
@@ -161,19 +157,6 @@ class SupervisorClient:
     def ping(self, *, timeout_s: float | None = 30.0) -> None:
         """Return once the supervisor answers."""
         self._get(self._handle.ping.remote(), timeout_s=timeout_s)
-
-    def kill(self) -> None:
-        """Remove the supervisor at once (what :meth:`drain` does after draining)."""
-        with contextlib.suppress(RayError, ValueError):  # already gone is fine
-            ray.kill(self._handle, no_restart=True)
-
-    # --- plumbing -------------------------------------------------------------------------
-
-    def _get(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        return ray_errors.get(ref, actor=_ACTOR, timeout_s=timeout_s)
-
-    async def _acall(self, ref: Any, *, timeout_s: float | None = None) -> Any:
-        return await ray_errors.call(ref, actor=_ACTOR, timeout_s=timeout_s)
 
     def __repr__(self) -> str:
         return f"SupervisorClient({self._handle!r})"
