@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -430,11 +430,18 @@ class Fleet:
         """The running gateways: where they listen, calls now, total, refused."""
         return gateway_statuses(find_gateways(self.settings.namespace))
 
-    def drain_gateways(self, deadline_s: float | None = None) -> list[GatewayDrain]:
-        """Drain every gateway (new callers refused with 503, live calls run to ``deadline_s``,
-        default each gateway's own, then end cleanly) and remove them. Empty when none runs."""
+    def drain_gateways(
+        self, deadline_s: float | None = None, *, end_now: Callable[[], bool] | None = None
+    ) -> list[GatewayDrain]:
+        """Drain every gateway (new callers refused, live calls run to ``deadline_s``, default
+        each gateway's own, then end cleanly) and remove them. Empty when none runs.
+
+        ``end_now``, polled meanwhile, ends the live calls at once when it returns True.
+        """
         gateways = find_gateways(self.settings.namespace)
-        return drain_gateways(gateways, self.settings.namespace, deadline_s) if gateways else []
+        if not gateways:
+            return []
+        return drain_gateways(gateways, self.settings.namespace, deadline_s, end_now=end_now)
 
     def close(self) -> None:
         """Cancel unfinished jobs (their outputs are written), stop the fleet's simulator,

@@ -50,3 +50,23 @@ async def test_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline(
         for line in (tmp_path / "calls.jsonl").read_text().splitlines()
     ]
     assert [(r.status, r.end_reason) for r in records] == [("completed", "drain deadline")]
+
+
+async def test_a_second_drain_without_deadline_ends_live_calls_now(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    async with (
+        running_gateway(simulator, tmp_path) as gateway,
+        aiohttp.ClientSession() as http,
+    ):
+        stream_url = gateway.url.replace("http://", "ws://") + "/twilio/stream"
+        live = TwilioCaller(stream_url, parameters={"agent": "support"}, speed=TEST_SPEED)
+        live_call = asyncio.create_task(live.run(http))
+        assert await live.wait_for_agent_audio(300, timeout_s=10)
+        patient = asyncio.create_task(gateway.drain(deadline_s=3600))  # Ctrl-C
+        await asyncio.sleep(0)
+        now = await asyncio.wait_for(gateway.drain(deadline_s=0), 15)  # Ctrl-C again
+        first = await asyncio.wait_for(patient, 5)  # it does not wait out its hour
+        report = await asyncio.wait_for(live_call, 10)
+    assert (first.finished, first.stopped) == (0, 1) and now.stopped == 1
+    assert report.close_code == aiohttp.WSCloseCode.OK

@@ -212,6 +212,7 @@ class Calls:
         self._changed = asyncio.Event()
         self.total = 0
         self.refused = 0
+        self._stopped_by_drain = 0
 
     @property
     def live(self) -> int:
@@ -336,18 +337,21 @@ class Calls:
             self.metrics.draining.set(1)
         at_start = len(self._live)
         await self._wait_until_empty(started + deadline_s)
-        remaining = list(self._live.values())
+        remaining = [call for call in self._live.values() if not call.stop_requested.is_set()]
         for call in remaining:
             call.request_stop("drain deadline")
+        self._stopped_by_drain += len(remaining)
         # The ingress hangs up and ends each call; a stuck one is ended here.
         await self._wait_until_empty(time.monotonic() + 10.0)
         for call in list(self._live.values()):
             with contextlib.suppress(Exception):
                 await call.end("drain deadline")
         self.state = CallsState.STOPPED
+        # Counted over every drain: a second one (no deadline) may have ended them.
+        stopped = min(at_start, self._stopped_by_drain)
         return DrainOutcome(
-            finished=at_start - len(remaining),
-            stopped=len(remaining),
+            finished=at_start - stopped,
+            stopped=stopped,
             elapsed_s=round(time.monotonic() - started, 3),
         )
 

@@ -2,7 +2,8 @@
 
 Deploys one gateway actor per node (detached), prints where each ingress listens and a browser
 URL with a short-lived token, then a live line (calls now, total, refused). Ctrl-C drains (no new
-calls, live ones get ``--drain-deadline`` seconds) and stops. ``--detach`` leaves the gateways
+calls, live ones get ``--drain-deadline`` seconds; a second Ctrl-C ends them at once) and
+stops. ``--detach`` leaves the gateways
 running in the cluster until ``voxray drain``.
 """
 
@@ -11,7 +12,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,10 +121,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
             _live_line(console, fleet)
         except KeyboardInterrupt:
             console.print(
-                f"\ndraining: new calls refused; live calls get {args.drain_deadline:g} s",
+                f"\ndraining: new calls refused; live calls get {args.drain_deadline:g} s "
+                "(Ctrl-C again ends them now)",
                 highlight=False,
             )
-            drains = fleet.drain_gateways(args.drain_deadline)
+            try:
+                drains = fleet.drain_gateways(args.drain_deadline, end_now=_second_ctrl_c(console))
+            finally:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             finished = sum(drain.finished for drain in drains)
             stopped = sum(drain.stopped for drain in drains)
             console.print(
@@ -128,6 +136,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 highlight=False,
             )
     return EXIT_OK
+
+
+def _second_ctrl_c(console: Console) -> Callable[[], bool]:
+    """From now on Ctrl-C (SIGINT) does not raise: a second one, a moment after the first,
+    asks for live calls to end now. Returns the question the drain polls."""
+    first = time.monotonic()
+    pressed = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        # A terminal's one Ctrl-C can arrive twice (a wrapper forwarding it to its group).
+        if time.monotonic() - first > 1.0 and not pressed.is_set():
+            pressed.set()
+            console.print("ending live calls now", highlight=False)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return pressed.is_set
 
 
 def _live_line(console: Console, fleet: Fleet) -> None:

@@ -8,6 +8,7 @@ simulator actor serves the agents' sessions, one scripted brain per agent.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,11 +125,29 @@ def gateway_statuses(gateways: list[Any]) -> list[GatewayStatus]:
 
 
 def drain_gateways(
-    gateways: list[Any], namespace: str, deadline_s: float | None
+    gateways: list[Any],
+    namespace: str,
+    deadline_s: float | None,
+    *,
+    end_now: Callable[[], bool] | None = None,
 ) -> list[GatewayDrain]:
-    """Drain every gateway at once (503 to new callers, live calls to the deadline), then
-    remove the gateways and their simulator."""
-    drains: list[GatewayDrain] = ray.get([handle.drain.remote(deadline_s) for handle in gateways])
+    """Drain every gateway at once (new callers refused, live calls to the deadline), then
+    remove the gateways and their simulator.
+
+    ``end_now`` is polled while live calls run: once it says so, they are ended at once (a
+    second Ctrl-C).
+    """
+    pending = [handle.drain.remote(deadline_s) for handle in gateways]
+    ended = False
+    while True:
+        _, waiting = ray.wait(pending, num_returns=len(pending), timeout=0.25)
+        if not waiting:
+            break
+        if not ended and end_now is not None and end_now():
+            ended = True
+            for handle in gateways:  # a second drain with no deadline ends the live calls
+                handle.drain.remote(0.0)
+    drains: list[GatewayDrain] = ray.get(pending)
     for handle in gateways:
         with contextlib.suppress(Exception):
             ray.get(handle.stop.remote(), timeout=30)
