@@ -263,8 +263,23 @@ def first_difference(
             return f"{path or 'the frame'}: {len(got)} entries, {len(recorded)} recorded"
         return None
     if recorded != got:
+        if isinstance(recorded, str) and isinstance(got, str):
+            recorded, got = _around_first_change(recorded, got)
         return f"{path or 'the frame'}: recorded {_show(recorded)}, got {_show(got)}"
     return None
+
+
+def _around_first_change(recorded: str, got: str) -> tuple[str, str]:
+    """Both strings cut to start a little before their first difference (long texts)."""
+    if len(recorded) <= _SHOWN_CHARS and len(got) <= _SHOWN_CHARS:
+        return recorded, got
+    at = next(
+        (i for i, (a, b) in enumerate(zip(recorded, got, strict=False)) if a != b),
+        min(len(recorded), len(got)),
+    )
+    start = max(0, at - 20)
+    prefix = "…" if start else ""
+    return prefix + recorded[start:], prefix + got[start:]
 
 
 def _close(recorded: Any, got: Any, tolerances: Tolerances) -> bool:
