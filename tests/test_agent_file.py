@@ -77,3 +77,18 @@ def test_routing_by_name_number_and_default() -> None:
     assert book.route("browser", name="concierge") is book["concierge"]
     assert book.route("twilio", name="concierge") is None  # browser only
     assert book.route("twilio", name="nobody") is None
+
+
+def test_serve_refuses_a_bad_file_and_a_detach_without_a_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxray.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("VOXRAY_RAY_ADDRESS", raising=False)
+    bad = tmp_path / "agents.yaml"
+    bad.write_text("agents:\n  - name: support\n    greting: hi\n")
+    assert main(["serve", str(bad)]) == 2
+    assert "agent 'support' (agents[0]) → greting: unknown key" in capsys.readouterr().out
+    assert main(["serve", str(EXAMPLE), "--detach"]) == 2
+    assert "--detach needs a cluster" in capsys.readouterr().out
