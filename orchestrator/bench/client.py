@@ -12,11 +12,13 @@ Measured per run, side by side: appends of 20 ms and 100 ms, audio in JSON (base
 binary websocket frames (``audio.{input,output}.transport``), and the bare-wire floor beside
 them: ``voxray bench wire``'s client, N bare aiohttp websockets at 20 ms both ways with nothing
 else (:func:`voxray.bench.wire.measure`). The figure is the client process's CPU per
-conversation, in % of a core, over a window after every conversation is up; kinds alternate
-within each repeat and the figures are medians (the machine is shared and noisy: compare within
-a run). The ratio to the wire floor says how much the engine adds to the traffic itself. Every
-process runs on the loop ``voxray.actors.event_loop`` picks (uvloop when installed); the table
-says which ran.
+conversation, in % of a core, over a window after every conversation is up, counted per second
+of audio the process sent (:class:`~voxray.bench.child.WorkWindow`: on a busy machine a starved
+client sends less in the window and its CPU per wall-clock second, shown beside it, reads low);
+kinds alternate within each repeat and the figures are medians (the machine is shared and
+noisy: compare within a run). The ratio to the wire floor says how much the engine adds to the
+traffic itself. Every process runs on the loop ``voxray.actors.event_loop`` picks (uvloop when
+installed); the table says which ran.
 """
 
 from __future__ import annotations
