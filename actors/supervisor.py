@@ -128,6 +128,7 @@ class _Supervisor:
         self._live: dict[int, _Live] = {}
         self._leases: dict[int, tuple[Slot, asyncio.Task[None]]] = {}
         self._call_slots: dict[int, Slot] = {}  # slots of calls gateways host themselves
+        self._call_owners: dict[int, str] = {}  # slot -> the named gateway actor holding it
         self._state = "running"
         # Why a job (or, after a drain's deadline, everything) was stopped: a conversation that
         # was still waiting for an actor or a host then must not start once it gets one.
@@ -263,10 +264,13 @@ class _Supervisor:
             open_ms=round((time.monotonic() - started) * 1000, 2),
         )
 
-    async def claim_call(self, quota: SecretStr, wait_s: float = 0.05) -> int:
+    async def claim_call(
+        self, quota: SecretStr, wait_s: float = 0.05, owner: str | None = None
+    ) -> int:
         """A slot for a call that a gateway hosts in its own process, under the same caps as
         every session (per API key, per node); the call's id of it. A call never queues: no
-        slot within ``wait_s`` is a refusal.
+        slot within ``wait_s`` is a refusal. ``owner`` names the (named) gateway actor: if it
+        dies, its slots are given back within a few seconds.
 
         Raises:
             CapacityError: over a cap, or the supervisor is draining.
@@ -282,10 +286,13 @@ class _Supervisor:
                 in_use=self._admission.live_for(key),
             ) from None
         self._call_slots[slot.slot_id] = slot
+        if owner is not None:
+            self._call_owners[slot.slot_id] = owner
         return slot.slot_id
 
     def release_call(self, slot_id: int) -> None:
         """Give a call's slot back (idempotent)."""
+        self._call_owners.pop(slot_id, None)
         slot = self._call_slots.pop(slot_id, None)
         if slot is not None:
             self._admission.release(slot)
@@ -633,6 +640,22 @@ class _Supervisor:
                 logger.exception("reading the node list failed")
             if self._pool is not None and self._state == "running":
                 self._pool.trim()  # the arrival rate dropped: idle actors beyond it go
+            self._release_orphaned_calls()
+
+    def _release_orphaned_calls(self) -> None:
+        """Give back the call slots of gateways that died (a named actor is gone once dead)."""
+        for owner in set(self._call_owners.values()):
+            try:
+                ray.get_actor(owner, namespace=self._namespace)
+            except ValueError:
+                orphaned = [slot for slot, name in self._call_owners.items() if name == owner]
+                logger.warning(
+                    "gateway %s is gone: %d call slot(s) given back", owner, len(orphaned)
+                )
+                for slot_id in orphaned:
+                    self.release_call(slot_id)
+            except Exception:  # a GCS hiccup: ask again next time
+                continue
 
     def _on_health(self, health: SessionHealth) -> None:
         if health.node_available_mb is not None:

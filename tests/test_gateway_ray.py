@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from pathlib import Path
 
 import aiohttp
 import pytest
+import ray
+from pydantic import SecretStr
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
+from voxray.actors.supervision.settings import SupervisorSettings
+from voxray.actors.supervisor import get_supervisor
 from voxray.cli import main
 from voxray.client import Fleet
 
@@ -81,3 +86,29 @@ def test_serve_detach_status_and_drain(
     with Fleet.connect() as fleet:
         assert fleet.gateways() == []
     assert records.read_text().count('"ingress":"twilio"') == 1
+
+
+@ray.remote(num_cpus=0)
+class _StandIn:
+    """Stands in for a gateway actor that holds call slots."""
+
+    def ping(self) -> str:
+        return "ok"
+
+
+def test_the_call_slots_of_a_gateway_that_died_are_given_back(ray_cluster: None) -> None:
+    namespace = f"orphans-{uuid.uuid4().hex[:6]}"
+    supervisor = get_supervisor(SupervisorSettings(warm_per_node=0, node_refresh_s=0.2), namespace)
+    owner = f"voxray-gateway-standin-{uuid.uuid4().hex[:6]}"
+    gateway = _StandIn.options(name=owner, namespace=namespace).remote()
+    assert ray.get(gateway.ping.remote()) == "ok"
+    quota = SecretStr("sim:somewhere")
+    ray.get([supervisor.claim_call.remote(quota, owner=owner) for _ in range(2)])
+    assert ray.get(supervisor.status.remote()).live_sessions == 2
+    ray.kill(gateway, no_restart=True)
+    deadline = time.monotonic() + 20
+    while ray.get(supervisor.status.remote()).live_sessions and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray.get(supervisor.status.remote()).live_sessions == 0
+    ray.get(supervisor.drain.remote(0.0))
+    ray.kill(supervisor, no_restart=True)

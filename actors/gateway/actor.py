@@ -94,13 +94,14 @@ class GatewayDrain(BaseModel):
 class SupervisorAdmitter:
     """Each call's slot from the supervisor (``claim_call``): refused at once over a cap."""
 
-    def __init__(self, supervisor: Any, quota: SecretStr) -> None:
+    def __init__(self, supervisor: Any, quota: SecretStr, owner: str | None = None) -> None:
         self._supervisor = supervisor
         self._quota = quota
+        self._owner = owner
 
     async def claim(self) -> object:
         try:
-            slot_id: int = await self._supervisor.claim_call.remote(self._quota)
+            slot_id: int = await self._supervisor.claim_call.remote(self._quota, owner=self._owner)
         except RayTaskError as error:
             if isinstance(error.cause, CapacityError):
                 raise CallRefused("capacity", error.cause.message) from None
@@ -131,7 +132,9 @@ class _Gateway:
             admitter = None
             if launch.supervisor is not None and launch.quota is not None:
                 supervisor = get_supervisor(launch.supervisor, launch.namespace)
-                admitter = SupervisorAdmitter(supervisor, launch.quota)
+                # Named, so the supervisor gives this gateway's slots back if it dies.
+                owner = ray.get_runtime_context().get_actor_name()
+                admitter = SupervisorAdmitter(supervisor, launch.quota, owner)
             server = GatewayServer(
                 launch.settings,
                 launch.agents,
