@@ -111,6 +111,7 @@ def _check_conditions(out: Path, records: list[dict[str, Any]]) -> None:
         assert murmur["kind"] == "backchannel" and not murmur["interrupted_agent"], key
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="conditions"' in html and "Pass rate by condition" in html
+    assert "Caller condition phone: 8 kHz" in html  # each run's condition, said in the report
 
 
 def _check_judged(out: Path, records: list[dict[str, Any]]) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "ConditionTally",
     "cell_name",
     "condition_tallies",
+    "described",
     "known_conditions",
     "resolve_condition",
     "split_cell",
@@ -45,6 +46,15 @@ def split_cell(name: str) -> tuple[str, str]:
     """``weather@phone`` → ``("weather", "phone")``; ``weather`` → ``("weather", "clean")``."""
     scenario, _, condition = name.partition(CELL_SEPARATOR)
     return scenario, condition or CLEAN
+
+
+def described(description: str, condition: CallerCondition | None) -> str:
+    """A scenario's description with the caller condition its runs had (for the report)."""
+    if condition is None or condition.name == CLEAN:
+        return description
+    what = f"{condition.name}: {condition.description}" if condition.description else condition.name
+    caller = f"Caller condition {what}."
+    return f"{description} {caller}" if description else caller
 
 
 def known_conditions(custom: Mapping[str, CallerCondition] | None = None) -> list[str]:

@@ -28,6 +28,7 @@ from voxray.actors.errors import ConfigError
 from voxray.evals.compare import Comparison, RegressionGate, compare_records, load_run
 from voxray.evals.compare import write_comparison as write_compare_json
 from voxray.evals.compare_view import add_regressions_to_junit, write_compare_page
+from voxray.evals.conditions import described
 from voxray.evals.cost import CostEstimate, estimate_cost
 from voxray.evals.labels import write_label_tracks
 from voxray.evals.outputs import RunDirectory, RunSummary, ScenarioRecord, summarize
@@ -342,7 +343,10 @@ class Job:
             pass_threshold=threshold,
             wall_s=wall_s,
             planned_cost_usd=planned_usd,
-            descriptions={spec.name: spec.description for spec in plan.suite.scenarios},
+            descriptions={
+                spec.name: described(spec.description, spec.condition)
+                for spec in plan.suite.scenarios
+            },
             embed_audio=plan.suite.report.embed_audio,
         )
         summary = summarize(
