@@ -4,7 +4,9 @@ field, and ``voxray replay check`` reports stale cassettes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +14,9 @@ import pytest
 from voxray.cli import main
 from voxray.commands.replay import find_cassettes
 from voxray.examples import SUITES_DIR
+
+from tests.local_websocket import serve_websocket
+from tests.test_cassette import ENV_TOKEN, KEY, _echo_everything
 
 SMOKE = SUITES_DIR / "smoke.yaml"
 SPEED = "8"
@@ -101,3 +106,52 @@ def test_replay_check_reports_cassettes_older_than_the_limit(
     # A month and a half later, every one is stale: exit 1, and each named as stale.
     assert main(["replay", "check", str(recorded), "--max-age-days", "0.0000001"]) == 1
     assert "3 stale" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_recording_a_key_echoing_xai_endpoint_writes_the_key_nowhere(
+    ray_cluster: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``voxray eval --backend xai --record`` with the key exported, against an endpoint that
+    quotes the key (and an environment secret) in its frames: the cassette holds neither."""
+    served = threading.Event()
+    stop: asyncio.Future[None] | None = None
+    loop = asyncio.new_event_loop()
+    urls: list[str] = []
+
+    async def serve() -> None:
+        nonlocal stop
+        stop = loop.create_future()
+        async with serve_websocket(_echo_everything) as url:
+            urls.append(url)
+            served.set()
+            await stop
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert served.wait(10)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: hostile\nbackend: xai\nscenarios:\n"
+        "  - name: hello\n    reply_timeout_s: 3\n    turns: [{text: Hi}]\n"
+    )
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    monkeypatch.setenv("VOXRAY_XAI_URL", urls[0])
+    monkeypatch.setenv("MY_SERVICE_TOKEN", ENV_TOKEN)
+    try:
+        main(["eval", str(suite), "--record", "--out", str(tmp_path / "run")])
+    finally:
+        assert stop is not None
+        loop.call_soon_threadsafe(stop.set_result, None)
+        thread.join(10)
+    cassette = tmp_path / "run" / "cassettes" / "hello"
+    files = [path for path in cassette.iterdir() if path.is_file()]
+    assert {path.name for path in files} >= {"cassette.json", "frames.jsonl"}, capsys.readouterr()
+    written = b"".join(path.read_bytes() for path in files)
+    assert b'"type":"error"' in written and b"[redacted]" in written
+    for secret in (KEY, KEY[4:]):
+        assert secret.encode() not in written
