@@ -58,11 +58,13 @@ def condition_section(summary: RunSummary) -> str:
         return ""
     head = "".join(f'<th class="num">{escape(name)}</th>' for name in per_condition)
 
-    def cells(values: list[tuple[float, str]]) -> str:
+    def cells(values: list[tuple[float, str, str]]) -> str:
+        # Narrow bars: a matrix of eight conditions still fits the page.
         return "".join(
-            f'<td class="num"><div class="rate"><div class="bar"><span style="width:'
-            f'{rate * 100:.0f}%"></span></div>{escape(text)}</div></td>'
-            for rate, text in values
+            f'<td class="num" title="{escape(title)}"><div class="rate"><div class="bar" '
+            f'style="width:36px"><span style="width:{rate * 100:.0f}%"></span></div>'
+            f"{escape(text)}</div></td>"
+            for rate, text, title in values
         )
 
     rows = []
@@ -71,10 +73,15 @@ def condition_section(summary: RunSummary) -> str:
         for tally in per_condition.values():
             cell = tally.per_scenario.get(scenario)
             values.append(
-                (cell.pass_rate, f"{cell.pass_rate:.0%}") if cell and cell.runs else (0.0, "—")
+                (cell.pass_rate, f"{cell.pass_rate:.0%}", f"{cell.passed_runs}/{cell.runs} runs")
+                if cell and cell.runs
+                else (0.0, "—", "not run")
             )
         rows.append(f"<tr><td><b>{escape(scenario)}</b></td>{cells(values)}</tr>")
-    total = [(t.pass_rate, f"{t.pass_rate:.0%} of {t.runs}") for t in per_condition.values()]
+    total = [
+        (t.pass_rate, f"{t.pass_rate:.0%}", f"{t.passed_runs}/{t.runs} runs")
+        for t in per_condition.values()
+    ]
     rows.append(f"<tr><td><b>all scenarios</b></td>{cells(total)}</tr>")
     return (
         '<h2 id="conditions">Pass rate by condition</h2>'

@@ -122,11 +122,11 @@ def render_report(
         f"<h1>voxray eval · {escape(suite_name)}</h1>{verdict}",
         f'<div class="meta">{" · ".join(meta)}</div></header>',
         _cards(summary, backend),
+        condition_section(summary),  # the ablation table first: it is the run's headline
         '<h2 id="results">Results</h2>',
         '<div class="toolbar"><label><input type="checkbox" id="failures-only"> '
         "show failures only</label></div>",
         _results_table(order, summary.per_scenario, descriptions),
-        condition_section(summary),
         '<h2 id="latency">Response latency</h2>',
         '<div class="panel">',
         histogram_svg(latencies, summary.latency_p50_ms, summary.latency_p95_ms, budgets),
