@@ -19,35 +19,30 @@ def _scenarios(per_condition: dict[str, ConditionTally]) -> list[str]:
     return names
 
 
-def _rate(rate: float, passed: int, runs: int) -> str:
-    return f"{rate:.0%}" if runs == 1 else f"{rate:.0%} {passed}/{runs}"
-
-
 def _cell(tally: ConditionTally, scenario: str) -> str:
     cell = tally.per_scenario.get(scenario)
     if cell is None or not cell.runs:
         return "—"
-    return _rate(cell.pass_rate, cell.passed_runs, cell.runs)
+    return f"{cell.pass_rate:.0%}"
 
 
 def condition_table(summary: RunSummary) -> Table | None:
-    """Scenarios down, conditions across, pass rates in the cells, the total at the bottom;
-    None when the run had one condition only."""
+    """Scenarios down, conditions across, pass rates in the cells (runs per cell in the
+    caption), the total at the bottom; None when the run had one condition only."""
     per_condition = summary.per_condition
     if len(per_condition) < 2:
         return None
-    table = Table(title="pass rate by condition", title_justify="left")
+    runs = {cell.runs for tally in per_condition.values() for cell in tally.per_scenario.values()}
+    caption = f"{runs.pop()} run(s) per cell" if len(runs) == 1 else "runs per cell vary"
+    table = Table(title="pass rate by condition", title_justify="left", caption=caption)
     table.add_column("scenario", no_wrap=True)
     for condition in per_condition:
-        table.add_column(condition, justify="right", no_wrap=True)
+        # Headers fold rather than truncate: eight conditions fit 80 columns.
+        table.add_column(condition, justify="right", overflow="fold", min_width=4)
     for scenario in _scenarios(per_condition):
         table.add_row(scenario, *(_cell(tally, scenario) for tally in per_condition.values()))
     table.add_section()
-    table.add_row(
-        "all scenarios",
-        *(_rate(t.pass_rate, t.passed_runs, t.runs) for t in per_condition.values()),
-        style="bold",
-    )
+    table.add_row("all", *(f"{t.pass_rate:.0%}" for t in per_condition.values()), style="bold")
     return table
 
 
