@@ -25,6 +25,7 @@ from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.conversation.script import SayTurn, ScenarioScript, TextTurn
 from voxray.actors.session import SessionRequest, play_scenario
+from voxray.actors.simulator.faults import DropFault, FaultPlan
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.inprocess import InProcessToolBackend
 from voxray.evals.suite import ScenarioSpec, load_suite
@@ -189,6 +190,24 @@ def test_voiced_audio_does_not_depend_on_chunking_or_silence() -> None:
     chunked = sum(meter.voiced_bytes(chunk) for chunk in [silence, *chunks, silence, silence])
     assert one_piece == len(tone)
     assert abs(chunked - one_piece) <= 2 * 960  # a 20 ms window at most per odd chunk edge
+
+
+async def test_a_recorded_reconnect_is_replayed(simulator: Simulator, tmp_path: Path) -> None:
+    spec = _smoke("typed-question")
+    dropping = spec.sim_script().model_copy(
+        update={"faults": FaultPlan(actions=[DropFault(mid_response=1, times=1)])}
+    )
+    spec = spec.model_copy(update={"sim": dropping})
+    recorded = await _run(simulator, spec, record=tmp_path / "c")
+    assert recorded.status == "completed", recorded.error
+    assert load_cassette(tmp_path / "c").meta.connections == 2
+    replayed = await _run(simulator, spec, replay=tmp_path / "c", record=tmp_path / "again")
+    assert replayed.status == "completed", replayed.error
+    again = load_cassette(tmp_path / "again")
+    assert again.meta.connections == 2  # the client reconnected where it did when recorded
+    assert [t.agent_transcript for t in replayed.turns] == [
+        t.agent_transcript for t in recorded.turns
+    ]
 
 
 async def test_a_missing_cassette_fails_the_run_naming_the_file(

@@ -11,6 +11,9 @@ connection replays the first recorded connection of the cassette.
   connection, consistently; ``event_id`` is new on every frame. The client's ids are mapped
   back before comparing.
 - Output audio is the recorded audio, byte for byte (rebuilt from ``server.raw``).
+- A recorded reconnect is replayed: the N-th connect serves the N-th recorded connection, and
+  a connection the recording shows ending under the client is closed (1011) after its last
+  frame, so the client reconnects as it did.
 - Every control frame the client sends is compared with the next recorded one
   (:mod:`voxray.actors.cassette.divergence`). The first divergence ends the session with an
   ``error`` event of code ``replay_divergence`` naming the recorded frame and what came
@@ -51,6 +54,8 @@ DEFAULT_WAIT_S: Final = 10.0
 """How long (at speed 1) a recorded server frame waits for the client's part before the
 replay calls it a divergence."""
 _DIVERGENCE_CLOSE_CODE: Final = 1008
+_RECORDED_DROP_CLOSE_CODE: Final = 1011
+"""Closes a replayed connection the recording shows ending under the client (retryable)."""
 _ENDED: Final = (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR)
 
 
@@ -103,11 +108,15 @@ class ReplayConnection:
         tolerances: Tolerances | None = None,
         wait_s: float = DEFAULT_WAIT_S,
         name: str = "replay",
+        connection: int = 0,
     ) -> None:
         self._ws = ws
         self._cassette = cassette
         self._factor = speed / cassette.meta.speed
-        self._expected = ReplayExpectations(cassette)
+        self._expected = ReplayExpectations(cassette, connection)
+        # A recorded connection followed by another ended under the client (a drop, a
+        # server close): it ends here too once its frames are out, and the client reconnects.
+        self._ends_by_itself = connection + 1 < cassette.meta.connections
         self._checker = ClientChecker(self._expected, tolerances or Tolerances())
         self._wait_s = wait_s
         self._name = name
@@ -179,6 +188,8 @@ class ReplayConnection:
             if self._ws.closed:
                 return
             await self._send(step)
+        if self._ends_by_itself:
+            await self._ws.close(code=_RECORDED_DROP_CLOSE_CODE, message=b"recorded drop")
 
     async def _wait_for_client(self, step: ServerStep) -> bool:
         """Until the client did what preceded ``step`` in the recording; False on divergence."""
@@ -281,9 +292,12 @@ async def serve_replay(
     speed: float,
     wait_s: float = DEFAULT_WAIT_S,
     name: str = "replay",
+    connection: int = 0,
 ) -> Divergence | None:
-    """Serve ``ws`` from the cassette in ``cassette_dir``; a cassette that cannot be read is
-    reported to the client as a divergence (the run fails naming the file)."""
+    """Serve ``ws`` from recorded connection ``connection`` (the N-th connect of the scenario
+    replays the N-th recorded connection; later ones replay the last) of the cassette in
+    ``cassette_dir``. A cassette that cannot be read is reported to the client as a divergence
+    (the run fails naming the file)."""
     try:
         cassette = load_cassette(Path(cassette_dir))
     except CassetteError as error:
@@ -291,8 +305,15 @@ async def serve_replay(
         await send_divergence(ws, f"cannot replay: {error.message}")
         return Divergence(None, error.message)
     # The wait is in the recording's seconds: a replay at speed 8 gives up 8 times sooner.
-    connection = ReplayConnection(ws, cassette, speed=speed, wait_s=wait_s / speed, name=name)
-    return await connection.serve()
+    replayed = ReplayConnection(
+        ws,
+        cassette,
+        speed=speed,
+        wait_s=wait_s / speed,
+        name=name,
+        connection=min(connection, max(cassette.meta.connections - 1, 0)),
+    )
+    return await replayed.serve()
 
 
 def _decoded(audio: Any) -> bytes:

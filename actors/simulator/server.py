@@ -401,7 +401,12 @@ class Simulator:
             raise
 
         if script.brain.script.replay is not None:
-            await serve_replay(ws, script.brain.script.replay, speed=self.config.speed)
+            await serve_replay(
+                ws,
+                script.brain.script.replay,
+                speed=self.config.speed,
+                connection=script_ordinal - 1,
+            )
             with contextlib.suppress(Exception):
                 await ws.close()
             return ws
