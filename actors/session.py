@@ -20,9 +20,7 @@ from typing import Any
 
 import ray
 from pydantic import BaseModel, ConfigDict
-from voxray.actors.cassette.format import save_cassette
-from voxray.actors.cassette.recorder import CassetteRecorder
-from voxray.actors.cassette.redaction import known_secrets
+from voxray.actors.cassette.recorder import CassetteRecorder, save_recording
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
@@ -84,15 +82,13 @@ async def play_scenario(
         on_start(conversation)
     result = await ScenarioPlayer(conversation, request.script, speed=request.tuning.speed).run()
     if recorder is not None and request.record_dir is not None:
-        write_recording(recorder, request, Path(request.record_dir))
+        await save_recording(
+            recorder,
+            Path(request.record_dir),
+            api_key=request.endpoint.api_key.get_secret_value(),
+            speed=request.tuning.speed,
+        )
     return result
-
-
-def write_recording(recorder: CassetteRecorder, request: SessionRequest, directory: Path) -> None:
-    """Build the scrubbed cassette of ``recorder`` and write it to ``directory``."""
-    secrets = known_secrets(request.endpoint.api_key.get_secret_value())
-    cassette = recorder.build(scenario=directory.name, secrets=secrets, speed=request.tuning.speed)
-    save_cassette(cassette, directory, secrets)
 
 
 class _Progress:

@@ -339,6 +339,7 @@ class Fleet:
         sim: BrainScript | None = None,
         record: bool = False,
         timeout_s: float | None = 120.0,
+        cassette: str | PathLike[str] | None = None,
     ) -> Session:
         """Open a live session (returns once the provider confirmed the configuration).
 
@@ -348,6 +349,9 @@ class Fleet:
             sim: the simulator's scripted brain (sim backend only); default echoes.
             record: keep a stereo recording of the session.
             timeout_s: longest wait for a slot and the connection.
+            cassette: record every frame into a cassette in this folder, written (scrubbed of
+                the key) by the session's actor when it closes: a recorded live call can
+                become a replayed regression scenario (README: Record and replay).
 
         Raises:
             CapacityError: no slot (queue full or draining).
@@ -370,6 +374,7 @@ class Fleet:
             endpoint=endpoint,
             tuning=self.settings.engine,
             record=record,
+            cassette_dir=str(Path(cassette).resolve()) if cassette is not None else None,
         )
         ticket = SessionTicket(job_id="live", quota=quota)
         supervisor = self.supervisor

@@ -22,10 +22,13 @@ from voxray.actors.cassette.format import FRAMES_FILE, Cassette, CassetteFrame, 
 from voxray.actors.cassette.voiced import VoicedMeter
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
+from voxray.actors.conversation.events import ResponseFinished
+from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.conversation.script import SayTurn, ScenarioScript, TextTurn
 from voxray.actors.session import SessionRequest, play_scenario
 from voxray.actors.simulator.faults import DropFault, FaultPlan
+from voxray.actors.simulator.rules import BrainRule, BrainScript
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.inprocess import InProcessToolBackend
 from voxray.evals.suite import ScenarioSpec, load_suite
@@ -208,6 +211,47 @@ async def test_a_recorded_reconnect_is_replayed(simulator: Simulator, tmp_path: 
     assert [t.agent_transcript for t in replayed.turns] == [
         t.agent_transcript for t in recorded.turns
     ]
+
+
+async def test_a_recorded_live_session_replays_as_a_regression_scenario(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    rules = BrainScript(rules=[BrainRule(heard="hours", reply="Nine to six.")])
+    request = LiveSessionRequest(
+        session_id="live",
+        agent=AgentConfig(),
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(rules))),
+        tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
+        cassette_dir=str(tmp_path / "call"),
+    )
+    live = LiveConversation(request, InProcessToolBackend())
+    await live.start()
+    try:
+        live.send_text("What are your hours?")
+        async for event in live.events():
+            if isinstance(event, ResponseFinished):
+                break
+    finally:
+        await live.aclose()
+    assert load_cassette(tmp_path / "call").meta.session is not None
+    # The call, as a scenario: the same typed turn, served from the cassette.
+    replay = BrainScript(replay=str(tmp_path / "call"))
+    scenario = SessionRequest(
+        session_id="regression",
+        agent=AgentConfig(),
+        script=ScenarioScript(turns=(TextTurn(text="What are your hours?"),)),
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(replay))),
+        tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
+    )
+    result = await play_scenario(scenario, InProcessToolBackend())
+    assert result.status == "completed", result.error
+    assert "nine to six" in result.turns[0].agent_transcript.lower()
+    # ...and a changed question is caught.
+    changed = scenario.model_copy(
+        update={"script": ScenarioScript(turns=(TextTurn(text="Are you open on Sunday?"),))}
+    )
+    failed = await play_scenario(changed, InProcessToolBackend())
+    assert failed.error is not None and "Are you open on Sunday?" in failed.error
 
 
 async def test_a_missing_cassette_fails_the_run_naming_the_file(

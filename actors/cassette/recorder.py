@@ -8,10 +8,12 @@ leave the process: only the built, scrubbed cassette is written.
 
 from __future__ import annotations
 
+import asyncio
 import binascii
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,11 +23,12 @@ from voxray.actors.cassette.format import (
     CassetteFrame,
     CassetteMeta,
     ToolOutputRecord,
+    save_cassette,
     utc_now,
 )
-from voxray.actors.cassette.redaction import CassetteScrubber
+from voxray.actors.cassette.redaction import CassetteScrubber, known_secrets
 
-__all__ = ["AUDIO_FIELDS", "CassetteRecorder"]
+__all__ = ["AUDIO_FIELDS", "CassetteRecorder", "save_recording"]
 
 AUDIO_FIELDS: dict[tuple[bool, str], str] = {
     (True, "input_audio_buffer.append"): "audio",
@@ -112,6 +115,26 @@ class CassetteRecorder:
             frames=len(frames),
         )
         return Cassette(meta, frames, bytes(client_audio), bytes(server_audio))
+
+
+async def save_recording(
+    recorder: CassetteRecorder, directory: Path, *, api_key: str, speed: float = 1.0
+) -> Path:
+    """Build ``recorder``'s cassette, scrubbed of ``api_key`` and this process's secrets, and
+    write it to ``directory`` (named after it), off the event loop: a host actor may be running
+    other conversations.
+
+    Raises:
+        CassetteRefusedError: a secret would still be in it (nothing is written).
+        CassetteError: the directory cannot be written.
+    """
+
+    def build_and_save() -> Path:
+        secrets = known_secrets(api_key)
+        cassette = recorder.build(scenario=directory.name, secrets=secrets, speed=speed)
+        return save_cassette(cassette, directory, secrets)
+
+    return await asyncio.to_thread(build_and_save)
 
 
 def _parse(payload: str) -> dict[str, Any] | None:

@@ -11,11 +11,13 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 from voxray.actors.audio.pcm import pcm16_from_bytes
+from voxray.actors.cassette.recorder import CassetteRecorder, save_recording
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.collector import SessionCollector
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
@@ -38,6 +40,11 @@ class LiveSessionRequest(BaseModel):
     tuning: EngineTuning = Field(default_factory=EngineTuning)
     record: bool = Field(False, description="Keep a stereo recording (memory grows with time).")
     event_buffer: int = Field(4096, ge=16, description="Events kept for a slow consumer.")
+    cassette_dir: str | None = Field(
+        None,
+        description="Record every frame into a cassette written here when the session closes "
+        "(scrubbed of the key; see voxray.actors.cassette). Memory grows with time.",
+    )
 
 
 @dataclass(frozen=True)
@@ -54,12 +61,14 @@ class LiveConversation:
 
     def __init__(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
         self.request = request
+        self._recorder = CassetteRecorder() if request.cassette_dir is not None else None
         self.conversation = Conversation(
             request.agent,
             request.endpoint,
             request.tuning,
             ToolExecutor(request.agent.tools, tools),
             session_id=request.session_id,
+            frame_tap=self._recorder,
         )
         self._collector = SessionCollector(self.conversation)
         self._buffer: deque[ConversationEvent] = deque()
@@ -123,6 +132,15 @@ class LiveConversation:
             self._result = await asyncio.to_thread(
                 self._collector.result, self.conversation.failure, record=self.request.record
             )
+            request = self.request
+            if self._recorder is not None and request.cassette_dir is not None:
+                recorder, self._recorder = self._recorder, None  # written once
+                await save_recording(
+                    recorder,
+                    Path(request.cassette_dir),
+                    api_key=request.endpoint.api_key.get_secret_value(),
+                    speed=request.tuning.speed,
+                )
         return self._result
 
     def _on_event(self, event: ConversationEvent) -> None:
