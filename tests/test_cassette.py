@@ -384,3 +384,16 @@ def test_a_refusal_survives_pickling() -> None:
     error = CassetteRefusedError("not written", where="header 'Authorization'")
     copy = pickle.loads(pickle.dumps(error))
     assert copy.where == error.where and copy.message == error.message
+
+
+def test_recording_again_replaces_the_cassette_in_place(tmp_path: Path) -> None:
+    first = _cassette(scenario="s")
+    first.frames = [CassetteFrame(0.0, True, event={"type": "session.update", "session": {}})]
+    first.client_audio = b"\x01" * 10
+    save_cassette(first, tmp_path / "s", [KEY])
+    second = _cassette(scenario="s", recorded_at="2026-02-01T00:00:00Z")
+    save_cassette(second, tmp_path / "s", [KEY])
+    again = load_cassette(tmp_path / "s")
+    assert again.frames == [] and again.client_audio == b""
+    assert again.meta.recorded_at.month == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]  # no staging folder left behind
