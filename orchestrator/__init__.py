@@ -33,15 +33,17 @@ public besides: ``voxray.testing``, the pytest plugin (its fixtures and the name
 ``__all__``), and ``voxray.examples.tools``, which suites name in YAML
 (``voxray.examples.tools:get_weather``).
 
-The names are loaded on first use (module ``__getattr__``): this file imports nothing, because
-every Ray worker that imports ``voxray.actors`` runs it first, and a session actor must not pay
-for the driver's modules (Ray, the eval runner, the report).
+The names are loaded on first use (module ``__getattr__``): this file imports only the loader
+(:mod:`voxray.actors.lazy_exports`), because every Ray worker that imports ``voxray.actors`` runs
+it first, and a session actor must not pay for the driver's modules (Ray, the eval runner, the
+report).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from voxray.actors.lazy_exports import load_export
 
 if TYPE_CHECKING:
     from voxray.actors.audio.conditions import CallerCondition
@@ -234,12 +236,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'voxray' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    return load_export(globals(), _HOMES, name)
 
 
 def __dir__() -> list[str]:

@@ -12,8 +12,9 @@ server (aiohttp, espeak, the protocol) to do it (``voxray --help``).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from voxray.actors.lazy_exports import load_export
 
 if TYPE_CHECKING:
     from voxray.actors.simulator.brain import Brain, Decision, PlannedCall
@@ -101,12 +102,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    return load_export(globals(), _HOMES, name)
 
 
 def __dir__() -> list[str]:

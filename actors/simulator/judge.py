@@ -44,6 +44,7 @@ from typing import Any, Final, Literal, Self
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from voxray.actors.simulator.patterns import checked_pattern
 
 __all__ = ["CHAT_COMPLETIONS_PATH", "JudgeFault", "JudgeRule", "JudgeScript", "ScriptedJudge"]
 
@@ -54,15 +55,6 @@ Verdict = Literal["pass", "fail"]
 _RUBRIC = re.compile(r"<rubric>(.*?)</rubric>", re.DOTALL)
 _TRANSCRIPT = re.compile(r"<transcript>(.*?)</transcript>", re.DOTALL)
 _REFUSAL_TEXT: Final = "I'm sorry, but I can't help with evaluating this conversation."
-
-
-def _compiles(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            re.compile(value, re.IGNORECASE)
-        except re.error as exc:
-            raise ValueError(f"not a valid regex: {exc}") from exc
-    return value
 
 
 class JudgeRule(BaseModel):
@@ -88,7 +80,7 @@ class JudgeRule(BaseModel):
     @field_validator("rubric", "transcript")
     @classmethod
     def _regexes_compile(cls, value: str | None) -> str | None:
-        return _compiles(value)
+        return checked_pattern(value)
 
     @model_validator(mode="after")
     def _one_verdict(self) -> Self:

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from voxray.actors.simulator.faults import FaultPlan
 from voxray.actors.simulator.judge import JudgeScript
 from voxray.actors.simulator.latency import ResponseLatency
+from voxray.actors.simulator.patterns import checked_pattern
 
 __all__ = ["ECHO", "IDLE_REPLY", "BrainRule", "BrainScript", "ScriptedCall"]
 
@@ -93,12 +94,7 @@ class BrainRule(BaseModel):
     @field_validator("heard", "instructions")
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value, re.IGNORECASE)
-            except re.error as exc:
-                raise ValueError(f"not a valid regex: {exc}") from exc
-        return value
+        return checked_pattern(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

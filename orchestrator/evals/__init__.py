@@ -6,8 +6,9 @@ the rest (the report, the runner): ``voxray --help`` stays fast.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from voxray.actors.lazy_exports import load_export
 
 if TYPE_CHECKING:
     from voxray.evals.cost import (
@@ -91,12 +92,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    return load_export(globals(), _HOMES, name)
 
 
 def __dir__() -> list[str]:

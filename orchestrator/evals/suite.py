@@ -28,14 +28,12 @@ naming the file, the scenario and the field (:mod:`.suite_errors`).
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -62,6 +60,7 @@ from voxray.evals.conditions import cell_name, known_conditions, resolve_conditi
 from voxray.evals.expectations import Expectations, ToolExpectation
 from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
 from voxray.evals.turns import TaggedTurn, spoken_text, turn_order_problem
+from voxray.evals.yaml_source import parse_yaml
 from voxray.examples import packaged_suite, suite_names
 
 __all__ = [
@@ -405,24 +404,6 @@ class Suite(_Model):
         return self
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, typing.Hashable):
-                continue  # the base class reports unhashable keys itself
-            if key in seen:
-                raise yaml.MarkedYAMLError(
-                    problem=f"key {key!r} appears twice in this mapping",
-                    problem_mark=key_node.start_mark,
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _resolved_noise_path(
     condition: Mapping[str, Any], base: Path, where: tuple[str | int, ...]
 ) -> dict[str, Any]:
@@ -498,20 +479,7 @@ def load_suite(path: str | PathLike[str]) -> Suite:
         ) from error
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read the suite file: {error}", location=where) from error
-    try:
-        # A SafeLoader subclass: no arbitrary objects, only duplicate keys rejected.
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = error.problem or error.context or "unreadable YAML"
-        context = error.context_mark
-        if error.problem and error.context and context and mark and context.line != mark.line:
-            # The problem is often noticed a line after its cause (an unclosed bracket).
-            problem += f" ({error.context} at line {context.line + 1}, column {context.column + 1})"
-        raise ConfigError(f"YAML syntax error: {problem}", location=f"{where}: {at}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"YAML syntax error: {error}", location=where) from error
+    raw = parse_yaml(text, where)
     if not isinstance(raw, dict):
         raise ConfigError(
             f"expected a mapping with `name` and `scenarios`, got {type(raw).__name__}",

@@ -30,14 +30,13 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.errors import ConfigError
 from voxray.actors.gateway.agents import AgentRoutes, HostedAgent
 from voxray.actors.simulator.rules import BrainScript
-from voxray.evals.suite import _UniqueKeyLoader
 from voxray.evals.suite_errors import FieldProblem, config_error, problem_message
+from voxray.evals.yaml_source import parse_yaml
 
 __all__ = ["AgentEntry", "AgentFile", "load_agent_file"]
 
@@ -180,15 +179,7 @@ def load_agent_file(path: Path) -> AgentFile:
         raise ConfigError("agent file not found", location=where) from error
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read the agent file: {error}", location=where) from error
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        at = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = error.problem or error.context or "unreadable YAML"
-        raise ConfigError(f"YAML syntax error: {problem}", location=f"{where}: {at}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"YAML syntax error: {error}", location=where) from error
+    raw = parse_yaml(text, where)
     if not isinstance(raw, dict):
         raise ConfigError(
             f"expected a mapping with `agents`, got {type(raw).__name__}", location=where
