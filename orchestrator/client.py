@@ -26,30 +26,23 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-import numpy as np
-import ray
-from numpy.typing import NDArray
 from pydantic import SecretStr
-from ray.exceptions import RayActorError, RayError
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import ProviderEndpoint
-from voxray.actors.conversation.events import ConversationEvent
 from voxray.actors.conversation.live import LiveSessionRequest
-from voxray.actors.conversation.result import SessionResult
-from voxray.actors.errors import ActorLostError, ConfigError, SessionLostError
+from voxray.actors.errors import ActorLostError, ConfigError
 from voxray.actors.gateway.actor import GatewayDrain, GatewayStatus
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.supervision.models import (
     DrainReport,
-    SessionLease,
     SessionTicket,
     SupervisorStatus,
 )
@@ -57,7 +50,7 @@ from voxray.cluster import connect_ray, disconnect_ray
 from voxray.evals.compare import RegressionGate
 from voxray.evals.job import Job, JobPlan, JobResult, plan_job
 from voxray.evals.suite import Suite
-from voxray.handles.ray_errors import voxray_error
+from voxray.handles.session import Session
 from voxray.handles.simulator import SimulatorClient
 from voxray.handles.supervisor import SupervisorClient
 from voxray.serve.agents import AgentFile, load_agent_file
@@ -88,127 +81,6 @@ class _LoopThread:
             self._thread.join(timeout=10)
         if not self._thread.is_alive():
             self.loop.close()
-
-
-class Session:
-    """A live conversation on a session actor: send audio or text, iterate events, close.
-
-    Sends return once the actor took them (about a millisecond): send 100 ms of audio or more
-    per call, not 20 ms frames. Events come as they happen through a Ray streaming generator.
-    """
-
-    def __init__(self, supervisor: SupervisorClient, lease: SessionLease) -> None:
-        self._supervisor = supervisor
-        self._lease = lease
-        self._actor = lease.actor
-        self._result: SessionResult | None = None
-
-    @property
-    def id(self) -> str:
-        """The session id."""
-        return self._lease.session_id
-
-    @property
-    def warm(self) -> bool:
-        """Whether it was handed a warm actor."""
-        return self._lease.warm
-
-    @property
-    def open_ms(self) -> float:
-        """Supervisor-side time from the request to ``session.updated``."""
-        return self._lease.open_ms
-
-    def send_audio(self, pcm: bytes | NDArray[np.int16], *, rate: int, channels: int = 1) -> None:
-        """Caller audio, PCM16 at ``rate`` Hz with ``channels`` interleaved."""
-        self._call(self._actor.send_audio.remote(_pcm_bytes(pcm), rate, channels))
-
-    def send_text(self, text: str) -> None:
-        """A typed user message; the agent answers by voice."""
-        self._call(self._actor.send_text.remote(text))
-
-    def say(self, text: str, *, interruptible: bool = True) -> None:
-        """Make the agent say ``text`` verbatim."""
-        self._call(self._actor.say.remote(text, interruptible))
-
-    async def asend_audio(
-        self, pcm: bytes | NDArray[np.int16], *, rate: int, channels: int = 1
-    ) -> None:
-        """:meth:`send_audio` for asyncio code."""
-        await self._acall(self._actor.send_audio.remote(_pcm_bytes(pcm), rate, channels))
-
-    async def asend_text(self, text: str) -> None:
-        """:meth:`send_text` for asyncio code."""
-        await self._acall(self._actor.send_text.remote(text))
-
-    def events(self) -> Iterator[ConversationEvent]:
-        """Every event from now until the session closes (blocking iteration)."""
-        try:
-            for ref in self._actor.events.remote():
-                event: ConversationEvent = ray.get(ref)
-                yield event
-        except RayActorError as error:
-            raise SessionLostError(f"session {self.id} was lost: {error}") from error
-
-    async def __aiter__(self) -> AsyncIterator[ConversationEvent]:
-        try:
-            async for ref in self._actor.events.remote():
-                event: ConversationEvent = await ref
-                yield event
-        except RayActorError as error:
-            raise SessionLostError(f"session {self.id} was lost: {error}") from error
-
-    def close(self) -> SessionResult:
-        """End the session, give its slot back; what it did. Idempotent.
-
-        With the supervisor gone (drained, died), its session actors went with it: the result
-        is ``lost``, saying so.
-        """
-        if self._result is None:
-            try:
-                self._result = self._supervisor.close_session(self._lease.lease_id)
-            except ActorLostError as error:
-                self._result = SessionResult.lost(f"session {self.id}: {error}")
-        return self._result
-
-    async def aclose(self) -> SessionResult:
-        """:meth:`close` for asyncio code."""
-        if self._result is None:
-            try:
-                self._result = await self._supervisor.aclose_session(self._lease.lease_id)
-            except ActorLostError as error:
-                self._result = SessionResult.lost(f"session {self.id}: {error}")
-        return self._result
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    def _call(self, ref: Any) -> None:
-        try:
-            ray.get(ref)
-        except RayActorError as error:
-            raise SessionLostError(f"session {self.id} was lost: {error}") from error
-        except RayError as error:
-            raise voxray_error(error, actor="session") from error
-
-    async def _acall(self, ref: Any) -> None:
-        try:
-            await ref
-        except RayActorError as error:
-            raise SessionLostError(f"session {self.id} was lost: {error}") from error
-        except RayError as error:
-            raise voxray_error(error, actor="session") from error
-
-    def __repr__(self) -> str:
-        return f"Session(id={self.id!r}, actor={self._lease.actor_name!r})"
 
 
 class Fleet:
@@ -509,9 +381,3 @@ class Fleet:
     def _require_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Fleet is closed")
-
-
-def _pcm_bytes(pcm: bytes | NDArray[np.int16]) -> bytes:
-    if isinstance(pcm, bytes | bytearray):
-        return bytes(pcm)
-    return np.ascontiguousarray(pcm, dtype=np.int16).tobytes()

@@ -6,7 +6,9 @@ errors about it (``RayActorError``, ``ActorDiedError``, ``GetTimeoutError``, ``R
 become voxray's (:mod:`voxray.actors.errors`), by :func:`~voxray.handles.ray_errors.voxray_error`.
 
 - :class:`~voxray.handles.supervisor.SupervisorClient`: the cluster's supervisor;
-- :class:`~voxray.handles.simulator.SimulatorClient`: a simulator actor (the ``sim`` backend).
+- :class:`~voxray.handles.simulator.SimulatorClient`: a simulator actor (the ``sim`` backend);
+- :class:`~voxray.handles.session.Session`: a live session's actor (public as
+  ``voxray.Session``; a dead actor is a ``SessionLostError``).
 
-A live session's handle (:class:`voxray.client.Session`) is the session actor's client.
+They share :class:`~voxray.handles.base.ActorClient` (the handle, mapped calls, removal).
 """

@@ -20,7 +20,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 from voxray.actors.errors import ActorLostError, ActorTimeoutError, VoxrayError
 
-__all__ = ["call", "get", "voxray_error"]
+__all__ = ["call", "first_line", "get", "voxray_error"]
 
 
 def get(ref: Any, *, actor: str, timeout_s: float | None = None) -> Any:
@@ -52,17 +52,18 @@ def voxray_error(error: RayError, *, actor: str, timeout_s: float | None = None)
         if isinstance(cause, VoxrayError):
             return cause
         kind = type(cause).__name__ if cause is not None else "RayTaskError"
-        return VoxrayError(f"the {actor} failed: {kind}: {_first_line(cause or error)}")
+        return VoxrayError(f"the {actor} failed: {kind}: {first_line(cause or error)}")
     if isinstance(error, RayActorError):
-        return ActorLostError(f"the {actor} actor died: {_first_line(error)}", actor=actor)
+        return ActorLostError(f"the {actor} actor died: {first_line(error)}", actor=actor)
     if isinstance(error, GetTimeoutError):
         waited = f" within {timeout_s:g} s" if timeout_s is not None else ""
         return ActorTimeoutError(
             f"the {actor} did not answer{waited}", actor=actor, timeout_s=timeout_s or 0.0
         )
-    return ActorLostError(f"the {actor} could not be reached: {_first_line(error)}", actor=actor)
+    return ActorLostError(f"the {actor} could not be reached: {first_line(error)}", actor=actor)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of ``error``'s text (Ray's carry whole tracebacks)."""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
     return lines[0].strip() if lines else type(error).__name__

@@ -119,5 +119,9 @@ class SimulatorClient(ActorClient):
             logger.debug("the simulator did not stop cleanly: %s", error)
         self.kill()
 
+    def kill(self) -> None:
+        """Remove the simulator actor at once."""
+        self._kill()
+
     def __repr__(self) -> str:
         return f"SimulatorClient(url={self.url!r})"

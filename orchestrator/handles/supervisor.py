@@ -158,5 +158,9 @@ class SupervisorClient(ActorClient):
         """Return once the supervisor answers."""
         self._get(self._handle.ping.remote(), timeout_s=timeout_s)
 
+    def kill(self) -> None:
+        """Remove the supervisor at once (what :meth:`drain` does after draining)."""
+        self._kill()
+
     def __repr__(self) -> str:
         return f"SupervisorClient({self._handle!r})"
