@@ -15,7 +15,7 @@ import ray
 from voxray import Fleet
 from voxray.actors.conversation.backoff import ReconnectPolicy
 from voxray.actors.conversation.endpoint import EngineTuning
-from voxray.actors.errors import RunDirectoryBusyError
+from voxray.actors.errors import RunDirectoryBusyError, SessionLostError
 from voxray.actors.supervision.models import SupervisorStatus
 from voxray.actors.supervisor import find_supervisor
 from voxray.actors.tools.settings import ToolPoolSettings
@@ -199,3 +199,17 @@ def test_live_sessions_after_the_supervisor_died(fleet: Fleet) -> None:
     with fleet.open_session(backend="sim") as again:  # a new supervisor is asked for
         assert again.id != session.id
     assert fleet.status() is not None
+
+
+def test_a_killed_live_session_actor_is_a_lost_session(fleet: Fleet) -> None:
+    session = fleet.open_session(backend="sim")
+    supervisor = find_supervisor(fleet.settings.namespace)
+    assert supervisor is not None
+    (info,) = ray.get(supervisor.sessions.remote())
+    ray.kill(ray.get_actor(info.actor_name, namespace=fleet.settings.namespace), no_restart=True)
+
+    with pytest.raises(SessionLostError, match=f"session {session.id} was lost"):
+        session.send_text("anyone there?")
+    with pytest.raises(SessionLostError):
+        next(iter(session.events()))
+    assert session.close().status == "lost"
