@@ -27,7 +27,7 @@ from voxray.actors.simulator.rules import BrainScript
 from voxray.handles.simulator import SimulatorClient
 from voxray.settings import VoxraySettings
 
-__all__ = ["Backend", "Lease", "SimBackend", "XaiBackend", "open_backend"]
+__all__ = ["Backend", "Lease", "SimBackend", "open_backend"]
 
 logger = logging.getLogger("voxray.backend")
 
@@ -43,7 +43,8 @@ class Lease:
 
 
 class Backend:
-    """The real xAI service (and the base of the simulator backend)."""
+    """Where a job's sessions connect: as it is, the real xAI service (nothing to start, nothing
+    that dies under a run); :class:`SimBackend` is the simulator."""
 
     speed = 1.0
 
@@ -69,9 +70,6 @@ class Backend:
 
     async def aclose(self) -> None:
         """Stop what the backend started."""
-
-
-XaiBackend = Backend
 
 
 class SimBackend(Backend):
@@ -183,7 +181,7 @@ async def open_backend(backend: str, settings: VoxraySettings, *, job_id: str) -
     """The started backend of a job (``"sim"`` or ``"xai"``)."""
     if backend == "xai":
         settings.xai_endpoint()  # no key: a clear error before any session starts
-        return XaiBackend(settings)
+        return Backend(settings)
     sim = SimBackend(settings, name=f"voxray-sim-{job_id}")
     await sim.start()
     return sim
