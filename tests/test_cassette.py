@@ -31,6 +31,7 @@ from voxray.actors.simulator.faults import DropFault, FaultPlan
 from voxray.actors.simulator.rules import BrainRule, BrainScript
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.inprocess import InProcessToolBackend
+from voxray.evals.cassettes import CassettePlan, replay_divergences
 from voxray.evals.suite import ScenarioSpec, load_suite
 from voxray.examples import SUITES_DIR
 
@@ -252,6 +253,34 @@ async def test_a_recorded_live_session_replays_as_a_regression_scenario(
     )
     failed = await play_scenario(changed, InProcessToolBackend())
     assert failed.error is not None and "Are you open on Sunday?" in failed.error
+
+
+async def test_a_client_that_hangs_up_early_fails_the_run_when_the_driver_asks(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    spec = _smoke("typed-question")
+    two_turns = spec.model_copy(
+        update={"turns": [TextTurn(text="What are your opening hours?"), TextTurn(text="Thanks")]}
+    )
+    assert (await _run(simulator, two_turns, record=tmp_path / "c")).status == "completed"
+    # The second turn removed: the client hangs up before sending it, and cannot be told.
+    script = spec.sim_script().model_copy(update={"replay": str(tmp_path / "c")})
+    endpoint = ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(script)))
+    request = SessionRequest(
+        session_id="early",
+        agent=spec.agent,
+        script=spec.script(),
+        endpoint=endpoint,
+        tuning=EngineTuning(speed=TEST_SPEED, connect_timeout_s=5),
+    )
+    result = await play_scenario(request, InProcessToolBackend())
+    assert result.status == "completed"  # as far as the client knows
+    (divergence,) = await replay_divergences(endpoint)
+    assert "conversation.item.create" in divergence and "never sent it" in divergence
+    judged = await CassettePlan(replay_root=tmp_path).judged(result, endpoint)
+    assert judged.status == "failed" and judged.error is not None
+    assert "replay diverged" in judged.error and "never sent it" in judged.error
+    assert judged.error_info is not None and judged.error_info.type == "ProviderError"
 
 
 async def test_a_missing_cassette_fails_the_run_naming_the_file(

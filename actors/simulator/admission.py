@@ -16,6 +16,7 @@ from voxray.actors.simulator.brain import Brain
 from voxray.actors.simulator.faults import ConnectRefusal, FaultPlan
 from voxray.actors.simulator.input_tally import InputTally
 from voxray.actors.simulator.judge import JudgeScript, ScriptedJudge
+from voxray.actors.simulator.replay_ledger import ReplayLedger
 
 __all__ = ["Grant", "Refusals", "Script", "refusal_response"]
 
@@ -49,6 +50,8 @@ class Script:
     inputs: deque[InputTally] = field(default_factory=lambda: deque(maxlen=_TALLIES_KEPT))
     """Input audio tallies of its latest connections (bounded: a long run keeps the last)."""
     _judge: ScriptedJudge | None = field(default=None, repr=False)
+    replays: ReplayLedger = field(default_factory=ReplayLedger, repr=False)
+    """What its replayed connections found (``BrainScript.replay``)."""
 
     @property
     def faults(self) -> FaultPlan | None:

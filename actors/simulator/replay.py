@@ -136,11 +136,12 @@ class ReplayConnection:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-        if self.divergence is None and self._ws.closed:
+        if self.divergence is None and not self._ends_by_itself:
             missing = self._checker.missing()
             if missing is not None:
-                # Too late to tell the client (it left): the log says it.
-                logger.warning("%s: %s", self._name, missing.message)
+                # Too late to tell the client (it left): the driver asks (GET /v1/sim/replay).
+                logger.warning("%s: replay diverged: %s", self._name, missing.message)
+                self.divergence = missing
         return self.divergence
 
     async def _read_all(self) -> None:

@@ -20,6 +20,9 @@ Routes:
     ``POST /v1/chat/completions``: the scripted judge (:mod:`.judge`): a chat completion whose
     content is the verdict the token's script's ``judge`` block gives for the rubric and
     transcript of the request (or the fault it scripts). Any valid token; others get 401.
+    ``GET /v1/sim/replay``: what the replayed connections of the token's script found
+    (``BrainScript.replay``), once none is open (up to 5 s): ``{"replayed": N, "settled":
+    bool, "divergences": [message, ...]}``; any valid token, for its own script.
     ``GET /v1/sim/connections``: what each client sent (``SimulatorConfig.record_frames``),
     ``{"connections": [<FrameLog.to_json()>, ...]}``, oldest first; the server's tokens only.
 
@@ -73,7 +76,14 @@ from voxray.actors.simulator.sip_line import LineState, SipLine, SipLines
 from voxray.actors.simulator.transcription import Transcriber
 from voxray.actors.simulator.voice import VoiceBank
 
-__all__ = ["CONNECTIONS_PATH", "REALTIME_PATH", "SCRIPTS_PATH", "Simulator", "SimulatorState"]
+__all__ = [
+    "CONNECTIONS_PATH",
+    "REALTIME_PATH",
+    "REPLAY_PATH",
+    "SCRIPTS_PATH",
+    "Simulator",
+    "SimulatorState",
+]
 
 logger = logging.getLogger("voxray.simulator")
 
@@ -81,6 +91,8 @@ REALTIME_PATH: Final = "/v1/realtime"
 _SECRETS_PATH: Final = "/v1/realtime/client_secrets"
 SCRIPTS_PATH: Final = "/v1/sim/scripts"
 CONNECTIONS_PATH: Final = "/v1/sim/connections"
+REPLAY_PATH: Final = "/v1/sim/replay"
+_REPLAY_SETTLE_S: Final = 5.0
 _FRAME_LOGS_KEPT: Final = 1_000
 _SUBPROTOCOL_PREFIX: Final = "xai-client-secret."
 _DEFAULT_SECRET_S: Final = 600
@@ -143,6 +155,7 @@ class Simulator:
         app.router.add_post(_SECRETS_PATH, self._client_secrets)
         app.router.add_post(SCRIPTS_PATH, self._register_script)
         app.router.add_get(CONNECTIONS_PATH, self._connection_logs)
+        app.router.add_get(REPLAY_PATH, self._replay_verdict)
         app.router.add_post(CHAT_COMPLETIONS_PATH, self._chat_completions)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -401,14 +414,19 @@ class Simulator:
             raise
 
         if script.brain.script.replay is not None:
-            await serve_replay(
-                ws,
-                script.brain.script.replay,
-                speed=self.config.speed,
-                connection=script_ordinal - 1,
-            )
-            with contextlib.suppress(Exception):
-                await ws.close()
+            script.replays.opened()
+            divergence = None
+            try:
+                divergence = await serve_replay(
+                    ws,
+                    script.brain.script.replay,
+                    speed=self.config.speed,
+                    connection=script_ordinal - 1,
+                )
+            finally:
+                script.replays.closed(divergence.message if divergence is not None else None)
+                with contextlib.suppress(Exception):
+                    await ws.close()
             return ws
 
         def drop() -> None:
@@ -438,6 +456,19 @@ class Simulator:
             with contextlib.suppress(Exception):
                 await ws.close()
         return ws
+
+    async def _replay_verdict(self, request: web.Request) -> web.Response:
+        script = self._script_for(self._bearer(request))
+        if script is None:
+            return self._unauthorized("Incorrect API key provided.")
+        ledger = script.replays
+        settled = await ledger.settled(_REPLAY_SETTLE_S)
+        body = {
+            "replayed": ledger.replayed,
+            "settled": settled,
+            "divergences": list(ledger.divergences),
+        }
+        return web.json_response(body)
 
     async def _client_secrets(self, request: web.Request) -> web.Response:
         token = self._bearer(request)

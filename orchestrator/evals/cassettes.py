@@ -9,21 +9,31 @@ session actor writes the cassette itself, scrubbed, so the frames never travel t
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit, urlunsplit
 
-from voxray.actors.errors import ConfigError
+import aiohttp
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.conversation.result import SessionResult
+from voxray.actors.errors import ConfigError, ErrorInfo, ProviderError
+from voxray.actors.realtime.transport import REPLAY_DIVERGENCE
 from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.simulator.server import REPLAY_PATH
 from voxray.evals.suite import ScenarioSpec, Suite
 from voxray.settings import VoxraySettings
 
-__all__ = ["CASSETTES_DIR", "CassettePlan", "cassette_name"]
+__all__ = ["CASSETTES_DIR", "CassettePlan", "cassette_name", "replay_divergences"]
+
+logger = logging.getLogger("voxray.evals.cassettes")
 
 CASSETTES_DIR: Final = "cassettes"
 """The folder of a run directory that ``--record`` fills."""
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9._#@+=-]")
+_ASK_TIMEOUT_S: Final = 10.0
 
 
 def cassette_name(run_key: str) -> str:
@@ -92,6 +102,29 @@ class CassettePlan:
             return None
         return str((self.record_root / cassette_name(run_key)).resolve())
 
+    async def judged(self, result: SessionResult, endpoint: ProviderEndpoint) -> SessionResult:
+        """``result``, failed when its replay diverged after the client stopped listening
+        (it hung up before sending everything recorded): the simulator could not tell it."""
+        if self.replay_root is None or result.status != "completed":
+            return result
+        try:
+            divergences = await replay_divergences(endpoint)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as unasked:
+            logger.warning("cannot ask the simulator how the replay went: %s", unasked)
+            return result
+        if not divergences:
+            return result
+        diverged = ProviderError(
+            f"replay diverged from the cassette: {divergences[0]}",
+            error_type="invalid_request_error",
+            code=REPLAY_DIVERGENCE,
+            retryable=False,
+        )
+        info = ErrorInfo.of(diverged)
+        return result.model_copy(
+            update={"status": "failed", "error_info": info, "error": str(info)}
+        )
+
     def sim_script(self, spec: ScenarioSpec, run_key: str) -> BrainScript:
         """The simulator's script of a run: its brain, or its cassette when replaying."""
         script = spec.sim_script()
@@ -99,3 +132,21 @@ class CassettePlan:
             return script
         cassette = (self.replay_root / cassette_name(run_key)).resolve()
         return script.model_copy(update={"replay": str(cassette)})
+
+
+async def replay_divergences(endpoint: ProviderEndpoint) -> list[str]:
+    """What the simulator's replayed connections of ``endpoint``'s token found (``GET
+    /v1/sim/replay``, which answers once none of them is open)."""
+    parts = urlsplit(endpoint.url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    url = urlunsplit((scheme, parts.netloc, REPLAY_PATH, "", ""))
+    headers = {"Authorization": f"Bearer {endpoint.api_key.get_secret_value()}"}
+    timeout = aiohttp.ClientTimeout(total=_ASK_TIMEOUT_S)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as http,
+        http.get(url, headers=headers) as response,
+    ):
+        response.raise_for_status()
+        body = await response.json()
+    divergences = body.get("divergences", []) if isinstance(body, dict) else []
+    return [str(message) for message in divergences]

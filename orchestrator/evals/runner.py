@@ -167,6 +167,8 @@ class _Job:
                 raise _Unfinished("interrupted", f"its simulator died: {result.error}")
             if result.status == "lost" and self.drain.requested:
                 raise _Unfinished("interrupted", f"stopped by the job's drain: {result.error}")
+            # Replay: a client that hung up before sending all it sent when recorded.
+            result = await self.cassettes.judged(result, lease.endpoint)
             recording = (
                 self.run_dir.write_recording(run.key, result.recording)
                 if result.recording
