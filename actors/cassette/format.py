@@ -207,6 +207,7 @@ def save_cassette(cassette: Cassette, directory: Path, secrets: Iterable[str]) -
         )
     meta = cassette.meta.model_copy(update={"frames": len(cassette.frames)})
     directory = Path(directory)
+    staging: Path | None = None
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
@@ -221,6 +222,8 @@ def save_cassette(cassette: Cassette, directory: Path, secrets: Iterable[str]) -
             shutil.rmtree(directory)
         os.replace(staging, directory)
     except OSError as error:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # no half-written cassette left behind
         raise CassetteError(f"{directory}: cannot write the cassette: {error}") from error
     return directory
 
