@@ -29,7 +29,6 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -370,12 +369,3 @@ async def with_judgement(
     judged = await judge_run(spec, result, endpoint, settings)
     checks = (*verdict.checks, *judged)
     return ScenarioScore(passed=all(check.passed for check in checks), checks=checks)
-
-
-def judge_tokens(checks: Sequence[Check]) -> tuple[int, int]:
-    """(prompt, completion) tokens the judge spent over ``checks``."""
-    details = [check.judge for check in checks if check.judge is not None]
-    return (
-        sum(detail.prompt_tokens for detail in details),
-        sum(detail.completion_tokens for detail in details),
-    )

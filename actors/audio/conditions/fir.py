@@ -38,18 +38,18 @@ def design_fir(response_db: Sequence[tuple[float, float]], rate: int, taps: int)
 
 
 class StreamingFir:
-    """Applies an FIR to a continuous stream; output aligned with input by the group delay."""
+    """Applies an FIR to a continuous stream, chunk by chunk with no seams between chunks.
+
+    The output lags the input by the filter's group delay (``taps // 2`` samples):
+    the first chunk starts with that much of the filter's ramp-up.
+    """
 
     def __init__(self, coefficients: FloatArray) -> None:
         self._h = coefficients
         self._history = float_array(coefficients.size - 1)
 
-    @property
-    def delay_samples(self) -> int:
-        """Group delay of the (linear-phase) filter."""
-        return self._h.size // 2
-
     def process(self, samples: FloatArray) -> FloatArray:
+        """The next ``samples.size`` filtered samples (the stream's history carried over)."""
         if not samples.size:
             return samples
         data = np.concatenate((self._history, samples))
