@@ -158,15 +158,16 @@ async def test_barge_in_clears_twilio_and_truncates_at_the_acknowledged_mark(
     # a few chunks ahead of the gateway's view then), and had received more than that.
     heard_ms, received_ms = caller.report.cleared_at[0]
     assert 0 < truncation.audio_end_ms <= heard_ms
-    assert heard_ms - truncation.audio_end_ms <= 3 * 40  # within three 40 ms chunks
+    assert heard_ms - truncation.audio_end_ms <= 2 * 120  # within two marks (every 120 ms)
     assert truncation.audio_end_ms < received_ms
     assert truncation.audio_end_ms % 40 == 0  # on a mark, i.e. a chunk boundary
 
 
 def test_marks_echoed_after_a_clear_do_not_move_what_was_heard() -> None:
-    ledger = MarkLedger()
+    ledger = MarkLedger(mark_every_ms=0)  # a mark after every chunk
     first = ledger.sent("item-1", 1600)  # 200 ms of μ-law
     second = ledger.sent("item-1", 1600)
+    assert first is not None and second is not None
     assert ledger.playing() and ledger.heard() == ("item-1", 0)
     assert ledger.acknowledged_mark(first)
     assert ledger.heard() == ("item-1", 200)
@@ -177,6 +178,7 @@ def test_marks_echoed_after_a_clear_do_not_move_what_was_heard() -> None:
     # The cut item is done with: nothing is playing, and a new item starts from zero.
     assert ledger.heard() == (None, 0)
     third = ledger.sent("item-2", 800)
+    assert third is not None
     assert ledger.heard() == ("item-2", 0)
     assert ledger.acknowledged_mark(third) and ledger.heard() == ("item-2", 100)
 
@@ -292,6 +294,24 @@ async def test_a_session_the_provider_ends_hangs_up_the_caller_with_a_failed_rec
     assert report.close_code == aiohttp.WSCloseCode.OK
     assert (records[0].status, records[0].end_reason) == ("failed", "error")
     assert records[0].error
+
+
+def test_marks_go_every_100_ms_at_item_ends_and_when_flushed() -> None:
+    ledger = MarkLedger()  # every 100 ms
+    assert [ledger.sent("item-1", 320) for _ in range(2)] == [None, None]  # 40 ms chunks
+    third = ledger.sent("item-1", 320)
+    assert third is not None  # 120 ms unmarked: due
+    assert ledger.sent("item-1", 320) is None
+    tail = ledger.before("item-2")  # a new item: the old one's 40 ms tail is marked first
+    assert tail is not None and ledger.before("item-2") is None
+    assert ledger.acknowledged_mark(third) and ledger.heard() == ("item-1", 120)
+    assert ledger.acknowledged_mark(tail) and ledger.heard() == ("item-1", 160)
+    ledger.sent("item-2", 160)
+    assert ledger.playing()  # unmarked audio is still playing
+    last = ledger.flush()  # the response finished
+    assert last is not None and ledger.flush() is None
+    assert ledger.acknowledged_mark(last) and ledger.heard() == ("item-2", 20)
+    assert not ledger.playing()
 
 
 def test_outbound_frames_are_the_json_the_models_dump() -> None:

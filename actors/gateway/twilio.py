@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape, quoteattr
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from pydantic import ValidationError
 from voxray.actors.conversation.agent import AudioFormatConfig
-from voxray.actors.conversation.events import ConversationEvent, Interrupted
+from voxray.actors.conversation.events import ConversationEvent, Interrupted, ResponseFinished
 from voxray.actors.errors import VoxrayError
 from voxray.actors.gateway.admission import CallRefused, RefusalCause
 from voxray.actors.gateway.calls import Call
@@ -341,14 +341,23 @@ class _Stream:
         self._outbound.put_nowait(text)
 
     def _on_agent_audio(self, response_id: str, item_id: str, delta: str) -> None:
+        tail = self._marks.before(item_id)
+        if tail is not None:
+            self._send(self._frames.mark(tail))
         self._send(self._frames.media(delta))
         audio_bytes = len(delta) * 3 // 4 - delta.count("=", -2)
-        self._send(self._frames.mark(self._marks.sent(item_id, audio_bytes)))
+        name = self._marks.sent(item_id, audio_bytes)
+        if name is not None:
+            self._send(self._frames.mark(name))
         if self._call is not None:
             self._call.first_audio_sent()
 
     def _on_event(self, event: ConversationEvent) -> None:
-        if isinstance(event, Interrupted):
+        if isinstance(event, ResponseFinished):
+            tail = self._marks.flush()  # the response's last audio gets its mark
+            if tail is not None:
+                self._send(self._frames.mark(tail))
+        elif isinstance(event, Interrupted):
             # What was queued at Twilio must not play; its marks will echo and be ignored.
             while not self._outbound.empty():
                 self._outbound.get_nowait()

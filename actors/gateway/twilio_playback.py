@@ -1,7 +1,9 @@
 """What a Twilio caller has heard, from mark acknowledgements.
 
-Each agent audio chunk sent to Twilio is followed by a ``mark``; Twilio echoes a mark once the
-audio before it has played. So the last acknowledged mark says exactly how much of which item
+Agent audio sent to Twilio is followed by a ``mark`` every ``mark_every_ms`` of it (100 ms: a
+mark per 20 ms chunk would double the messages both ways for no audible precision), at the end
+of each item, and when a response finishes; Twilio echoes a mark once the audio before it has
+played. So the last acknowledged mark says exactly how much of which item
 the caller heard: that, not what was sent, is where barge-in truncates. After a ``clear``,
 Twilio echoes the marks still pending; they were forgotten when the clear was sent, so they
 change nothing.
@@ -25,7 +27,9 @@ class _Pending:
 class MarkLedger:
     """Marks sent and acknowledged for one stream; a :class:`PlaybackProbe`."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark_every_ms: float = 100.0) -> None:
+        self._mark_every_ms = mark_every_ms
+        self._unmarked_ms = 0.0  # audio of the last item sent since its last mark
         self._pending: dict[str, _Pending] = {}
         self._sent_ms: dict[str, float] = {}
         self._last_item: str | None = None
@@ -34,14 +38,32 @@ class MarkLedger:
         self.acknowledged = 0
         self.ignored = 0
 
-    def sent(self, item_id: str, audio_bytes: int) -> str:
-        """Audio of ``item_id`` went out; returns the name of the mark to send after it."""
-        self._seq += 1
-        end_ms = self._sent_ms.get(item_id, 0.0) + audio_bytes / _MULAW_BYTES_PER_MS
-        self._sent_ms[item_id] = end_ms
+    def before(self, item_id: str) -> str | None:
+        """Audio of ``item_id`` is about to go out: the mark closing the previous item's
+        unmarked tail, to send first, if there is one."""
+        if self._last_item is not None and self._last_item != item_id:
+            return self.flush()
+        return None
+
+    def sent(self, item_id: str, audio_bytes: int) -> str | None:
+        """Audio of ``item_id`` went out; the name of a mark to send after it, when due."""
+        ms = audio_bytes / _MULAW_BYTES_PER_MS
+        self._sent_ms[item_id] = self._sent_ms.get(item_id, 0.0) + ms
         self._last_item = item_id
+        self._unmarked_ms += ms
+        if self._unmarked_ms >= self._mark_every_ms:
+            return self.flush()
+        return None
+
+    def flush(self) -> str | None:
+        """A mark for the audio sent since the last one (a response ended); None if none."""
+        item_id = self._last_item
+        if item_id is None or self._unmarked_ms <= 0:
+            return None
+        self._seq += 1
+        self._unmarked_ms = 0.0
         name = f"voxray-{self._seq}"
-        self._pending[name] = _Pending(item_id, int(end_ms))
+        self._pending[name] = _Pending(item_id, int(self._sent_ms[item_id]))
         return name
 
     def acknowledged_mark(self, name: str) -> bool:
@@ -61,6 +83,7 @@ class MarkLedger:
         """A ``clear`` was sent: pending marks will be echoed but mean nothing; how many."""
         dropped = len(self._pending)
         self._pending.clear()
+        self._unmarked_ms = 0.0
         # The cut item is finished (truncated or deleted): a later barge-in before new audio
         # must not cut it again (the provider would answer "item does not exist").
         self._last_item = None
@@ -70,8 +93,8 @@ class MarkLedger:
     # --- PlaybackProbe ----------------------------------------------------------------------
 
     def playing(self) -> bool:
-        """Audio was sent whose mark has not come back."""
-        return bool(self._pending)
+        """Audio was sent whose mark has not come back (or is not sent yet)."""
+        return bool(self._pending) or self._unmarked_ms > 0
 
     def heard(self) -> tuple[str | None, int]:
         """The item last sent, and the ms of it the caller acknowledged hearing."""
