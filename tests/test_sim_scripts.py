@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -75,6 +76,24 @@ def test_bad_fault_plan_is_one_line_naming_the_field(
     out = capsys.readouterr().out
     assert code == 2
     assert "actions.0.drop.after_s" in out and out.strip().count("\n") == 0, out
+
+
+def test_a_taken_port_is_one_line_naming_it_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["sim", "--port", str(port)])
+    out = " ".join(capsys.readouterr().out.split())  # rich folds long lines
+    assert code == 2
+    assert out.startswith(f"error: cannot listen on 127.0.0.1:{port}: "), out
+    assert "address already in use" in out and "--port 0" in out
+
+
+def test_a_negative_option_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["sim", "--port", "0", "--max-duration", "-1"])
+    assert code == 2
+    assert capsys.readouterr().out.strip() == "error: --max-duration must be >= 0, got -1.0"
 
 
 # ------------------------------------------------------------------ `voxray sim --rules` serving

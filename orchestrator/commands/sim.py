@@ -100,8 +100,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     token = args.token or secrets.token_urlsafe(24)
     if not math.isfinite(args.speed) or args.speed <= 0:
         raise ConfigError(f"--speed must be a finite number > 0, got {args.speed!r}")
-    if min(args.ping_interval, args.latency_ms, args.latency_spread_ms, args.max_duration) < 0:
-        raise ConfigError("--ping-interval, --latency-*, --max-duration must be >= 0")
+    for option, value in (
+        ("--ping-interval", args.ping_interval),
+        ("--latency-ms", args.latency_ms),
+        ("--latency-spread-ms", args.latency_spread_ms),
+        ("--max-duration", args.max_duration),
+    ):
+        if not value >= 0:  # also refuses nan
+            raise ConfigError(f"{option} must be >= 0, got {value!r}")
     faults: FaultPlan | None = None
     if args.faults is not None:
         try:
@@ -133,7 +139,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     async def serve() -> None:
         simulator = Simulator(config, script=script)
-        url = await simulator.start()
+        try:
+            url = await simulator.start()
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            reason = error.strerror or str(error)
+            raise ConfigError(
+                f"cannot listen on {args.host}:{args.port}: {reason} (--port 0 picks a free one)"
+            ) from None
         tokens = {name: simulator.register(each, name) for name, each in named.items()}
         freeze_startup_heap()  # a real-time server: keep GC pauses off its event loop
         console.print(f"voxray simulator listening on {url}", highlight=False, soft_wrap=True)
