@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult, ToolCallRecord, TurnMetrics
@@ -211,6 +212,41 @@ async def test_a_refused_key_is_an_http_error_that_never_names_the_key(sim: Simu
     (check,) = [check for check in verdict.checks if check.judge is not None]
     assert check.outcome == "error" and check.judge.errors == {"http_error": 1}
     assert "HTTP 401" in check.got
+    assert secret not in json.dumps(verdict.model_dump())
+
+
+@pytest.mark.parametrize("status", [400, 200])
+async def test_a_judge_endpoint_that_echoes_the_key_never_gets_it_into_the_check(
+    status: int,
+) -> None:
+    """xAI answers a wrong key with 400 'Incorrect API key provided: xai-...'; a 200 may quote
+    it too (a refusal, a reason). Neither reaches the check, summary.json or the report."""
+    secret = "xai-SECRET-judge-key-0123456789"
+
+    async def echo(request: web.Request) -> web.Response:
+        quoted = f"Incorrect API key provided: {request.headers['Authorization'][7:]}"
+        if status == 400:
+            return web.json_response({"error": {"message": quoted}}, status=400)
+        message = {"role": "assistant", "content": None, "refusal": quoted}
+        return web.json_response({"choices": [{"message": message}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", echo)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        settings = FAST.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+        endpoint = ProviderEndpoint(url="ws://127.0.0.1:1/v1/realtime", api_key=SecretStr(secret))
+        spec, result = _spec(samples=1), _result()
+        verdict = await with_judgement(spec, result, score(spec, result), endpoint, settings)
+    finally:
+        await runner.cleanup()
+    (check,) = [check for check in verdict.checks if check.judge is not None]
+    assert check.outcome == "error"
+    assert "Incorrect API key provided: [redacted]" in check.got
     assert secret not in json.dumps(verdict.model_dump())
 
 

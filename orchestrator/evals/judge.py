@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.conversation.script import TextTurn
+from voxray.actors.realtime.redaction import InboundRedactor
 from voxray.evals.judge_verdicts import JudgeSample, decide
 from voxray.evals.scoring import Check, ScenarioScore
 from voxray.evals.suite import ScenarioSpec
@@ -163,6 +164,9 @@ class JudgeClient:
         self.url = base_url.rstrip("/") + CHAT_COMPLETIONS_PATH
         self.settings = settings
         self._key = api_key
+        # What the endpoint says goes into checks, summary.json and the report: a provider (or
+        # a proxy) quoting the key in an error must not carry it there.
+        self._redactor = InboundRedactor([api_key.get_secret_value()])
         self._rng = rng or random.Random()
         self._http: aiohttp.ClientSession | None = None
         self._gate = asyncio.Semaphore(settings.max_concurrency)
@@ -204,13 +208,13 @@ class JudgeClient:
             retry_after: float | None = None
             try:
                 async with self._session().post(self.url, json=body, headers=headers) as reply:
+                    text = self._redactor.all(await reply.text(errors="replace"))
                     if reply.status == 200:
                         try:
-                            payload = await reply.json(content_type=None)
-                        except (ValueError, aiohttp.ContentTypeError):
+                            payload = json.loads(text)
+                        except ValueError:
                             return JudgeSample(None, "the reply is not JSON", "malformed")
                         return _parse(payload)
-                    text = await reply.text()
                     if reply.status != 429 and reply.status < 500:
                         return JudgeSample(None, _http_problem(reply.status, text), "http_error")
                     last = JudgeSample(
