@@ -67,9 +67,11 @@ class SipIngress:
         self._running: dict[str, asyncio.Task[None]] = {}  # xAI call id -> its call's task
 
     def routes(self) -> list[web.RouteDef]:
+        """The webhook route (``POST /sip/webhook``)."""
         return [web.post(WEBHOOK_PATH, self._webhook)]
 
     def describe(self, base_url: str) -> list[str]:
+        """The line ``voxray serve`` prints: the webhook URL, or why every webhook is refused."""
         line = f"sip      xAI webhook    POST {base_url}{WEBHOOK_PATH}"
         if self._verifier is None:
             line += "  (refusing: set VOXRAY_XAI_WEBHOOK_SECRET)"
