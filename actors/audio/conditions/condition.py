@@ -82,7 +82,7 @@ class CallerLine:
         self._noise = (
             NoiseStage(condition.noise, rate, int(base)) if condition.noise is not None else None
         )
-        self.packet_loss = (
+        self._packet_loss = (
             PacketLossStage(condition.packet_loss, rate, int(base) + 2)
             if condition.packet_loss is not None
             else None
@@ -94,8 +94,8 @@ class CallerLine:
             stages.append(MicrophoneStage(condition.microphone, rate))
         if condition.telephone is not None:
             stages.append(TelephoneStage(condition.telephone, rate))
-        if self.packet_loss is not None:
-            stages.append(self.packet_loss)
+        if self._packet_loss is not None:
+            stages.append(self._packet_loss)
         self._stages = stages
 
     def hear_utterance(self, samples: NDArray[np.int16]) -> None:
