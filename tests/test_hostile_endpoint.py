@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,10 +62,11 @@ async def _refuse(socket: web.WebSocketResponse, state: Hostile, bearer: str) ->
     await socket.close(code=state.close_code, message=b"invalid api key")
 
 
-@pytest.fixture
-async def hostile(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hostile]:
-    monkeypatch.setattr(transport, "HANDSHAKE_RETRY_DELAYS_S", (0.01, 0.02, 0.04))
-    state = Hostile()
+def _hostile_handler(
+    state: Hostile,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The endpoint: fails ``state.handshakes_to_fail`` handshakes, then refuses the key given
+    (quoting it) in answer to the client's first event."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if state.handshakes_to_fail > 0:
@@ -82,7 +83,14 @@ async def hostile(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hostile]:
                 break
         return socket
 
-    async with serve_websocket(handle) as url:
+    return handle
+
+
+@pytest.fixture
+async def hostile(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Hostile]:
+    monkeypatch.setattr(transport, "HANDSHAKE_RETRY_DELAYS_S", (0.01, 0.02, 0.04))
+    state = Hostile()
+    async with serve_websocket(_hostile_handler(state)) as url:
         state.url = url
         yield state
 
@@ -185,19 +193,7 @@ def test_voxray_eval_against_a_key_echoing_endpoint_stores_the_key_nowhere(
     async def serve() -> None:
         nonlocal stop
         stop = loop.create_future()
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            state.connections += 1
-            bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-            socket = web.WebSocketResponse()
-            await socket.prepare(request)
-            async for message in socket:
-                if message.type is WSMsgType.TEXT:
-                    await _refuse(socket, state, bearer)
-                    break
-            return socket
-
-        async with serve_websocket(handle) as url:
+        async with serve_websocket(_hostile_handler(state)) as url:
             state.url = url
             served.set()
             await stop
