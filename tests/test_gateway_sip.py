@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from voxray.actors.gateway.records import CallRecord
 from voxray.actors.realtime.webhooks import decode_secret, webhook_headers
 from voxray.actors.simulator.server import Simulator
-from voxray.actors.simulator.sip_caller import SipCaller, SipCallScript, SipStep
+from voxray.actors.simulator.sip_caller import SipCaller, SipCallReport, SipCallScript, SipStep
 
 from tests.conftest import TEST_SPEED
 from tests.gateway_fixtures import GREETING, running_gateway, support_agent
@@ -45,6 +45,18 @@ async def _wait_records(tmp_path: Path, count: int) -> list[CallRecord]:
 
 def _webhook_url(gateway_url: str) -> str:
     return f"{gateway_url}/sip/webhook"
+
+
+async def _answered_call(
+    simulator: Simulator, url: str, http: aiohttp.ClientSession, *, hold_ms: int
+) -> tuple[SipCaller, asyncio.Task[SipCallReport]]:
+    """A call that is up (the greeting heard) and then holds the line for ``hold_ms``."""
+    holding = SipCallScript(steps=(SipStep(pause_ms=hold_ms),))
+    caller = SipCaller(simulator.lines, url, SECRET, holding)
+    caller.speed = TEST_SPEED
+    task = asyncio.create_task(caller.run(http))
+    assert await caller.line.wait_for_agent_audio(1.0, timeout_s=10)
+    return caller, task
 
 
 async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
@@ -105,17 +117,13 @@ async def test_bad_webhooks_are_refused_with_their_cause_and_a_good_call_goes_on
     key = decode_secret(SECRET)
     now = int(time.time())
     caplog.set_level(logging.WARNING, logger="voxray.gateway")
-    long_script = SipCallScript(steps=(SipStep(pause_ms=4000),))
     async with (
         running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET) as gateway,
         aiohttp.ClientSession() as http,
     ):
         url = _webhook_url(gateway.url)
-        caller = SipCaller(simulator.lines, url, SECRET, long_script)
-        caller.speed = TEST_SPEED
-        good_call = asyncio.create_task(caller.run(http))
         # The good call is up (greeting heard) before the bad input comes.
-        assert await caller.line.wait_for_agent_audio(1.0, timeout_s=10)
+        caller, good_call = await _answered_call(simulator, url, http, hold_ms=4000)
 
         body = _event("rtc_bad_signature")
         forged = webhook_headers(decode_secret(OTHER_SECRET), "evt_1", body, timestamp=now)
@@ -163,21 +171,20 @@ async def test_bad_webhooks_are_refused_with_their_cause_and_a_good_call_goes_on
 async def test_over_the_cap_or_draining_the_webhook_gets_503_and_the_live_call_goes_on(
     simulator: Simulator, tmp_path: Path
 ) -> None:
-    holding = SipCallScript(steps=(SipStep(pause_ms=3000),))
     async with (
         running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET, max_calls=1) as gateway,
         aiohttp.ClientSession() as http,
     ):
         url = _webhook_url(gateway.url)
-        first = SipCaller(simulator.lines, url, SECRET, holding)
-        first.speed = TEST_SPEED
-        held = asyncio.create_task(first.run(http))
-        assert await first.line.wait_for_agent_audio(1.0, timeout_s=10)
+        first, held = await _answered_call(simulator, url, http, hold_ms=3000)
         over = await simulator.place_call(url, SECRET, SipCallScript(), http=http)
         assert over.outcome == "refused" and over.webhook_status == 503
         assert over.webhook_error is not None and "1 calls" in over.webhook_error
         draining = asyncio.create_task(gateway.drain(30))
-        await asyncio.sleep(0)  # one turn of the loop: the drain's first step refuses new calls
+        for _ in range(500):  # the drain's first step refuses new calls
+            if not gateway.context.accepting:
+                break
+            await asyncio.sleep(0.01)
         assert not gateway.context.accepting
         late = await simulator.place_call(url, SECRET, SipCallScript(), http=http)
         assert late.webhook_status == 503 and "draining" in str(late.webhook_error)
