@@ -34,6 +34,8 @@ from voxray.evals.suite import ScenarioSpec, load_suite
 from voxray.evals.summary import summarize
 from voxray.settings import JudgeSettings
 
+from tests.local_websocket import serve_local
+
 RUBRIC = "the agent confirmed the order number before cancelling"
 FAST = JudgeSettings(timeout_s=2.0, retries=2, backoff_s=0.01)
 
@@ -230,20 +232,11 @@ async def test_a_judge_endpoint_that_echoes_the_key_never_gets_it_into_the_check
         message = {"role": "assistant", "content": None, "refusal": quoted}
         return web.json_response({"choices": [{"message": message}]})
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", echo)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        settings = FAST.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    async with serve_local("POST", "/v1/chat/completions", echo) as host:
+        settings = FAST.model_copy(update={"base_url": f"http://{host}"})
         endpoint = ProviderEndpoint(url="ws://127.0.0.1:1/v1/realtime", api_key=SecretStr(secret))
         spec, result = _spec(samples=1), _result()
         verdict = await with_judgement(spec, result, score(spec, result), endpoint, settings)
-    finally:
-        await runner.cleanup()
     (check,) = [check for check in verdict.checks if check.judge is not None]
     assert check.outcome == "error"
     assert "Incorrect API key provided: [redacted]" in check.got
