@@ -8,9 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from voxray.cli import main
 from voxray.evals.compare import compare_records, fisher_one_sided, wilson_interval
-from voxray.evals.compare_view import add_regressions_to_junit, render_compare_page
+from voxray.evals.compare_view import (
+    add_regressions_to_junit,
+    comparison_table,
+    render_compare_page,
+)
 from voxray.evals.records import ScenarioRecord, ToolCallSummary
 from voxray.evals.scoring import Check
 
@@ -100,6 +105,20 @@ def test_tool_call_differences_and_missing_sides() -> None:
     assert cells["a"].tool_call_changes == {"get_weather": (1.0, 2.0)}
     assert cells["gone"].b is None and cells["new"].a is None
     assert not comparison.regressions
+
+
+def test_the_table_on_an_80_column_terminal_cuts_nothing() -> None:
+    comparison = compare_records(
+        _run("spoken-tool-call@noisy-street", 10, 10, latency_ms=1118),
+        _run("spoken-tool-call@noisy-street", 3, 10, latency_ms=1118),
+    )
+    console = Console(width=80, record=True, color_system=None)
+    console.print(comparison_table(comparison))
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    text = "".join(lines)
+    assert "…" not in text  # no name, interval or verdict cut short
+    assert "REGRESSED" in text and "[72%-100%]" in text and "[11%-60%]" in text
 
 
 def test_cli_compare_writes_json_and_html_and_exits_1_on_regression(tmp_path: Path) -> None:

@@ -77,12 +77,13 @@ def comparison_table(comparison: Comparison) -> Table:
     table = Table(
         title="voxray compare (A: baseline, B; passed runs [95% CI])", title_justify="left"
     )
-    table.add_column("scenario", no_wrap=True)
-    table.add_column("A", no_wrap=True)
-    table.add_column("B", no_wrap=True)
-    table.add_column("change", justify="right", no_wrap=True)
-    table.add_column("p95 ms", no_wrap=True)
-    table.add_column("verdict", no_wrap=True)
+    # A narrow terminal wraps cells rather than cutting them: a cut name or interval is lost.
+    table.add_column("scenario", overflow="fold")
+    table.add_column("A")
+    table.add_column("B")
+    table.add_column("change", justify="right")
+    table.add_column("p95 ms")
+    table.add_column("verdict", no_wrap=True, min_width=9)  # REGRESSED
     styles = {"fail": "bold red", "pass": "green", "skip": "yellow"}
     for cell in comparison.cells:
         label, kind = _verdict(cell)
