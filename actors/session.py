@@ -22,6 +22,7 @@ import ray
 from pydantic import BaseModel, ConfigDict
 from voxray.actors.cassette.recorder import CassetteRecorder, save_recording
 from voxray.actors.conversation.agent import AgentConfig
+from voxray.actors.conversation.caller_call import play_call
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
 from voxray.actors.conversation.events import ConversationEvent
@@ -55,6 +56,9 @@ class SessionRequest(BaseModel):
     record_dir: str | None = None
     """Record the session into a cassette in this directory (``eval --record``); the actor
     writes it, scrubbed, so the frames never travel through Ray."""
+    caller_endpoint: ProviderEndpoint | None = None
+    """Where the simulated caller's own session connects (``script.caller``); default: the
+    agent's endpoint."""
 
 
 async def play_scenario(
@@ -69,6 +73,18 @@ async def play_scenario(
     With ``request.record_dir`` the session is recorded into a cassette there; a cassette that
     cannot be written safely fails the run (:class:`~voxray.actors.cassette.CassetteError`).
     """
+    if request.script.caller is not None:
+        # A simulated caller plays the user: two sessions bridged (not recorded to cassettes).
+        return await play_call(
+            session_id=request.session_id,
+            agent=request.agent,
+            script=request.script,
+            endpoint=request.endpoint,
+            caller_endpoint=request.caller_endpoint or request.endpoint,
+            tuning=request.tuning,
+            tools=tools,
+            on_start=on_start,
+        )
     recorder = CassetteRecorder() if request.record_dir is not None else None
     conversation = Conversation(
         request.agent,

@@ -130,6 +130,40 @@ def _check_judged(out: Path, records: list[dict[str, Any]]) -> None:
     assert "judge #1: The agent gave a delivery time." in html
 
 
+def _check_caller(out: Path, records: list[dict[str, Any]]) -> None:
+    by_key = {record["key"]: record for record in records}
+    for key, reason in [
+        ("order-status", "the agent gave the order status"),
+        ("table-booking", "the table is booked for seven"),
+    ]:
+        outcome = next(c for c in by_key[key]["checks"] if c["name"] == "caller outcome")
+        assert outcome["passed"] and outcome["got"] == f"success: {reason}", outcome
+    # The record reads as the call: each caller line, then the agent's answer, in time order.
+    turns = by_key["table-booking"]["turns"]
+    assert [(t["user_transcript"], t["agent_transcript"]) for t in turns] == [
+        ("Hi, I would like a table for two tonight.", "Of course. For what time?"),
+        ("At seven please.", "Booked, a table for two at seven."),
+        ("Perfect, thank you. Bye.", ""),
+    ]
+    starts = [t["user_speech_start_ms"] for t in turns]
+    assert starts == sorted(starts)
+    assert all(t["first_agent_audio_ms"] > t["user_speech_end_ms"] for t in turns[:2])
+    # The recording holds the call: the caller speaking (left) while the agent is silent
+    # (right), then the agent answering.
+    with wave.open(str(out / by_key["table-booking"]["recording"])) as wav:
+        rate = wav.getframerate()
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    first = turns[0]
+    said = stereo[
+        int(first["user_speech_start_ms"] * rate / 1000) : int(
+            first["user_speech_end_ms"] * rate / 1000
+        )
+    ].astype(np.float64)
+    assert _rms(said[:, 0]) > 100 and _rms(said[:, 1]) < 50, (_rms(said[:, 0]), _rms(said[:, 1]))
+    answer_at = int((first["first_agent_audio_ms"] + 200) * rate / 1000)
+    assert _rms(stereo[answer_at : answer_at + rate // 2, 1].astype(np.float64)) > 100
+
+
 CHECKS = {
     "barge-in": _check_barge_in,
     "tools": _check_tools,
@@ -137,6 +171,7 @@ CHECKS = {
     "repeats": _check_repeats,
     "conditions": _check_conditions,
     "judged": _check_judged,
+    "caller": _check_caller,
 }
 
 

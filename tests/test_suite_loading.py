@@ -92,7 +92,9 @@ def test_turn_of_no_known_kind(tmp_path: Path) -> None:
 
 def test_missing_turns(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: s\nscenarios:\n  - name: quiet\n")
-    assert _error(path).endswith("scenario 'quiet' (scenarios[0]) → turns: required key is missing")
+    assert _error(path).endswith(
+        "scenario 'quiet' (scenarios[0]) → turns: a scenario needs `turns` or a `caller`"
+    )
 
 
 def test_scenario_without_name_is_named_by_index(tmp_path: Path) -> None:
@@ -356,8 +358,10 @@ def test_every_problem_is_shown_not_just_counted(tmp_path: Path) -> None:
 
 
 def test_past_four_problems_the_rest_are_counted(tmp_path: Path) -> None:
-    scenarios = "".join(f"  - name: s{i}\n    agent: {{voice: bob}}\n" for i in range(6))
+    scenarios = "".join(
+        f"  - name: s{i}\n    agent: {{voice: bob}}\n    reply_timeout_s: 0\n" for i in range(6)
+    )
     message = _error(_write(tmp_path, "name: s\nscenarios:\n" + scenarios))
-    # Each scenario also lacks its turns: 12 problems, 4 shown.
-    assert message.count("unknown voice 'bob'") + message.count("required key") == 4
+    # Each scenario also has a timeout out of range: 12 problems, 4 shown.
+    assert message.count("unknown voice 'bob'") + message.count("reply_timeout_s") == 4
     assert message.endswith("; and 8 more problems")

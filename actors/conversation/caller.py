@@ -21,6 +21,7 @@ __all__ = [
     "CALL_CONNECTED_CUE",
     "END_CALL_TOOL",
     "CallerOutcome",
+    "CallerReport",
     "CallerSpec",
     "DialogueLine",
     "caller_agent",
@@ -138,3 +139,16 @@ class DialogueLine(BaseModel):
     start_ms: float
     end_ms: float
     text: str
+
+
+class CallerReport(BaseModel):
+    """The simulated caller's side of a call, kept in the agent's result."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: CallerOutcome
+    dialogue: tuple[DialogueLine, ...] = ()
+    audio_in_ms: float = Field(0.0, description="Audio the caller's session received.")
+    audio_out_ms: float = Field(0.0, description="Audio the caller's session produced.")
+    cost_estimate_usd: float = Field(0.0, description="The caller session's audio minutes.")
+    error: str | None = Field(None, description="Why the caller's session failed, if it did.")

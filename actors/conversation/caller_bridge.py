@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,6 +28,7 @@ from voxray.actors.conversation.caller import (
     CALL_CONNECTED_CUE,
     END_CALL_TOOL,
     CallerOutcome,
+    CallerReport,
     CallerSpec,
     DialogueLine,
 )
@@ -205,6 +207,27 @@ class CallerCall:
     outcome: CallerOutcome
     lateness_ms: tuple[float, ...] = ()
 
+    def result(self) -> SessionResult:
+        """The agent's result with the caller's side attached: the outcome, the dialogue, and
+        the caller session's audio counted in the cost (both sessions are billed)."""
+        caller = self.caller
+        report = CallerReport(
+            outcome=self.outcome,
+            dialogue=self.dialogue,
+            audio_in_ms=caller.audio_in_ms,
+            audio_out_ms=caller.audio_out_ms,
+            cost_estimate_usd=caller.metrics.cost_estimate_usd,
+            error=caller.error,
+        )
+        metrics = self.agent.metrics
+        cost = round(metrics.cost_estimate_usd + caller.metrics.cost_estimate_usd, 4)
+        return self.agent.model_copy(
+            update={
+                "caller": report,
+                "metrics": metrics.model_copy(update={"cost_estimate_usd": cost}),
+            }
+        )
+
 
 class CallerBridge:
     """Runs one call between an agent conversation and a caller conversation.
@@ -218,12 +241,21 @@ class CallerBridge:
         speed: pacing factor (1 = real time; the simulator's speed offline).
         frame_ms: audio moved each way per tick.
         rate: the sample rate audio is carried at (the conversations' consumer rate).
+        line: what the phone line does to the caller's audio on its way to the agent (a
+            caller condition: noise, a narrowband line, losses); as many samples out as in.
     """
 
     def __init__(
-        self, spec: CallerSpec, *, speed: float = 1.0, frame_ms: int = 20, rate: int = 24_000
+        self,
+        spec: CallerSpec,
+        *,
+        speed: float = 1.0,
+        frame_ms: int = 20,
+        rate: int = 24_000,
+        line: Callable[[NDArray[np.int16]], NDArray[np.int16]] | None = None,
     ) -> None:
         self.spec = spec
+        self._line = line
         self.desk = HangUpDesk()
         self._speed = speed
         self._frame_ms = frame_ms
@@ -289,6 +321,8 @@ class CallerBridge:
             agent_frame = agent_says.take(self.position_ms, self._frame_ms)
             caller_frame = caller_says.take(self.position_ms, self._frame_ms)
             caller.send_audio(agent_frame, rate=self._rate, channels=1)
+            if self._line is not None:
+                caller_frame = self._line(caller_frame)
             agent.send_audio(caller_frame, rate=self._rate, channels=1)
             self.position_ms += self._frame_ms
             if self.desk.outcome is not None:

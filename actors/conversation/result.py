@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from voxray.actors.conversation.caller import CallerReport
 from voxray.actors.errors import ErrorInfo, SessionLostError
 
 __all__ = [
@@ -158,6 +159,9 @@ class SessionResult(_Result):
     duration_ms: float = 0.0
     metrics: SessionMetrics = Field(default_factory=SessionMetrics)
     recording: Recording | None = Field(None, repr=False)
+    caller: CallerReport | None = Field(
+        None, description="A simulated caller's outcome and the call's dialogue (caller runs)."
+    )
 
     @model_validator(mode="after")
     def _error_text_follows_info(self) -> Self:

@@ -7,9 +7,11 @@ are resolved (relative to the suite file) by the driver before the script is sen
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from voxray.actors.audio.conditions import CallerCondition
+from voxray.actors.conversation.caller import CallerSpec
 
 __all__ = [
     "AudioTurn",
@@ -82,9 +84,14 @@ UserTurn = SayTurn | AudioTurn | TextTurn | WaitTurn | BargeInTurn | Backchannel
 
 
 class ScenarioScript(_Turn):
-    """The user's side of one conversation."""
+    """The user's side of one conversation: scripted ``turns``, or a simulated ``caller``."""
 
-    turns: tuple[UserTurn, ...] = Field(min_length=1)
+    turns: tuple[UserTurn, ...] = Field(
+        (), description="The user's turns, in order (none when a `caller` plays the user)."
+    )
+    caller: CallerSpec | None = Field(
+        None, description="A simulated caller with a goal plays the user instead of `turns`."
+    )
     reply_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for the agent to finish answering a turn."
     )
@@ -94,3 +101,11 @@ class ScenarioScript(_Turn):
     seed: int = Field(
         0, ge=0, description="This run's seed for the condition (repeats differ, each replays)."
     )
+
+    @model_validator(mode="after")
+    def _one_user(self) -> Self:
+        if not self.turns and self.caller is None:
+            raise ValueError("a scenario needs `turns` or a `caller`")
+        if self.turns and self.caller is not None:
+            raise ValueError("a scenario has `turns` or a `caller`, not both")
+        return self

@@ -150,7 +150,14 @@ class _Job:
                 lease = await self.backend.lease(self.cassettes.sim_script(run.spec, run.key))
             except ActorLostError as error:  # the simulator, before the run started
                 raise _Unfinished("not_run", str(error)) from error
+            caller_endpoint = None
+            if run.spec.caller is not None:  # the simulated caller's own session and script
+                try:
+                    caller_endpoint = (await self.backend.lease(run.spec.caller.sim)).endpoint
+                except ActorLostError as error:
+                    raise _Unfinished("not_run", str(error)) from error
             request = SessionRequest(
+                caller_endpoint=caller_endpoint,
                 session_id=f"{run.key}-{uuid.uuid4().hex[:6]}",
                 agent=run.spec.agent,
                 # Each repeat hears its own noise and losses, the same every time it is run.

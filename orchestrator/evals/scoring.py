@@ -90,7 +90,7 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
     transcript = result.agent_transcript
     checks = [
         Check(name="session", passed=True, expected="the conversation completes", got="completed"),
-        _turns_answered(spec, result),
+        _caller_outcome(result) if spec.caller is not None else _turns_answered(spec, result),
     ]
     if expect.max_latency_ms is not None:
         checks.append(_latency(expect.max_latency_ms, result.turns))
@@ -106,6 +106,19 @@ def score(spec: ScenarioSpec, result: SessionResult) -> ScenarioScore:
     checks += [_matches(pattern, transcript) for pattern in expect.transcript_matches]
     checks += [_not_contains(text, transcript) for text in expect.transcript_not_contains]
     return ScenarioScore(passed=all(check.passed for check in checks), checks=tuple(checks))
+
+
+def _caller_outcome(result: SessionResult) -> Check:
+    """A simulated caller's verdict: passes when it hung up with ``success``; its reason (or
+    the limit that ended the call) is what it "got"."""
+    expected = "the caller hangs up with success"
+    if result.caller is None:
+        return Check(name="caller outcome", passed=False, expected=expected, got="no caller")
+    outcome = result.caller.outcome
+    got = f"{outcome.outcome}: {outcome.reason}" if outcome.reason else outcome.outcome
+    return Check(
+        name="caller outcome", passed=outcome.outcome == "success", expected=expected, got=got
+    )
 
 
 def _is_wait(turn: TurnMetrics) -> bool:

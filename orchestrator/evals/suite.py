@@ -56,6 +56,7 @@ from voxray.actors.conversation.script import (
 from voxray.actors.errors import AudioError, ConfigError
 from voxray.actors.simulator.rules import BrainScript
 from voxray.actors.tools.spec import TOOL_SEARCH_PATH
+from voxray.evals.caller import CallerScenario
 from voxray.evals.conditions import cell_name, known_conditions, resolve_condition, split_cell
 from voxray.evals.expectations import Expectations, ToolExpectation
 from voxray.evals.suite_errors import FieldProblem, config_error, dotted, problem_message
@@ -96,7 +97,12 @@ class ScenarioSpec(_Model):
     agent: AgentConfig = Field(
         default_factory=AgentConfig, description="The agent, merged over `defaults.agent`."
     )
-    turns: tuple[TaggedTurn, ...] = Field(min_length=1, description="The user's turns, in order.")
+    turns: tuple[TaggedTurn, ...] = Field(
+        (), description="The user's turns, in order (or a `caller` instead)."
+    )
+    caller: CallerScenario | None = Field(
+        None, description="A simulated caller with a goal plays the user instead of `turns`."
+    )
     sim: BrainScript = Field(
         default_factory=BrainScript, description="The simulator's scripted brain (backend sim)."
     )
@@ -154,6 +160,10 @@ class ScenarioSpec(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
+        if not self.turns and self.caller is None:
+            raise FieldProblem(("turns",), "a scenario needs `turns` or a `caller`")
+        if self.turns and self.caller is not None:
+            raise FieldProblem(("caller",), "a scenario has `turns` or a `caller`, not both")
         declared = {tool.name for tool in self.agent.tools}
         for index, expected in enumerate(self.expect.tools_called):
             if expected.name not in declared:
@@ -199,7 +209,11 @@ class ScenarioSpec(_Model):
         if condition is not None and condition.name == CLEAN:
             condition = None  # nothing to do in the actor
         return ScenarioScript(
-            turns=self.turns, reply_timeout_s=self.reply_timeout_s, condition=condition, seed=seed
+            turns=self.turns,
+            caller=self.caller.spec() if self.caller is not None else None,
+            reply_timeout_s=self.reply_timeout_s,
+            condition=condition,
+            seed=seed,
         )
 
 
