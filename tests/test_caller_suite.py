@@ -9,6 +9,7 @@ import pytest
 from voxray.actors.conversation.caller import CallerOutcome, CallerReport, DialogueLine
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import ConfigError
+from voxray.evals.cost import estimate_cost
 from voxray.evals.scoring import score
 from voxray.evals.suite import load_suite
 
@@ -82,3 +83,16 @@ def test_the_caller_outcome_is_a_check_with_its_reason(
     check = next(c for c in verdict.checks if c.name == "caller outcome")
     assert (check.passed, check.got) == (passed, f"{outcome}: because")
     assert verdict.passed is passed
+
+
+def test_the_estimate_counts_both_sessions_up_to_the_call_limit(tmp_path: Path) -> None:
+    (long_call,) = _load(tmp_path, "      max_turns: 10").scenarios  # type: ignore[attr-defined]
+    (capped,) = _load(  # type: ignore[attr-defined]
+        tmp_path, "      max_turns: 10\n      max_duration_s: 30"
+    ).scenarios
+    # 10 exchanges: a 4 s caller line and an 8 s answer, each after 1 s.
+    estimate = estimate_cost([long_call], runs_per_scenario=1)
+    assert estimate.audio_in_minutes == pytest.approx(2 * 140 / 60, abs=0.01)
+    assert estimate.audio_out_minutes == pytest.approx(120 / 60, abs=0.01)
+    # The call ends at max_duration_s: both sessions heard 30 s.
+    assert estimate_cost([capped], 1).audio_in_minutes == pytest.approx(1.0, abs=0.01)

@@ -29,7 +29,10 @@ from pydantic import Field
 from voxray.actors.conversation.caller import CallerSpec
 from voxray.actors.simulator.rules import BrainScript
 
-__all__ = ["CallerScenario"]
+__all__ = ["ASSUMED_CALLER_LINE_S", "CallerScenario"]
+
+ASSUMED_CALLER_LINE_S = 4.0
+"""Assumed length of one thing a simulated caller says, for the estimate before a run."""
 
 
 class CallerScenario(CallerSpec):
@@ -41,6 +44,17 @@ class CallerScenario(CallerSpec):
         "heard (turn 1 is the call connecting: the caller's opening line), ending with a call "
         "to end_call(outcome, reason).",
     )
+
+    def call_seconds(self, *, reply_s: float, latency_s: float) -> tuple[float, float]:
+        """(audio sent, audio received) in seconds of one call, for the estimate before a run:
+        ``max_turns`` exchanges (a caller line of :data:`ASSUMED_CALLER_LINE_S`, an answer of
+        ``reply_s``, each after ``latency_s``), at most ``max_duration_s``. Both sessions are
+        billed: each receives the whole call (the other side's speech and the silences), and
+        each sends what it says."""
+        exchange = 2 * latency_s + ASSUMED_CALLER_LINE_S + reply_s
+        call_s = min(self.max_turns * exchange, self.max_duration_s)
+        spoken_share = (ASSUMED_CALLER_LINE_S + reply_s) / exchange
+        return 2 * call_s, call_s * spoken_share
 
     def spec(self) -> CallerSpec:
         """The caller as the session actor receives it (no simulator script)."""

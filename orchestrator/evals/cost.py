@@ -156,6 +156,11 @@ def _wav_s(turn: AudioTurn) -> float:
 
 def _scenario_seconds(spec: ScenarioSpec) -> tuple[float, float, int]:
     """(seconds of audio sent, seconds received, typed messages) for one run of ``spec``."""
+    if spec.caller is not None:  # two sessions on one call (voxray.evals.caller)
+        sent, received = spec.caller.call_seconds(
+            reply_s=ASSUMED_REPLY_S, latency_s=ASSUMED_LATENCY_S
+        )
+        return sent, received, 0
     sent = received = 0.0
     typed = 0
     for index, turn in enumerate(spec.turns):
