@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 from aiohttp import web
 
@@ -31,3 +34,26 @@ async def serve_websocket(handle: Handler) -> AsyncIterator[str]:
     """Serve ``handle`` at ``/v1/realtime`` on a free local port; yields its ``ws://`` URL."""
     async with serve_local("GET", "/v1/realtime", handle) as host:
         yield f"ws://{host}/v1/realtime"
+
+
+@contextlib.contextmanager
+def websocket_in_thread(handle: Handler) -> Iterator[str]:
+    """:func:`serve_websocket` on its own thread and event loop, for a test that blocks its
+    thread (``main(["eval", ...])``); yields the ``ws://`` URL, stops on exit."""
+    served: concurrent.futures.Future[str] = concurrent.futures.Future()
+    loop = asyncio.new_event_loop()
+    stop = loop.create_future()
+
+    async def serve() -> None:
+        async with serve_websocket(handle) as url:
+            served.set_result(url)
+            await stop
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    try:
+        yield served.result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(stop.set_result, None)
+        thread.join(10)
+        loop.close()

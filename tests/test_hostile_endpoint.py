@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +24,7 @@ from voxray.actors.tools.inprocess import InProcessToolBackend
 from voxray.cli import main
 
 from tests.conftest import TEST_SPEED
-from tests.local_websocket import serve_websocket
+from tests.local_websocket import serve_websocket, websocket_in_thread
 
 KEY = "xai-hostile-0123456789abcdefghijklmnopqrstuv"
 OTHER_KEY = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"  # shaped like a key, not ours
@@ -186,33 +184,14 @@ def test_voxray_eval_against_a_key_echoing_endpoint_stores_the_key_nowhere(
     """The whole path, as a user runs it: ``voxray eval --backend xai`` with the key exported,
     an endpoint that quotes it back; then every output file and every Ray log is searched."""
     state = Hostile()
-    served = threading.Event()
-    stop: asyncio.Future[None] | None = None
-    loop = asyncio.new_event_loop()
-
-    async def serve() -> None:
-        nonlocal stop
-        stop = loop.create_future()
-        async with serve_websocket(_hostile_handler(state)) as url:
-            state.url = url
-            served.set()
-            await stop
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert served.wait(10)
     suite = tmp_path / "suite.yaml"
     suite.write_text(
         "name: hostile\nbackend: xai\nscenarios:\n  - name: hello\n    turns: [{text: Hi}]\n"
     )
     monkeypatch.setenv("XAI_API_KEY", KEY)
-    monkeypatch.setenv("VOXRAY_XAI_URL", state.url)
-    try:
+    with websocket_in_thread(_hostile_handler(state)) as url:
+        monkeypatch.setenv("VOXRAY_XAI_URL", url)
         code = main(["eval", str(suite), "--out", str(tmp_path / "run")])
-    finally:
-        assert stop is not None
-        loop.call_soon_threadsafe(stop.set_result, None)
-        thread.join(10)
     printed = capsys.readouterr()
     assert code == 1, printed.out
     assert state.connections == 1  # refused credentials are not retried
