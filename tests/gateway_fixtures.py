@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from pydantic import SecretStr
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.gateway.agents import HostedAgent
+from voxray.actors.gateway.records import CallRecord
 from voxray.actors.gateway.server import GatewayServer
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.simulator.rules import BrainScript
@@ -61,3 +63,21 @@ async def running_gateway(
         yield gateway
     finally:
         await gateway.aclose()
+
+
+def call_records(tmp_path: Path) -> list[CallRecord]:
+    """The call records a :func:`running_gateway` in ``tmp_path`` appended so far."""
+    path = tmp_path / "calls.jsonl"
+    if not path.exists():
+        return []
+    return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
+
+
+async def wait_for_call_records(tmp_path: Path, count: int) -> list[CallRecord]:
+    """The call records once ``count`` were appended (each call appends its own as it ends)."""
+    for _ in range(1000):
+        records = call_records(tmp_path)
+        if len(records) >= count:
+            return records
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} call record(s) never appeared")

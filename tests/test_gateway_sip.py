@@ -15,32 +15,20 @@ from pathlib import Path
 import aiohttp
 import pytest
 from pydantic import SecretStr
-from voxray.actors.gateway.records import CallRecord
 from voxray.actors.realtime.webhooks import decode_secret, webhook_headers
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.sip_caller import SipCaller, SipCallReport, SipCallScript, SipStep
 
 from tests.conftest import TEST_SPEED
-from tests.gateway_fixtures import GREETING, running_gateway, support_agent
+from tests.gateway_fixtures import (
+    GREETING,
+    running_gateway,
+    support_agent,
+    wait_for_call_records,
+)
 
 SECRET = SecretStr("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 OTHER_SECRET = "whsec_c2VjcmV0LW9mLXNvbWVvbmUtZWxzZQ=="
-
-
-def _records(tmp_path: Path) -> list[CallRecord]:
-    path = tmp_path / "calls.jsonl"
-    if not path.exists():
-        return []
-    return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
-
-
-async def _wait_records(tmp_path: Path, count: int) -> list[CallRecord]:
-    for _ in range(1000):
-        records = _records(tmp_path)
-        if len(records) >= count:
-            return records
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} call record(s) never appeared")
 
 
 def _webhook_url(gateway_url: str) -> str:
@@ -69,7 +57,7 @@ async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
     )
     async with running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET) as gateway:
         report = await simulator.place_call(_webhook_url(gateway.url), SECRET, script)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
         assert gateway.context.calls.live == 0
     assert report.webhook_status == 200, report.webhook_error
@@ -157,7 +145,7 @@ async def test_bad_webhooks_are_refused_with_their_cause_and_a_good_call_goes_on
 
         assert gateway.context.calls.live == 1  # the good call was not disturbed
         report = await asyncio.wait_for(good_call, 30)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
     assert report.outcome == "completed" and len(records) == 1
     assert records[0].status == "completed"
@@ -190,7 +178,7 @@ async def test_over_the_cap_or_draining_the_webhook_gets_503_and_the_live_call_g
         assert late.webhook_status == 503 and "draining" in str(late.webhook_error)
         report = await asyncio.wait_for(held, 30)
         outcome = await asyncio.wait_for(draining, 30)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
     assert report.outcome == "completed" and outcome.finished == 1
     assert [record.call_id for record in records] == [first.report.call_id]
     assert simulator.lines.get(over.call_id) is None  # the refused calls rang out
@@ -216,7 +204,7 @@ async def test_a_caller_barging_in_cuts_the_greeting_and_the_record_counts_it(
         simulator, tmp_path, agents=[agent], xai_webhook_secret=SECRET
     ) as gateway:
         report = await simulator.place_call(_webhook_url(gateway.url), SECRET, script)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
     assert report.outcome == "completed" and report.agent_turns == 1  # the answer to "Stop"
     record = records[0]
     assert record.barge_ins == 1 and record.turns[0].interrupted
