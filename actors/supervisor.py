@@ -178,7 +178,13 @@ class _Supervisor:
         avoid: str | None = None
         unplaced = 0  # attempts whose actor never started (its node went): not retries
         while True:
-            slot = await self._admission.claim(quota, ticket.job_id, avoid_node=avoid)
+            slot = await self._admission.claim(
+                quota,
+                ticket.job_id,
+                avoid_node=avoid,
+                # A simulated caller is a second provider session on the same key.
+                sessions=2 if request.script.caller is not None else 1,
+            )
             try:
                 result, stopped, started_actor = await self._host(request, tools, slot, attempt)
             finally:

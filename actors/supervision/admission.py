@@ -47,6 +47,9 @@ class Slot:
     quota: str
     node_id: str
     job_id: str
+    sessions: int = 1
+    """Provider sessions it counts against the key's cap (2: an agent and a simulated caller,
+    hosted by one actor, so one place on the node)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class _Waiter:
     job_id: str
     future: asyncio.Future[Slot] = field(repr=False)
     avoid_node: str | None = None
+    sessions: int = 1
 
 
 class Admission:
@@ -116,20 +120,32 @@ class Admission:
         """Slots ``quota`` holds now."""
         return self._per_quota[quota]
 
-    async def claim(self, quota: str, job_id: str, *, avoid_node: str | None = None) -> Slot:
+    async def claim(
+        self, quota: str, job_id: str, *, avoid_node: str | None = None, sessions: int = 1
+    ) -> Slot:
         """Wait for a slot of ``quota`` on some node; fair across jobs.
 
         ``avoid_node`` is used only when no other node has room (a retry after a lost
-        session goes elsewhere when it can: that node may be on its way out).
+        session goes elsewhere when it can: that node may be on its way out). ``sessions``:
+        provider sessions the slot holds against the key's cap, claimed all at once (a
+        simulated caller's call holds two), never one by one (two half-claimed calls could
+        each wait forever for the other's).
 
         Raises:
-            CapacityError: the queue is full, or admission is closed (draining).
+            CapacityError: the queue is full, admission is closed (draining), or ``sessions``
+                is more than the key's cap allows at all.
         """
         if self._closed_reason is not None:
             raise self._refusal(self._closed_reason, quota)
-        if self._queued >= self._max_queued and not self._grantable_now(quota):
+        if sessions > self._limit:
+            raise self._refusal(
+                f"a claim of {sessions} sessions exceeds the cap of {self._limit} per key", quota
+            )
+        if self._queued >= self._max_queued and not self._grantable_now(quota, sessions):
             raise self._refusal(f"the admission queue is full ({self._max_queued})", quota)
-        waiter = _Waiter(quota, job_id, asyncio.get_running_loop().create_future(), avoid_node)
+        waiter = _Waiter(
+            quota, job_id, asyncio.get_running_loop().create_future(), avoid_node, sessions
+        )
         self._enqueue(waiter)
         self._pump()
         try:
@@ -146,7 +162,7 @@ class Admission:
         """Give a slot back (idempotent) and admit whoever can go next."""
         if self._live.pop(slot.slot_id, None) is None:
             return
-        self._per_quota[slot.quota] -= 1
+        self._per_quota[slot.quota] -= slot.sessions
         if self._per_quota[slot.quota] <= 0:
             del self._per_quota[slot.quota]
         self._release_node(slot.node_id)
@@ -206,9 +222,9 @@ class Admission:
             queued=self._queued,
         )
 
-    def _grantable_now(self, quota: str) -> bool:
+    def _grantable_now(self, quota: str, sessions: int = 1) -> bool:
         # A full queue still admits a claim that would not wait; only waiting is bounded.
-        return self._queued == 0 and self._per_quota[quota] < self._limit
+        return self._queued == 0 and self._per_quota[quota] + sessions <= self._limit
 
     def _enqueue(self, waiter: _Waiter) -> None:
         queue = self._queues.setdefault(waiter.job_id, deque())
@@ -242,7 +258,7 @@ class Admission:
                 del self._queues[job_id]
                 continue
             waiter = queue[0]
-            if self._per_quota[waiter.quota] >= self._limit:
+            if self._per_quota[waiter.quota] + waiter.sessions > self._limit:
                 self._turns.rotate(-1)
                 blocked += 1
                 continue
@@ -251,9 +267,9 @@ class Admission:
                 return  # no node has room for anyone
             queue.popleft()
             self._queued -= 1
-            slot = Slot(next(self._ids), waiter.quota, node_id, job_id)
+            slot = Slot(next(self._ids), waiter.quota, node_id, job_id, waiter.sessions)
             self._live[slot.slot_id] = slot
-            self._per_quota[slot.quota] += 1
+            self._per_quota[slot.quota] += slot.sessions
             waiter.future.set_result(slot)
             blocked = 0
             if queue:
