@@ -12,6 +12,8 @@ from voxray.actors.conversation.caller_bridge import CallerBridge, CallerCall
 from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.conversation.engine import Conversation
 from voxray.actors.conversation.result import SessionResult
+from voxray.actors.conversation.script import ScenarioScript
+from voxray.actors.session import SessionRequest, play_scenario
 from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.tools.executor import ToolExecutor
@@ -155,3 +157,20 @@ async def test_a_caller_that_never_hangs_up_is_stopped_at_max_duration(
     assert "max_duration_s (6 s)" in call.outcome.reason
     assert 6000 <= call.agent.audio_in_ms <= 6000 + 20
     assert agent.state.value == "closed" and caller.state.value == "closed"
+
+
+async def test_a_call_asked_to_record_a_cassette_fails_with_the_reason(
+    simulator: Simulator,
+) -> None:
+    spec = SPEC.model_copy(update={"max_turns": 1})
+    request = SessionRequest(
+        session_id="call",
+        agent=AgentConfig(),
+        script=ScenarioScript(caller=spec),
+        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr("unused")),
+        tuning=EngineTuning(speed=TEST_SPEED),
+        record_dir="/nonexistent/cassettes",
+    )
+    result = await play_scenario(request, InProcessToolBackend())
+    assert result.status == "failed"
+    assert "cannot be recorded to a cassette" in (result.error or "")

@@ -6,6 +6,7 @@ the thing its suite exists to show, on the results a user would open.
 
 from __future__ import annotations
 
+import itertools
 import json
 import wave
 from pathlib import Path
@@ -138,6 +139,19 @@ def _check_caller(out: Path, records: list[dict[str, Any]]) -> None:
     ]:
         outcome = next(c for c in by_key[key]["checks"] if c["name"] == "caller outcome")
         assert outcome["passed"] and outcome["got"] == f"success: {reason}", outcome
+    # The record has the call as a dialogue, who spoke when, and the caller's outcome.
+    caller = by_key["table-booking"]["caller"]
+    assert caller["outcome"] == {"outcome": "success", "reason": "the table is booked for seven"}
+    assert [(line["speaker"], line["text"]) for line in caller["dialogue"]] == [
+        ("caller", "Hi, I would like a table for two tonight."),
+        ("agent", "Of course. For what time?"),
+        ("caller", "At seven please."),
+        ("agent", "Booked, a table for two at seven."),
+        ("caller", "Perfect, thank you. Bye."),
+    ]
+    lines = caller["dialogue"]
+    assert all(a["end_ms"] <= b["start_ms"] for a, b in itertools.pairwise(lines))
+    assert caller["audio_in_ms"] > 0 and caller["cost_estimate_usd"] > 0
     # The record reads as the call: each caller line, then the agent's answer, in time order.
     turns = by_key["table-booking"]["turns"]
     assert [(t["user_transcript"], t["agent_transcript"]) for t in turns] == [

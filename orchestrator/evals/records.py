@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from voxray.actors.audio.conditions import CLEAN
+from voxray.actors.conversation.caller import CallerReport
 from voxray.actors.conversation.result import (
     SessionResult,
     TimelineEvent,
@@ -150,6 +151,9 @@ class ScenarioRecord(BaseModel):
     recording: str | None = Field(None, description="WAV path relative to the run directory.")
     duration_ms: float = 0.0
     finished_at: datetime
+    caller: CallerReport | None = Field(
+        None, description="A simulated caller's outcome, reason and the call's dialogue."
+    )
 
     @classmethod
     def from_result(  # noqa: PLR0917 (the signature the runner was promised)
@@ -198,6 +202,7 @@ class ScenarioRecord(BaseModel):
                 for call in result.tool_calls
             ],
             agent_transcript=result.agent_transcript,
+            caller=result.caller,
             user_transcripts=[turn.user_transcript for turn in result.turns],
             turns=turns,
             timeline=list(result.timeline),
