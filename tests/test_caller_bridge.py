@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 from pydantic import SecretStr
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.caller import END_CALL_TOOL, CallerSpec, caller_agent
@@ -174,3 +175,28 @@ async def test_a_call_asked_to_record_a_cassette_fails_with_the_reason(
     result = await play_scenario(request, InProcessToolBackend())
     assert result.status == "failed"
     assert "cannot be recorded to a cassette" in (result.error or "")
+
+
+async def test_the_line_transforms_only_what_the_agent_hears(simulator: Simulator) -> None:
+    # A dead line (a condition at its extreme): the caller speaks, the agent hears nothing.
+    spec = SPEC.model_copy(update={"max_duration_s": 4.0})
+    tuning = EngineTuning(speed=TEST_SPEED, connect_timeout_s=5)
+    bridge = CallerBridge(spec, speed=TEST_SPEED, line=np.zeros_like)
+    agent = Conversation(
+        AgentConfig(),
+        ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(AGENT_RULES))),
+        tuning,
+        ToolExecutor((), InProcessToolBackend()),
+        session_id="agent",
+    )
+    caller = Conversation(
+        caller_agent(spec, AgentConfig()),
+        ProviderEndpoint(url=simulator.url, api_key=SecretStr(simulator.register(CALLER_RULES))),
+        tuning,
+        ToolExecutor((END_CALL_TOOL,), bridge.desk),
+        session_id="caller",
+    )
+    call = await bridge.run(agent, caller)
+    assert [line.speaker for line in call.dialogue] == ["caller"]
+    assert _heard_s(call.agent) == []
+    assert call.outcome.outcome == "limit" and "max_duration_s" in call.outcome.reason
