@@ -132,9 +132,11 @@ async def test_caller_and_agent_hear_each_other_and_the_caller_hangs_up(
     # The caller's hang-up went to the bridge, not to a tool runner.
     assert [c.name for c in call.caller.tool_calls] == ["end_call"]
     assert call.caller.tool_calls[0].ok
-    # Audio moved at real-time pace (scaled): the agent's session timeline (its clock, since
-    # it was ready) and the audio the bridge moved agree.
-    assert abs(call.agent.duration_ms - call.agent.audio_in_ms) < 1500, call.agent
+    # Audio moved at real-time pace (scaled), never faster: the agent's session clock (since it
+    # was ready) ran at least as long as the audio the bridge moved into it. (Slower would be
+    # a busy machine, which tests do not time; the pacer's lateness is in the metrics.)
+    assert call.agent.audio_in_ms <= call.agent.duration_ms + 100, call.agent
+    assert call.agent.metrics.frame_lateness_p50_ms is not None
 
 
 async def test_a_caller_that_never_hangs_up_is_stopped_at_max_turns(simulator: Simulator) -> None:
