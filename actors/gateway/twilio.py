@@ -263,7 +263,8 @@ class _Stream:
             )
         except CallRefused as refused:
             # Counted and logged by calls.open; closing the stream lets TwiML's <Say> speak.
-            await self._ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=refused.message.encode())
+            reason = refused.message.encode()[:120]  # a close reason holds 123 bytes at most
+            await self._ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=reason)
             return None
         self._call = call
         call.conversation.report_playback(self._marks)
