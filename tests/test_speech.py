@@ -145,10 +145,12 @@ def test_threads_get_their_own_voice_and_text() -> None:
     for index, audio in enumerate(results):
         reference = expected[index % 4]
         # espeak-ng's pitch flutter is a C static that carries over between utterances, so
-        # repeats differ by up to ~1 % in length; a mixed-up voice or text differs by far more.
+        # repeats differ by up to ~1 % in length and ~11 % in median f0 (81 vs 90 Hz seen in a
+        # full run); a mixed-up voice or text differs by far more (the pitches here give
+        # 85, 216 and 145 Hz: the nearest other voice is 70 % away).
         assert [m.text for m in audio.words] == [m.text for m in reference.words]
         assert audio.samples.size == pytest.approx(reference.samples.size, rel=0.03)
-        assert median_f0_hz(audio) == pytest.approx(median_f0_hz(reference), rel=0.1)
+        assert median_f0_hz(audio) == pytest.approx(median_f0_hz(reference), rel=0.2)
 
 
 def test_tone_fallback_is_timed_like_the_text() -> None:
