@@ -341,8 +341,12 @@ def _measure_direct(calls: int, settle_s: float, window_s: float) -> float:
 
 
 def run(quick: bool) -> BenchResult:
-    """Quick: 12 calls for a few seconds; full: 50 calls, a 20 s window."""
+    """Quick: 12 calls for a few seconds; full: 50 calls (``VOXRAY_BENCH_GATEWAY_CALLS`` to
+    try another number), a 20 s window."""
     calls, spread_s, settle_s, window_s = (12, 1.0, 3.0, 4.0) if quick else (50, 5.0, 5.0, 20.0)
+    wanted = os.environ.get("VOXRAY_BENCH_GATEWAY_CALLS")
+    if wanted and not quick:
+        calls = max(_BURST, int(wanted))
     measured = measure(calls, spread_s, settle_s, window_s)
     results: list[_Call] = measured["calls"]
     good = [call for call in results if call.held and call.lateness_p99_ms < 20 and call.gaps == 0]
