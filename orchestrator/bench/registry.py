@@ -29,7 +29,6 @@ _MODULES = (
     "voxray.bench.client",
     "voxray.bench.density",
     "voxray.bench.gateway_sip",
-    "voxray.bench.gateway_sip",
     "voxray.bench.gateway",
     "voxray.bench.simulator",
     "voxray.bench.startup",
