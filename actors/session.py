@@ -30,7 +30,7 @@ from voxray.actors.conversation.live import LiveConversation, LiveSessionRequest
 from voxray.actors.conversation.player import ScenarioPlayer
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.conversation.script import ScenarioScript
-from voxray.actors.errors import ConfigError, SessionBusyError
+from voxray.actors.errors import SessionBusyError
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
 from voxray.actors.ray_typing import ray_method
@@ -74,11 +74,7 @@ async def play_scenario(
     cannot be written safely fails the run (:class:`~voxray.actors.cassette.CassetteError`).
     """
     if request.script.caller is not None:
-        # A simulated caller plays the user: two sessions bridged.
-        if request.record_dir is not None:  # never a run that silently left no cassette
-            return SessionResult.failed(
-                ConfigError("a simulated caller's call cannot be recorded to a cassette (--record)")
-            )
+        # A simulated caller plays the user: two sessions bridged (recorded: two cassettes).
         return await play_call(
             session_id=request.session_id,
             agent=request.agent,
@@ -88,6 +84,7 @@ async def play_scenario(
             tuning=request.tuning,
             tools=tools,
             on_start=on_start,
+            record_dir=request.record_dir,
         )
     recorder = CassetteRecorder() if request.record_dir is not None else None
     conversation = Conversation(

@@ -4,9 +4,11 @@ both ways at real-time pace (scaled), hang-up by the caller's own tool, and the 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 from pydantic import SecretStr
+from voxray.actors.cassette.format import load_cassette
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.conversation.caller import END_CALL_TOOL, CallerSpec, caller_agent
 from voxray.actors.conversation.caller_bridge import CallerBridge, CallerCall
@@ -162,21 +164,71 @@ async def test_a_caller_that_never_hangs_up_is_stopped_at_max_duration(
     assert agent.state.value == "closed" and caller.state.value == "closed"
 
 
-async def test_a_call_asked_to_record_a_cassette_fails_with_the_reason(
+def _call_request(
     simulator: Simulator,
-) -> None:
-    spec = SPEC.model_copy(update={"max_turns": 1})
-    request = SessionRequest(
+    agent_script: BrainScript,
+    caller_script: BrainScript,
+    *,
+    spec: CallerSpec = SPEC,
+    record: Path | None = None,
+    replay: Path | None = None,
+) -> SessionRequest:
+    if replay is not None:  # each session from its own side of the call's cassette
+        agent_script = agent_script.model_copy(update={"replay": str(replay / "agent")})
+        caller_script = caller_script.model_copy(update={"replay": str(replay / "caller")})
+    tuning = EngineTuning(speed=TEST_SPEED, connect_timeout_s=5)
+    return SessionRequest(
         session_id="call",
         agent=AgentConfig(),
         script=ScenarioScript(caller=spec),
-        endpoint=ProviderEndpoint(url=simulator.url, api_key=SecretStr("unused")),
-        tuning=EngineTuning(speed=TEST_SPEED),
-        record_dir="/nonexistent/cassettes",
+        endpoint=ProviderEndpoint(
+            url=simulator.url, api_key=SecretStr(simulator.register(agent_script))
+        ),
+        caller_endpoint=ProviderEndpoint(
+            url=simulator.url, api_key=SecretStr(simulator.register(caller_script))
+        ),
+        tuning=tuning,
+        record_dir=str(record) if record is not None else None,
     )
-    result = await play_scenario(request, InProcessToolBackend())
-    assert result.status == "failed"
-    assert "cannot be recorded to a cassette" in (result.error or "")
+
+
+async def test_a_recorded_call_replays_each_session_from_its_own_cassette(
+    simulator: Simulator, tmp_path: Path
+) -> None:
+    run = tmp_path / "book-a-taxi"
+    recorded = await play_scenario(
+        _call_request(simulator, AGENT_RULES, CALLER_RULES, record=run), InProcessToolBackend()
+    )
+    assert recorded.status == "completed", recorded.error
+    assert recorded.caller is not None and recorded.caller.outcome.outcome == "success"
+    assert {path.name for path in run.iterdir()} == {"agent", "caller"}
+    agent_side, caller_side = load_cassette(run / "agent"), load_cassette(run / "caller")
+    assert agent_side.meta.scenario == "book-a-taxi/agent"
+    assert [call.name for call in caller_side.meta.tool_outputs] == ["end_call"]
+    assert agent_side.meta.session is not None and caller_side.meta.session is not None
+    assert "A traveller in a hurry." in caller_side.meta.session["instructions"]
+
+    # Replayed (the simulator's brains are not consulted): the same call, both sides.
+    replayed = await play_scenario(
+        _call_request(simulator, BrainScript(), BrainScript(), replay=run), InProcessToolBackend()
+    )
+    assert replayed.status == "completed", replayed.error
+    assert replayed.caller is not None
+    assert replayed.caller.outcome == recorded.caller.outcome
+    assert CALLER_LINES[0] in [line.text for line in recorded.caller.dialogue]
+    assert [(line.speaker, line.text) for line in replayed.caller.dialogue] == [
+        (line.speaker, line.text) for line in recorded.caller.dialogue
+    ]
+
+    # A changed persona changes what the caller's session sends: the replay names that side.
+    changed = SPEC.model_copy(update={"persona": "A tourist with all the time in the world."})
+    diverged = await play_scenario(
+        _call_request(simulator, BrainScript(), BrainScript(), spec=changed, replay=run),
+        InProcessToolBackend(),
+    )
+    assert diverged.status == "failed"
+    assert "the caller's session: recorded frame #0" in (diverged.error or "")
+    assert "session.instructions" in (diverged.error or "")
 
 
 async def test_the_line_transforms_only_what_the_agent_hears(simulator: Simulator) -> None:

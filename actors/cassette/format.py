@@ -10,6 +10,9 @@ Layout of one cassette directory::
 An audio-carrying frame keeps its JSON with the base64 replaced by ``{"$audio": [offset,
 length]}`` into its direction's raw file, so the audio is stored once, as audio, and a replay
 rebuilds the exact frame. Times are seconds since the first connection opened (monotonic clock).
+
+A simulated caller's run (two sessions bridged) is a folder of two cassettes, one per session:
+``agent/`` and ``caller/`` (:data:`CALL_SIDES`); each replays to its own connection.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from voxray.actors.errors import VoxrayError
 
 __all__ = [
     "AUDIO_REF",
+    "CALL_SIDES",
     "CASSETTE_FILE",
     "CLIENT_AUDIO_FILE",
     "FORMAT_NAME",
@@ -50,6 +54,8 @@ CASSETTE_FILE: Final = "cassette.json"
 FRAMES_FILE: Final = "frames.jsonl"
 CLIENT_AUDIO_FILE: Final = "client.raw"
 SERVER_AUDIO_FILE: Final = "server.raw"
+CALL_SIDES: Final = ("agent", "caller")
+"""The sub-cassettes of a simulated caller's run: the agent's session, the caller's session."""
 AUDIO_REF: Final = "$audio"
 """The key that stands for an audio payload moved to a raw file: ``{"$audio": [offset, len]}``."""
 

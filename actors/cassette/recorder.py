@@ -118,11 +118,16 @@ class CassetteRecorder:
 
 
 async def save_recording(
-    recorder: CassetteRecorder, directory: Path, *, api_key: str, speed: float = 1.0
+    recorder: CassetteRecorder,
+    directory: Path,
+    *,
+    api_key: str,
+    speed: float = 1.0,
+    scenario: str | None = None,
 ) -> Path:
     """Build ``recorder``'s cassette, scrubbed of ``api_key`` and this process's secrets, and
-    write it to ``directory`` (named after it), off the event loop: a host actor may be running
-    other conversations.
+    write it to ``directory`` (named ``scenario``, default the directory's name), off the event
+    loop: a host actor may be running other conversations.
 
     Raises:
         CassetteRefusedError: a secret would still be in it (nothing is written).
@@ -131,7 +136,8 @@ async def save_recording(
 
     def build_and_save() -> Path:
         secrets = known_secrets(api_key)
-        cassette = recorder.build(scenario=directory.name, secrets=secrets, speed=speed)
+        name = scenario or directory.name
+        cassette = recorder.build(scenario=name, secrets=secrets, speed=speed)
         return save_cassette(cassette, directory, secrets)
 
     return await asyncio.to_thread(build_and_save)

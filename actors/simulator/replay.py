@@ -11,6 +11,8 @@ connection replays the first recorded connection of the cassette.
   connection, consistently; ``event_id`` is new on every frame. The client's ids are mapped
   back before comparing.
 - Output audio is the recorded audio, byte for byte (rebuilt from ``server.raw``).
+- A simulated caller's run is two cassettes (``agent/``, ``caller/``): each session replays its
+  own, and a divergence names the side (``the caller's session: recorded frame #3 ...``).
 - A recorded reconnect is replayed: the N-th connect serves the N-th recorded connection, and
   a connection the recording shows ending under the client is closed (1011) after its last
   frame, so the client reconnects as it did.
@@ -30,6 +32,7 @@ import copy
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,7 +45,13 @@ from voxray.actors.cassette.divergence import (
     ServerStep,
     Tolerances,
 )
-from voxray.actors.cassette.format import AUDIO_REF, Cassette, CassetteError, load_cassette
+from voxray.actors.cassette.format import (
+    AUDIO_REF,
+    CALL_SIDES,
+    Cassette,
+    CassetteError,
+    load_cassette,
+)
 from voxray.actors.realtime.transport import REPLAY_DIVERGENCE
 from voxray.actors.simulator.ids import new_id
 
@@ -109,8 +118,10 @@ class ReplayConnection:
         wait_s: float = DEFAULT_WAIT_S,
         name: str = "replay",
         connection: int = 0,
+        label: str = "",
     ) -> None:
         self._ws = ws
+        self._label = label
         self._cassette = cassette
         self._factor = speed / cassette.meta.speed
         self._expected = ReplayExpectations(cassette, connection)
@@ -140,6 +151,7 @@ class ReplayConnection:
             missing = self._checker.missing()
             if missing is not None:
                 # Too late to tell the client (it left): the driver asks (GET /v1/sim/replay).
+                missing = replace(missing, message=self._label + missing.message)
                 logger.warning("%s: replay diverged: %s", self._name, missing.message)
                 self.divergence = missing
         return self.divergence
@@ -265,6 +277,7 @@ class ReplayConnection:
     async def _diverge(self, divergence: Divergence) -> None:
         if self.divergence is not None:
             return
+        divergence = replace(divergence, message=self._label + divergence.message)
         self.divergence = divergence
         logger.warning("%s: replay diverged: %s", self._name, divergence.message)
         await send_divergence(self._ws, divergence.message)
@@ -305,6 +318,7 @@ async def serve_replay(
         logger.warning("%s: %s", name, error.message)
         await send_divergence(ws, f"cannot replay: {error.message}")
         return Divergence(None, error.message)
+    side = Path(cassette_dir).name
     # The wait is in the recording's seconds: a replay at speed 8 gives up 8 times sooner.
     replayed = ReplayConnection(
         ws,
@@ -313,6 +327,8 @@ async def serve_replay(
         wait_s=wait_s / speed,
         name=name,
         connection=min(connection, max(cassette.meta.connections - 1, 0)),
+        # One side of a simulated caller's call: say which session departed.
+        label=f"the {side}'s session: " if side in CALL_SIDES else "",
     )
     return await replayed.serve()
 

@@ -4,7 +4,9 @@
 folder ``--record DIR`` names: re-recording a suite in place replaces its cassettes); the
 session actor writes the cassette itself, scrubbed, so the frames never travel through Ray.
 ``backend: replay`` runs each scenario against the simulator serving ``<cassettes>/<run key>/``
-(:mod:`voxray.actors.simulator.replay`).
+(:mod:`voxray.actors.simulator.replay`). A simulated caller's run has two sessions, so two
+cassettes in its folder, ``agent/`` and ``caller/``: the agent's session replays from the first,
+the caller's session (its own simulator token) from the second.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from voxray.actors.cassette.format import CALL_SIDES
 from voxray.actors.conversation.endpoint import ProviderEndpoint
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import ConfigError, ErrorInfo, ProviderError
@@ -102,16 +105,25 @@ class CassettePlan:
             return None
         return str((self.record_root / cassette_name(run_key)).resolve())
 
-    async def judged(self, result: SessionResult, endpoint: ProviderEndpoint) -> SessionResult:
+    async def judged(
+        self,
+        result: SessionResult,
+        endpoint: ProviderEndpoint,
+        caller_endpoint: ProviderEndpoint | None = None,
+    ) -> SessionResult:
         """``result``, failed when its replay diverged after the client stopped listening
-        (it hung up before sending everything recorded): the simulator could not tell it."""
+        (it hung up before sending everything recorded): the simulator could not tell it.
+        ``caller_endpoint``: a simulated caller's session, replayed from its own cassette."""
         if self.replay_root is None or result.status != "completed":
             return result
-        try:
-            divergences = await replay_divergences(endpoint)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as unasked:
-            logger.warning("cannot ask the simulator how the replay went: %s", unasked)
-            return result
+        divergences: list[str] = []
+        for side in (endpoint, caller_endpoint):  # each side's divergence names its side
+            if side is None:
+                continue
+            try:
+                divergences += await replay_divergences(side)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as unasked:
+                logger.warning("cannot ask the simulator how the replay went: %s", unasked)
         if not divergences:
             return result
         diverged = ProviderError(
@@ -126,11 +138,25 @@ class CassettePlan:
         )
 
     def sim_script(self, spec: ScenarioSpec, run_key: str) -> BrainScript:
-        """The simulator's script of a run: its brain, or its cassette when replaying."""
+        """The simulator's script of a run: its brain, or its cassette when replaying (a
+        simulated caller's call: the agent's side of it)."""
         script = spec.sim_script()
         if self.replay_root is None:
             return script
         cassette = (self.replay_root / cassette_name(run_key)).resolve()
+        if spec.caller is not None:
+            cassette = cassette / CALL_SIDES[0]
+        return script.model_copy(update={"replay": str(cassette)})
+
+    def caller_sim_script(self, spec: ScenarioSpec, run_key: str) -> BrainScript:
+        """The simulator's script of a run's simulated caller: its scripted brain, or the
+        caller's side of the run's cassette when replaying."""
+        if spec.caller is None:
+            raise ValueError(f"scenario {spec.name!r} has no caller")
+        script = spec.caller.sim
+        if self.replay_root is None:
+            return script
+        cassette = (self.replay_root / cassette_name(run_key) / CALL_SIDES[1]).resolve()
         return script.model_copy(update={"replay": str(cassette)})
 
 

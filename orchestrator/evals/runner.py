@@ -153,7 +153,8 @@ class _Job:
             caller_endpoint = None
             if run.spec.caller is not None:  # the simulated caller's own session and script
                 try:
-                    caller_endpoint = (await self.backend.lease(run.spec.caller.sim)).endpoint
+                    caller_script = self.cassettes.caller_sim_script(run.spec, run.key)
+                    caller_endpoint = (await self.backend.lease(caller_script)).endpoint
                 except ActorLostError as error:
                     raise _Unfinished("not_run", str(error)) from error
             request = SessionRequest(
@@ -175,7 +176,7 @@ class _Job:
             if result.status == "lost" and self.drain.requested:
                 raise _Unfinished("interrupted", f"stopped by the job's drain: {result.error}")
             # Replay: a client that hung up before sending all it sent when recorded.
-            result = await self.cassettes.judged(result, lease.endpoint)
+            result = await self.cassettes.judged(result, lease.endpoint, caller_endpoint)
             recording = (
                 self.run_dir.write_recording(run.key, result.recording)
                 if result.recording
