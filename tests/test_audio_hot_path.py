@@ -365,3 +365,21 @@ async def test_binary_transport_against_the_simulator(simulator: Simulator, enco
     assert result.recording is not None
     agent = np.frombuffer(result.recording.pcm, dtype=np.int16).reshape(-1, 2)[:, 1]
     assert np.sqrt(np.mean(agent.astype(np.float64) ** 2)) > 300, "the agent was heard"
+
+
+def test_agent_audio_crosses_a_process_with_its_pcm_once() -> None:
+    # A live session's events travel through Ray: a delta's PCM must not be pickled twice.
+    import pickle
+
+    from voxray.actors.conversation.events import AgentAudio
+
+    pcm = (np.arange(4800) * 7).astype(np.int16).tobytes()
+    event = AgentAudio(12.5, "resp_1", np.frombuffer(pcm, dtype=np.int16), 24_000, pcm)
+    wire = pickle.dumps(event)
+    assert len(wire) < 1.2 * len(pcm)
+    back = pickle.loads(wire)
+    assert (back.t_ms, back.response_id, back.rate, back.encoded) == (12.5, "resp_1", 24_000, pcm)
+    assert np.array_equal(back.samples, event.samples)
+    # μ-law: samples decoded at 8 kHz beside the wire bytes, both kept.
+    law = AgentAudio(0.0, "r", np.full(160, 5, np.int16), 8000, bytes(160))
+    assert np.array_equal(pickle.loads(pickle.dumps(law)).samples, law.samples)

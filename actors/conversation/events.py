@@ -97,6 +97,21 @@ class AgentAudio:
     rate: int
     encoded: bytes = b""
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Across Ray (a live session's event stream) the audio travels once: PCM samples that
+        # are the encoded bytes themselves are rebuilt from them on the other side.
+        if (
+            self.encoded
+            and self.samples.dtype == np.int16
+            and self.samples.tobytes() == self.encoded
+        ):
+            return (_agent_audio_from_pcm, (self.t_ms, self.response_id, self.rate, self.encoded))
+        return (AgentAudio, (self.t_ms, self.response_id, self.samples, self.rate, self.encoded))
+
+
+def _agent_audio_from_pcm(t_ms: float, response_id: str, rate: int, encoded: bytes) -> AgentAudio:
+    return AgentAudio(t_ms, response_id, np.frombuffer(encoded, dtype=np.int16), rate, encoded)
+
 
 @dataclass(frozen=True)
 class AgentSpeechEnded:
