@@ -13,8 +13,9 @@ from voxray.evals.cassettes import cassette_name
 from voxray.evals.suite import load_suite
 from voxray.examples import SUITES_DIR, suite_names
 
-SPEED = "16"
-"""Fast enough to keep CI cheap; the replay keeps the recorded causal order at any speed."""
+SPEED = "8"
+"""Fast enough to keep CI cheap, slow enough that a busy machine stays inside the suites'
+latency budgets (3 s of audio timeline: at speed 8, about 0.27 s of real delay to spare)."""
 SLOWER = {"barge-in": "2", "repeats": "4"}
 """Suites judged on timing budgets (barge-in stop time, latency p95) run slower, as in
 test_example_suites.py: at speed S a late event loop counts S times on the audio timeline."""
