@@ -64,3 +64,15 @@ def test_an_example_suite_recorded_on_the_simulator_replays_and_passes(
     assert code == 0, capsys.readouterr().out
     assert {str(r["key"]) for r in records} == keys
     assert all(r["passed"] for r in records), records
+
+
+def test_replaying_a_call_without_one_side_of_its_cassette_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cassettes = tmp_path / "cassettes"
+    (cassettes / "order-status" / "agent").mkdir(parents=True)
+    for side in ("agent", "caller"):
+        (cassettes / "table-booking" / side).mkdir(parents=True)
+    code = main(["eval", "caller", "--backend", "replay", "--cassettes", str(cassettes)])
+    assert code == 2
+    assert "no cassette for order-status/caller" in capsys.readouterr().out

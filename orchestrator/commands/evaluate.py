@@ -134,7 +134,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
     plan.check_credentials()  # no key: a one-line error now, before Ray starts
     # Replay: a run without its cassette is a one-line error now too.
-    CassettePlan.for_job(suite, plan.settings, plan.run_path).check([r.key for r in plan.runs])
+    CassettePlan.for_job(suite, plan.settings, plan.run_path).check(
+        [r.key for r in plan.runs], calls=[r.key for r in plan.runs if r.spec.caller is not None]
+    )
     # Another run writing --out: said before Ray starts (the job holds the lock once it runs).
     if plan.run_path.exists():
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -80,16 +81,26 @@ class CassettePlan:
                 raise ConfigError(f"{replay_root}: no such cassettes folder (backend replay)")
         return cls(record_root, replay_root)
 
-    def missing(self, run_keys: list[str]) -> list[str]:
-        """The runs that have no cassette to replay (none without ``backend: replay``)."""
+    def missing(self, run_keys: list[str], *, calls: Iterable[str] = ()) -> list[str]:
+        """The runs that have no cassette to replay (none without ``backend: replay``);
+        ``calls``: the keys of simulated callers' runs, which need both sides'
+        (``KEY/agent``, ``KEY/caller``, named so when one is missing)."""
         if self.replay_root is None:
             return []
         root = self.replay_root
-        return [key for key in run_keys if not (root / cassette_name(key)).is_dir()]
+        two_sided = set(calls)
+        missing: list[str] = []
+        for key in run_keys:
+            folder = root / cassette_name(key)
+            if not folder.is_dir():
+                missing.append(key)
+            elif key in two_sided:
+                missing += [f"{key}/{side}" for side in CALL_SIDES if not (folder / side).is_dir()]
+        return missing
 
-    def check(self, run_keys: list[str]) -> None:
+    def check(self, run_keys: list[str], *, calls: Iterable[str] = ()) -> None:
         """Raise ``ConfigError`` naming the runs without a cassette (before Ray starts)."""
-        missing = self.missing(run_keys)
+        missing = self.missing(run_keys, calls=calls)
         if missing:
             shown = ", ".join(missing[:5]) + (
                 f" and {len(missing) - 5} more" if missing[5:] else ""
