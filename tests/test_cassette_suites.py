@@ -13,6 +13,9 @@ from voxray.evals.cassettes import cassette_name
 from voxray.evals.suite import load_suite
 from voxray.examples import SUITES_DIR, suite_names
 
+from tests.local_websocket import websocket_in_thread
+from tests.test_cassette import KEY, _echo_everything
+
 SPEED = "8"
 """Fast enough to keep CI cheap, slow enough that a busy machine stays inside the suites'
 latency budgets (3 s of audio timeline: at speed 8, about 0.27 s of real delay to spare)."""
@@ -76,3 +79,36 @@ def test_replaying_a_call_without_one_side_of_its_cassette_is_a_one_line_error(
     code = main(["eval", "caller", "--backend", "replay", "--cassettes", str(cassettes)])
     assert code == 2
     assert "no cassette for order-status/caller" in capsys.readouterr().out
+
+
+@pytest.mark.ray
+@pytest.mark.e2e
+def test_recording_a_call_on_a_key_echoing_xai_endpoint_writes_the_key_in_neither_side(
+    ray_cluster: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A simulated caller's call recorded on ``backend: xai`` against an endpoint that quotes
+    the key back: neither session's cassette holds it."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "name: hostile\nbackend: xai\nscenarios:\n"
+        "  - name: call\n    caller:\n      persona: A short caller.\n"
+        "      goal: say hello\n      success: the agent says hello\n      max_duration_s: 1\n"
+    )
+    monkeypatch.setenv("XAI_API_KEY", KEY)
+    with websocket_in_thread(_echo_everything) as url:
+        monkeypatch.setenv("VOXRAY_XAI_URL", url)
+        main(["eval", str(suite), "--record", "--out", str(tmp_path / "run")])
+    for side in ("agent", "caller"):
+        cassette = tmp_path / "run" / "cassettes" / "call" / side
+        files = [path for path in cassette.iterdir() if path.is_file()] if cassette.is_dir() else []
+        names = {path.name for path in files}
+        assert names >= {"cassette.json", "frames.jsonl"}, (side, capsys.readouterr().out)
+        written = b"".join(path.read_bytes() for path in files)
+        assert b"[redacted]" in written, side
+        for secret in (KEY, KEY[4:]):
+            assert secret.encode() not in written, side
+    # The caller opened the call (response.create): the endpoint quoted the key in an error.
+    assert b'"code":"echo"' in written
