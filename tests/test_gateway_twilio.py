@@ -13,7 +13,6 @@ import pytest
 from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.gateway.agents import HostedAgent
-from voxray.actors.gateway.records import CallRecord
 from voxray.actors.gateway.twilio_media import (
     ClearMessage,
     OutboundFrames,
@@ -31,23 +30,12 @@ from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
 
 from tests.conftest import TEST_SPEED
-from tests.gateway_fixtures import GREETING, running_gateway, support_agent
-
-
-def _records(tmp_path: Path) -> list[CallRecord]:
-    path = tmp_path / "calls.jsonl"
-    if not path.exists():
-        return []
-    return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
-
-
-async def _wait_records(tmp_path: Path, count: int) -> list[CallRecord]:
-    for _ in range(500):
-        records = _records(tmp_path)
-        if len(records) >= count:
-            return records
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} call record(s) never appeared")
+from tests.gateway_fixtures import (
+    GREETING,
+    running_gateway,
+    support_agent,
+    wait_for_call_records,
+)
 
 
 async def test_voice_webhook_answers_twiml_that_connects_the_stream(
@@ -93,7 +81,7 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
         assert gateway.context.calls.live == 1
         caller.hang_up()
         report = await asyncio.wait_for(call, 10)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
         agent = gateway.context.agents["support"]
         key = gateway.context.calls.endpoint_for(agent).api_key.get_secret_value()
@@ -147,7 +135,7 @@ async def test_barge_in_clears_twilio_and_truncates_at_the_acknowledged_mark(
             assert caller.report.clears == 1
             caller.hang_up()
             await asyncio.wait_for(call, 10)
-            records = await _wait_records(tmp_path, 1)
+            records = await wait_for_call_records(tmp_path, 1)
         (truncation,) = simulator.connections[-1].truncations
     finally:
         await simulator.aclose()
@@ -264,7 +252,7 @@ async def test_tool_calls_reach_the_record_and_the_metrics(
         assert await caller.wait_for_agent_audio(500, timeout_s=15)
         caller.hang_up()
         await asyncio.wait_for(call, 10)
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
     (tool_call,) = records[0].tool_calls
     assert (tool_call.name, tool_call.ok) == ("get_weather", True)
@@ -289,7 +277,7 @@ async def test_a_session_the_provider_ends_hangs_up_the_caller_with_a_failed_rec
         # The provider ends the session for good (a `timeout` error, then its close).
         assert await simulator.inject(ErrorFault(type="timeout")) == 1
         report = await asyncio.wait_for(call, 10)  # the gateway hung up: the caller's run ends
-        records = await _wait_records(tmp_path, 1)
+        records = await wait_for_call_records(tmp_path, 1)
         assert gateway.context.calls.live == 0
     assert report.close_code == aiohttp.WSCloseCode.OK
     assert (records[0].status, records[0].end_reason) == ("failed", "error")
@@ -344,7 +332,7 @@ async def test_a_kept_recording_holds_both_sides_of_the_call(
         await asyncio.wait_for(caller.wait_spoken(), 10)
         caller.hang_up()
         await asyncio.wait_for(call, 10)
-        (record,) = await _wait_records(tmp_path, 1)
+        (record,) = await wait_for_call_records(tmp_path, 1)
     assert record.recording == str(tmp_path / "rec" / f"{record.call_id}.wav")
     audio = read_wav(record.recording)
     assert audio.channels == 2

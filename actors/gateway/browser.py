@@ -229,14 +229,8 @@ class _BrowserCall:
 
     async def _watch(self) -> None:
         call = self._call
-        stop = asyncio.ensure_future(call.stop_requested.wait())
-        closed = asyncio.ensure_future(call.conversation.wait_closed())
-        try:
-            await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            closed.cancel()
-        self._reason = call.stop_reason if call.stop_requested.is_set() else "session ended"
+        asked = await call.wait_until_over()
+        self._reason = call.stop_reason if asked else "session ended"
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._outbound.join(), timeout=2.0)
         self._close = (WSCloseCode.OK, self._reason)

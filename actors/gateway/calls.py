@@ -117,6 +117,18 @@ class Call:
             self.stop_reason = reason
             self.stop_requested.set()
 
+    async def wait_until_over(self) -> bool:
+        """Wait until the gateway asks to hang up or the session closes on its own; whether
+        the gateway asked (then :attr:`stop_reason` says why)."""
+        stop = asyncio.ensure_future(self.stop_requested.wait())
+        closed = asyncio.ensure_future(self.conversation.wait_closed())
+        try:
+            await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            closed.cancel()
+        return self.stop_requested.is_set()
+
     async def end(self, reason: str | None = None) -> CallRecord:
         """Close the conversation, free the slot, append the record. Idempotent."""
         if self._record is not None:

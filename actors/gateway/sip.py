@@ -190,13 +190,9 @@ async def _hold(call: Call) -> None:
                 pass
 
     call.conversation.add_listener(on_event)
-    ended = asyncio.ensure_future(call.conversation.wait_closed())
-    stop = asyncio.ensure_future(call.stop_requested.wait())
     try:
-        await asyncio.wait({ended, stop}, return_when=asyncio.FIRST_COMPLETED)
+        await call.wait_until_over()
     finally:
-        ended.cancel()
-        stop.cancel()
         # The caller hanging up closes the session's socket; otherwise closing it here ends
         # the call (drain deadline, maximum duration, the gateway stopping).
         hung_up = call.conversation.failure is None and not call.stop_requested.is_set()
