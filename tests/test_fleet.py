@@ -176,6 +176,8 @@ def test_status_and_drain_commands(
     monkeypatch.setenv("VOXRAY_NAMESPACE", f"cli-{uuid.uuid4().hex[:6]}")
     assert main(["status"]) == 1
     assert "no voxray supervisor" in capsys.readouterr().out
+    assert main(["status", "--json"]) == 1  # still one parsable document
+    assert json.loads(capsys.readouterr().out) == {"supervisor": None, "gateways": []}
 
     monkeypatch.setenv("VOXRAY_NAMESPACE", fleet.settings.namespace)
     assert main(["status"]) == 0
@@ -185,7 +187,8 @@ def test_status_and_drain_commands(
     for heading in ("caps", "nodes", "alive", "per API key"):
         assert heading in shown
     assert main(["status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["state"] == "running"
+    document = json.loads(capsys.readouterr().out)
+    assert document["supervisor"]["state"] == "running" and document["gateways"] == []
 
 
 def test_drain_command_removes_the_supervisor(

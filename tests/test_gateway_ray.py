@@ -4,6 +4,7 @@ the command returned, ``voxray status`` shows it, ``voxray drain`` removes it.""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
@@ -79,6 +80,11 @@ def test_serve_detach_status_and_drain(
     assert main(["status"]) == 0
     shown = capsys.readouterr().out
     assert f"gateway running at {base}" in shown and "1 total, 1 refused" in shown
+    # The supervisor runs (it admitted the call): the JSON still lists the gateway beside it.
+    assert main(["status", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["supervisor"]["state"] == "running"
+    assert [(g["url"], g["calls_total"]) for g in document["gateways"]] == [(base, 1)]
 
     assert main(["drain", "--deadline", "5"]) == 0
     drained = capsys.readouterr().out

@@ -1,8 +1,9 @@
-"""``voxray status``: the supervisor's view of the cluster, as tables.
+"""``voxray status``: the supervisor's view of the cluster and the running gateways, as tables.
 
-Nodes (live sessions, warm pool, free memory), caps, sessions per API key (by fingerprint
-only), the queue per job, and recent failures. Joins ``--address`` (default ``auto``: the
-``ray start`` cluster of this machine, or ``RAY_ADDRESS``); never starts Ray or a supervisor.
+Each gateway (calls now, total, refused), then nodes (live sessions, warm pool, free memory),
+caps, sessions per API key (by fingerprint only), the queue per job, and recent failures.
+Joins ``--address`` (default ``auto``: the ``ray start`` cluster of this machine, or
+``RAY_ADDRESS``); never starts Ray or a supervisor.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Print the status; exit 1 when no supervisor runs on the cluster."""
+    """Print the status (the supervisor's and every gateway's); exit 1 when neither runs.
+
+    ``--json`` prints one document, ``{"supervisor": {...} | null, "gateways": [...]}``.
+    """
     from voxray.client import Fleet
     from voxray.cluster import describe_address
     from voxray.settings import VoxraySettings
@@ -40,31 +44,31 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.print(f"status of {describe_address()}", highlight=False, soft_wrap=True)
         status = fleet.status()
         gateways = fleet.gateways()
-    if not args.json:
-        for gateway in gateways:
-            console.print(
-                f"gateway [bold]{gateway.state}[/bold] at {gateway.url} (node "
-                f"{gateway.node_id[:12]}): {gateway.calls_live} calls now, {gateway.calls_total} "
-                f"total, {gateway.refused} refused; agents {', '.join(gateway.agents)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-    if status is None and gateways:
-        if args.json:
-            console.print_json(json.dumps([g.model_dump() for g in gateways]))
-        return EXIT_OK
-    if status is None:
+    found = EXIT_OK if status is not None or gateways else EXIT_FAILED
+    if args.json:
+        document = {
+            "supervisor": None if status is None else status.model_dump(mode="json"),
+            "gateways": [gateway.model_dump(mode="json") for gateway in gateways],
+        }
+        console.print_json(json.dumps(document))
+        return found
+    for gateway in gateways:
+        console.print(
+            f"gateway [bold]{gateway.state}[/bold] at {gateway.url} (node "
+            f"{gateway.node_id[:12]}): {gateway.calls_live} calls now, {gateway.calls_total} "
+            f"total, {gateway.refused} refused; agents {', '.join(gateway.agents)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if status is not None:
+        render_status(console, status)
+    elif not gateways:
         console.print(
             f"no voxray supervisor in namespace {settings.namespace!r} on this cluster "
-            "(it starts with the first `voxray eval` or Fleet job)",
+            "(it starts with the first `voxray eval`, Fleet job or `voxray serve`)",
             highlight=False,
         )
-        return EXIT_FAILED
-    if args.json:
-        console.print_json(status.model_dump_json())
-    else:
-        render_status(console, status)
-    return EXIT_OK
+    return found
 
 
 def render_status(console: Console, status: SupervisorStatus) -> None:
