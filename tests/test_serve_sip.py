@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 import ray
 from pydantic import SecretStr
+from ray._private import state as state_api
 from voxray.actors.conversation.endpoint import EngineTuning
 from voxray.actors.gateway.records import CallRecord
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.simulator.sip_caller import SipCallReport, SipCallScript, SipStep
+from voxray.actors.supervisor import find_supervisor
 from voxray.actors.tools.settings import ToolPoolSettings
 from voxray.serve.agents import load_agent_file
 from voxray.serve.deploy import GATEWAY_SIMULATOR, deploy, drain_gateways
@@ -37,9 +43,20 @@ agents:
 """
 
 
-def test_sip_calls_reach_the_agent_of_the_called_number_on_ray(
-    ray_cluster: None, tmp_path: Path
-) -> None:
+@dataclass(frozen=True)
+class _Served:
+    """``voxray serve``'s deployment on the test cluster, and what was seen as it returned."""
+
+    namespace: str
+    webhook: str
+    simulator: Any
+    records_path: Path
+    supervisor_state_on_return: str | None
+
+
+@pytest.fixture(scope="module")
+def served(ray_cluster: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
+    tmp_path = tmp_path_factory.mktemp("serve-sip")
     agents_path = tmp_path / "agents.yaml"
     agents_path.write_text(AGENTS)
     namespace = f"sip-{uuid.uuid4().hex[:8]}"
@@ -58,19 +75,30 @@ def test_sip_calls_reach_the_agent_of_the_called_number_on_ray(
         max_messages_per_s=200 * TEST_SPEED,
     )
     deployment = deploy(load_agent_file(agents_path), settings, gateway)
+    supervisor = find_supervisor(namespace)
+    state = None if supervisor is None else state_api.actors(supervisor._actor_id.hex())["State"]
     try:
-        webhook = next(line.split()[-1] for line in deployment.lines if "/sip/webhook" in line)
-        simulator = ray.get_actor(GATEWAY_SIMULATOR, namespace=namespace)
-        script = SipCallScript(
-            called="+15559990000", steps=(SipStep(say="Hello"), SipStep(dtmf="9"))
+        yield _Served(
+            namespace=namespace,
+            webhook=next(line.split()[-1] for line in deployment.lines if "/sip/webhook" in line),
+            simulator=ray.get_actor(GATEWAY_SIMULATOR, namespace=namespace),
+            records_path=records_path,
+            supervisor_state_on_return=state,
         )
-        # Two callers at once: one Ray call, the calls run concurrently in the simulator.
-        reports: list[SipCallReport] = ray.get(
-            simulator.place_calls.remote(webhook, SECRET, [script, script]), timeout=60
-        )
-        records = _wait_for_records(records_path, 2)
     finally:
         drain_gateways(deployment.gateways, namespace, 5.0)
+        if supervisor is not None:
+            ray.get(supervisor.drain.remote(0.0))
+            ray.kill(supervisor, no_restart=True)
+
+
+def test_sip_calls_reach_the_agent_of_the_called_number_on_ray(served: _Served) -> None:
+    script = SipCallScript(called="+15559990000", steps=(SipStep(say="Hello"), SipStep(dtmf="9")))
+    # Two callers at once: one Ray call, the calls run concurrently in the simulator.
+    reports: list[SipCallReport] = ray.get(
+        served.simulator.place_calls.remote(served.webhook, SECRET, [script, script]), timeout=60
+    )
+    records = _wait_for_records(served.records_path, reports)
     for report in reports:
         assert report.outcome == "completed", report
         assert report.agent_turns == 2 and report.dtmf_sent == "9"
@@ -82,12 +110,23 @@ def test_sip_calls_reach_the_agent_of_the_called_number_on_ray(
         assert record.status == "completed" and record.end_reason == "hangup"
 
 
-def _wait_for_records(path: Path, count: int, timeout_s: float = 30.0) -> list[CallRecord]:
-    """The call records once ``count`` were appended (each call appends its own as it ends)."""
+def test_the_supervisor_is_up_when_serve_returns(served: _Served) -> None:
+    # The gateway started it (and waited for it), so the first caller does not wait for a
+    # new actor's process: it was still being created when the first webhook came, before.
+    assert served.supervisor_state_on_return == "ALIVE"
+
+
+def _wait_for_records(
+    path: Path, reports: list[SipCallReport], timeout_s: float = 30.0
+) -> list[CallRecord]:
+    """The call records of ``reports``' calls once each was appended (each call appends its
+    own as it ends)."""
+    wanted = {report.call_id for report in reports}
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         lines = path.read_text().splitlines() if path.exists() else []
-        if len(lines) >= count:
-            return [CallRecord.model_validate_json(line) for line in lines]
+        records = [CallRecord.model_validate_json(line) for line in lines]
+        if wanted <= {record.call_id for record in records}:
+            return [record for record in records if record.call_id in wanted]
         time.sleep(0.05)
-    raise AssertionError(f"{count} call records never appeared in {path}")
+    raise AssertionError(f"the call records of {sorted(wanted)} never appeared in {path}")

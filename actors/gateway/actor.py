@@ -29,6 +29,7 @@ from voxray.actors.gateway.server import GatewayServer
 from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.sealed import seal, unseal
 from voxray.actors.supervision.settings import SupervisorSettings
 from voxray.actors.supervisor import get_supervisor
 from voxray.actors.tools.pool import ToolPool
@@ -48,7 +49,8 @@ GATEWAY_PREFIX = "voxray-gateway-"
 
 
 class GatewayLaunch(BaseModel):
-    """Everything a gateway actor starts with (built in the driver by ``voxray serve``)."""
+    """Everything a gateway actor starts with (built in the driver by ``voxray serve``, sent
+    with its secrets sealed: :mod:`voxray.actors.sealed`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -116,6 +118,11 @@ class SupervisorAdmitter:
         with contextlib.suppress(RayError):
             await self._supervisor.release_call.remote(slot)
 
+    async def ready(self) -> None:
+        """Until the supervisor answers (created, its nodes read): a call's claim is then one
+        actor call, not the supervisor's start (≈ 1 s)."""
+        await self._supervisor.status.remote()
+
 
 class _Gateway:
     def __init__(self) -> None:
@@ -126,15 +133,24 @@ class _Gateway:
     async def start(self, launch: GatewayLaunch) -> list[str]:
         """Listen; returns the lines saying where each ingress listens. Idempotent."""
         if self._server is None:
-            self._tools = ToolPool.from_settings(launch.tools, namespace=launch.namespace)
-            await self._tools.wait_ready()
-            endpoints = launch.endpoints
+            # Its secrets come sealed (voxray.actors.sealed): read once, now, while the driver
+            # that sealed them waits for this call; the gateway then holds them (it outlives
+            # that driver).
+            launch = await unseal(launch, what="the gateway's secrets")
             admitter = None
             if launch.supervisor is not None and launch.quota is not None:
+                # Created now (it starts while the tool pool does) and awaited below, so the
+                # first caller does not wait for the supervisor's process to start.
                 supervisor = get_supervisor(launch.supervisor, launch.namespace)
                 # Named, so the supervisor gives this gateway's slots back if it dies.
                 owner = ray.get_runtime_context().get_actor_name()
-                admitter = SupervisorAdmitter(supervisor, launch.quota, owner)
+                # Sealed again here: this process owns the copy the supervisor reads per call.
+                admitter = SupervisorAdmitter(supervisor, seal(launch.quota), owner)
+            self._tools = ToolPool.from_settings(launch.tools, namespace=launch.namespace)
+            await self._tools.wait_ready()
+            if admitter is not None:
+                await admitter.ready()
+            endpoints = launch.endpoints
             server = GatewayServer(
                 launch.settings,
                 launch.agents,
