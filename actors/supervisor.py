@@ -168,7 +168,7 @@ class _Supervisor:
             self._drivers.unwatch(driver, ticket.job_id)
 
     async def _run_session(self, request: SessionRequest, ticket: SessionTicket) -> SessionResult:
-        self._ensure_started()
+        self._ensure_pool()
         tools = await self._tools()
         quota_secret = (ticket.quota or request.endpoint.api_key).get_secret_value()
         quota = fingerprint(quota_secret, self._salt)
@@ -224,7 +224,7 @@ class _Supervisor:
             VoxrayError: the session could not be opened (e.g. ``AuthenticationError``).
         """
         ticket = ticket or SessionTicket(job_id="live")
-        self._ensure_started()
+        self._ensure_pool()
         tools = await self._tools()
         quota_secret = (ticket.quota or request.endpoint.api_key).get_secret_value()
         quota = fingerprint(quota_secret, self._salt)
@@ -387,7 +387,7 @@ class _Supervisor:
 
     async def warm_up(self, timeout_s: float = 60.0) -> SupervisorStatus:
         """Wait until every live node has its warm actors (for benchmarks and tests)."""
-        self._ensure_started()
+        self._ensure_pool()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             status = self.status()
@@ -593,7 +593,26 @@ class _Supervisor:
     # --- plumbing -------------------------------------------------------------------------
 
     def _ensure_started(self) -> None:
-        """Read the nodes and start the pool and the node refresher, once (no awaits: atomic)."""
+        """Read the nodes and start the node refresher and driver checks, once (no awaits:
+        atomic). Starts no session actor: calls that gateways host need none."""
+        if self._refresher is not None:
+            return
+        self._refresh_nodes()
+        self._refresher = asyncio.get_running_loop().create_task(
+            self._refresh_forever(), name="supervisor-nodes"
+        )
+        self._driver_checks = asyncio.get_running_loop().create_task(
+            self._drivers.run(), name="supervisor-drivers"
+        )
+
+    def _ensure_pool(self) -> None:
+        """:meth:`_ensure_started`, and the warm pool, filled from now on (once; atomic).
+
+        Only the paths that run sessions on session actors (scenarios, live sessions, warm-up)
+        start it: a cluster that only serves gateway calls, which run inside the gateway, keeps
+        no idle session actors it would never use.
+        """
+        self._ensure_started()
         if self._pool is not None:
             return
         packing = self._settings.conversations_per_actor
@@ -615,13 +634,8 @@ class _Supervisor:
                 capacity=packing,
                 lifetime=self._settings.recycle_after_sessions * packing,
             )
-        self._refresh_nodes()
-        self._refresher = asyncio.get_running_loop().create_task(
-            self._refresh_forever(), name="supervisor-nodes"
-        )
-        self._driver_checks = asyncio.get_running_loop().create_task(
-            self._drivers.run(), name="supervisor-drivers"
-        )
+        if self._state == "running":
+            self._pool.set_nodes(self._placement.alive_nodes())
 
     def _require_pool(self) -> WarmPool:
         if self._pool is None:

@@ -116,6 +116,24 @@ def test_the_supervisor_is_up_when_serve_returns(served: _Served) -> None:
     assert served.supervisor_state_on_return == "ALIVE"
 
 
+def test_gateway_calls_start_no_session_actors(served: _Served) -> None:
+    script = SipCallScript(called="+15559990000", steps=(SipStep(say="Hello"),))
+    [report] = ray.get(
+        served.simulator.place_calls.remote(served.webhook, SECRET, [script]), timeout=60
+    )
+    assert report.outcome == "completed", report
+    # The call ran inside the gateway and its slot came from the supervisor: no warm pool
+    # of session actors was started for calls that never use one.
+    status = ray.get(find_supervisor(served.namespace).status.remote())
+    assert [(node.warm_idle, node.warm_starting) for node in status.nodes] == [(0, 0)]
+    sessions = [
+        entry["name"]
+        for entry in ray.util.list_named_actors(all_namespaces=True)
+        if entry["namespace"] == served.namespace and entry["name"].startswith("voxray-session-")
+    ]
+    assert sessions == []
+
+
 def _wait_for_records(
     path: Path, reports: list[SipCallReport], timeout_s: float = 30.0
 ) -> list[CallRecord]:
