@@ -24,6 +24,7 @@ into this tree at exactly one boundary each, with ``raise ... from``.
     ├── SessionBusyError            a live-session call on an actor in the wrong state
     ├── CapacityError               a bounded queue or cap is full (carries the numbers)
     ├── RunDirectoryBusyError       another voxray process is writing the same run directory
+    ├── SecretLostError             a secret sent by reference was gone before it was read
     ├── WebhookRejected             a signed webhook failed verification (carries the cause)
     └── ToolError                   a function call failed (sent back to the model as output)
         ├── ToolNotFoundError
@@ -59,6 +60,7 @@ __all__ = [
     "ProviderError",
     "RateLimitedError",
     "RunDirectoryBusyError",
+    "SecretLostError",
     "SessionBusyError",
     "SessionLostError",
     "ToolError",
@@ -224,6 +226,12 @@ class RunDirectoryBusyError(VoxrayError):
     def __init__(self, message: str, *, owner: str | None = None) -> None:
         super().__init__(message, retryable=False)
         self.owner = owner
+
+
+class SecretLostError(VoxrayError):
+    """A secret that crossed a Ray call by reference (:mod:`voxray.actors.sealed`) could not be
+    read: the process that sent it ended first. Never retryable from where it was raised; run
+    the work again from a live driver."""
 
 
 WebhookRejection = Literal[

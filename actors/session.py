@@ -34,6 +34,7 @@ from voxray.actors.errors import SessionBusyError
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
 from voxray.actors.ray_typing import ray_method
+from voxray.actors.sealed import unseal
 from voxray.actors.supervision.health import SessionHealth, measure_health
 from voxray.actors.supervision.stall_guard import run_guarded
 from voxray.actors.tools.executor import ToolBackend, ToolExecutor
@@ -146,8 +147,10 @@ class _Session:
         """Play ``request.script`` against the endpoint and return what happened.
 
         With ``stall_timeout_s`` (packed hosts) this conversation alone is cancelled and
-        reported ``lost`` once its own progress stays still that long.
+        reported ``lost`` once its own progress stays still that long. The request's keys
+        arrive sealed (:mod:`voxray.actors.sealed`) and are fetched first.
         """
+        request = await unseal(request, what=f"the API key of session {request.session_id}")
         key = f"{request.session_id}-{id(request)}"
         try:
             work = play_scenario(
@@ -168,6 +171,9 @@ class _Session:
     async def open(self, request: LiveSessionRequest, tools: ToolBackend) -> None:
         """Connect a live session; returns once ``session.updated`` arrived."""
         if self._live is not None:
+            raise SessionBusyError("this session actor already hosts a live session")
+        request = await unseal(request, what=f"the API key of session {request.session_id}")
+        if self._live is not None:  # another open() got in while the key was fetched
             raise SessionBusyError("this session actor already hosts a live session")
         self._live = LiveConversation(request, tools)
         self._watch("live", self._live.conversation)

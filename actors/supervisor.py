@@ -43,6 +43,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from voxray.actors.conversation.backoff import Backoff, ReconnectPolicy
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import CapacityError, RateLimitedError, SessionLostError, VoxrayError
+from voxray.actors.sealed import unseal
 from voxray.actors.session import LiveSessionRequest, SessionActor, SessionRequest
 from voxray.actors.supervision.admission import Admission, Slot, fingerprint
 from voxray.actors.supervision.drivers import DriverWatch
@@ -170,8 +171,9 @@ class _Supervisor:
     async def _run_session(self, request: SessionRequest, ticket: SessionTicket) -> SessionResult:
         self._ensure_pool()
         tools = await self._tools()
-        quota_secret = (ticket.quota or request.endpoint.api_key).get_secret_value()
-        quota = fingerprint(quota_secret, self._salt)
+        quota = await self._quota_key(
+            ticket.quota or request.endpoint.api_key, f"session {request.session_id}"
+        )
         backoff = iter(self._rate_limit_delays())
         attempt = 0
         started = time.monotonic()
@@ -226,8 +228,9 @@ class _Supervisor:
         ticket = ticket or SessionTicket(job_id="live")
         self._ensure_pool()
         tools = await self._tools()
-        quota_secret = (ticket.quota or request.endpoint.api_key).get_secret_value()
-        quota = fingerprint(quota_secret, self._salt)
+        quota = await self._quota_key(
+            ticket.quota or request.endpoint.api_key, f"session {request.session_id}"
+        )
         backoff = iter(self._rate_limit_delays())
         pool = self._require_pool()
         while True:
@@ -282,7 +285,7 @@ class _Supervisor:
             CapacityError: over a cap, or the supervisor is draining.
         """
         self._ensure_started()
-        key = fingerprint(quota.get_secret_value(), self._salt)
+        key = await self._quota_key(quota, "a gateway's call")
         try:
             slot = await asyncio.wait_for(self._admission.claim(key, "calls"), timeout=wait_s)
         except TimeoutError:
@@ -676,6 +679,12 @@ class _Supervisor:
                     self.release_call(slot_id)
             except Exception:  # a GCS hiccup: ask again next time
                 continue
+
+    async def _quota_key(self, quota: SecretStr, user: str) -> str:
+        """The fingerprint of the cap ``quota`` names (sent sealed: fetched here, never kept).
+        ``user`` names who it is for in the error when it cannot be fetched."""
+        opened = await unseal(quota, what=f"the API key (or quota) of {user}")
+        return fingerprint(opened.get_secret_value(), self._salt)
 
     def _on_health(self, health: SessionHealth) -> None:
         if health.node_available_mb is not None:

@@ -41,6 +41,7 @@ EXAMPLES: list[VoxrayError] = [
     errors.ActorLostError("the supervisor actor died", actor="supervisor"),
     errors.ActorTimeoutError("the simulator did not answer", actor="simulator", timeout_s=5.0),
     errors.RunDirectoryBusyError("runs/x is in use", owner="pid 42"),
+    errors.SecretLostError("the API key could not be read: its sender ended"),
     errors.WebhookRejected("no webhook-signature matches", cause="bad_signature"),
 ]
 

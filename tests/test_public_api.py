@@ -64,6 +64,7 @@ EXPORTED = {
     "ProviderError",
     "RateLimitedError",
     "RunDirectoryBusyError",
+    "SecretLostError",
     "SessionBusyError",
     "SessionLostError",
     "ToolError",

@@ -1,7 +1,8 @@
 """The gateway's knobs: where it listens, its secrets, and the bounds on what callers send.
 
 Built in the driver (``voxray serve``) and passed to each gateway actor. Secrets are
-``SecretStr``: masked wherever the settings are printed, logged or shown by Ray.
+``SecretStr``: masked wherever the settings are printed or logged, and sealed before they cross a
+Ray call (:mod:`voxray.actors.sealed`), so Ray's task specs never hold them.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import ray
 from pydantic import SecretStr
 from voxray.actors.heap import freeze_startup_heap
 from voxray.actors.priority import run_at_normal_priority
+from voxray.actors.sealed import unseal
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import FaultAction, FaultPlan
 from voxray.actors.simulator.rules import BrainScript
@@ -54,7 +55,9 @@ class SimulatorActorImpl:
     async def place_call(
         self, webhook_url: str, secret: SecretStr, script: SipCallScript | None = None
     ) -> SipCallReport:
-        """Place a scripted SIP call (see :meth:`Simulator.place_call`)."""
+        """Place a scripted SIP call (see :meth:`Simulator.place_call`); ``secret`` may come
+        sealed (:mod:`voxray.actors.sealed`)."""
+        secret = await unseal(secret, what="the webhook secret")
         return await self._require().place_call(webhook_url, secret, script)
 
     async def place_calls(
@@ -65,8 +68,10 @@ class SimulatorActorImpl:
         arrival_gap_s: float = 0.0,
     ) -> list[SipCallReport]:
         """Place several calls at once, one every ``arrival_gap_s`` (for benchmarks): one Ray
-        call for the lot, the calls themselves run concurrently in the simulator."""
+        call for the lot, the calls themselves run concurrently in the simulator. ``secret`` may
+        come sealed (:mod:`voxray.actors.sealed`)."""
         simulator = self._require()
+        secret = await unseal(secret, what="the webhook secret")
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
 
             async def place(index: int, script: SipCallScript) -> SipCallReport:

@@ -17,10 +17,12 @@ import ray
 from pydantic import SecretStr
 from ray.exceptions import RayError
 from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.sealed import seal
 from voxray.actors.simulator.actor import SimulatorActor
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import FaultAction, FaultPlan
 from voxray.actors.simulator.rules import BrainScript
+from voxray.actors.simulator.sip_caller import SipCallReport, SipCallScript
 from voxray.actors.supervision.placement import affinity
 from voxray.handles import ray_errors
 from voxray.handles.base import ActorClient
@@ -94,6 +96,21 @@ class SimulatorClient(ActorClient):
     async def inject(self, fault: FaultAction | FaultPlan, token: str | None = None) -> int:
         """Arm a fault on open sessions (of ``token``, else all); how many it reached."""
         return int(await self._acall(self._handle.inject.remote(fault, token)))
+
+    async def place_calls(
+        self,
+        webhook_url: str,
+        secret: SecretStr,
+        scripts: list[SipCallScript],
+        *,
+        arrival_gap_s: float = 0.0,
+    ) -> list[SipCallReport]:
+        """Ring one scripted SIP call per script (one every ``arrival_gap_s``) at the gateway
+        whose webhook is ``webhook_url``, signed with ``secret`` (sent sealed: it never sits in
+        the call's arguments); each call's report."""
+        ref = self._handle.place_calls.remote(webhook_url, seal(secret), scripts, arrival_gap_s)
+        reports: list[SipCallReport] = await self._acall(ref)
+        return reports
 
     async def alive(self, timeout_s: float = 5.0) -> bool:
         """Whether the actor answers within ``timeout_s``."""

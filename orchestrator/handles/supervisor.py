@@ -3,7 +3,9 @@
 Every call the driver makes on the supervisor goes through :class:`SupervisorClient`, which maps
 Ray's errors once (:func:`~voxray.handles.ray_errors.voxray_error`): a dead supervisor is an
 :class:`~voxray.actors.errors.ActorLostError` with ``actor="supervisor"``, a refusal for
-capacity is the :class:`~voxray.actors.errors.CapacityError` the supervisor raised.
+capacity is the :class:`~voxray.actors.errors.CapacityError` the supervisor raised. The keys in
+requests and tickets are sealed here (:mod:`voxray.actors.sealed`): they travel as object
+references, never in the calls' arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ray.exceptions import RayError
 from voxray.actors.conversation.live import LiveSessionRequest
 from voxray.actors.conversation.result import SessionResult
 from voxray.actors.errors import ActorLostError, ActorTimeoutError
+from voxray.actors.sealed import seal
 from voxray.actors.session import SessionRequest
 from voxray.actors.supervision.models import (
     DrainReport,
@@ -78,7 +81,7 @@ class SupervisorClient(ActorClient):
             CapacityError: refused (the queue is full, the job was stopped, or draining).
             ActorLostError: the supervisor died (the scenario may or may not have started).
         """
-        ref = self._handle.run_session.remote(request, ticket)
+        ref = self._handle.run_session.remote(seal(request), seal(ticket))
         try:
             result: SessionResult = await ref
         except asyncio.CancelledError:
@@ -113,7 +116,7 @@ class SupervisorClient(ActorClient):
     ) -> SessionLease:
         """A live session on a warm actor, once the provider confirmed its configuration."""
         lease: SessionLease = self._get(
-            self._handle.open_session.remote(request, ticket), timeout_s=timeout_s
+            self._handle.open_session.remote(seal(request), seal(ticket)), timeout_s=timeout_s
         )
         return lease
 
@@ -121,7 +124,9 @@ class SupervisorClient(ActorClient):
         self, request: LiveSessionRequest, ticket: SessionTicket
     ) -> SessionLease:
         """:meth:`open_session` for asyncio code."""
-        lease: SessionLease = await self._acall(self._handle.open_session.remote(request, ticket))
+        lease: SessionLease = await self._acall(
+            self._handle.open_session.remote(seal(request), seal(ticket))
+        )
         return lease
 
     def close_session(self, lease_id: int) -> SessionResult:

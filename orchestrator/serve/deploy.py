@@ -25,6 +25,7 @@ from voxray.actors.gateway.actor import (
     GatewayStatus,
 )
 from voxray.actors.gateway.settings import GatewaySettings
+from voxray.actors.sealed import seal
 from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.supervision.placement import affinity, read_nodes
 from voxray.handles.simulator import SimulatorClient
@@ -85,9 +86,12 @@ def deploy(agents: AgentFile, settings: VoxraySettings, gateway: GatewaySettings
                 scheduling_strategy=affinity(node.node_id),
             ).remote()
         )
+    # Sealed: the keys travel as object references this driver owns, and each gateway reads
+    # them during start(), which this driver waits for (voxray.actors.sealed).
+    sealed = seal(launch)
     try:
         started: list[list[str]] = ray.get(
-            [handle.start.remote(launch) for handle in handles], timeout=_START_TIMEOUT_S
+            [handle.start.remote(sealed) for handle in handles], timeout=_START_TIMEOUT_S
         )
     except RayTaskError as error:
         for handle in handles:  # none is left half-started

@@ -1,0 +1,267 @@
+"""No secret travels in a Ray task's arguments: not the API key, not the gateway's secrets.
+
+The shape of the fault: what Ray ships for a call (an actor's creation arguments, a method's
+arguments, a task's) is pickled into the task spec, which the GCS and the state API keep and
+show; a ``SecretStr`` masks its value when printed, but pickled it holds the plain value.
+
+A driver subprocess starts its own small cluster with a ``worker_process_setup_hook`` that wraps
+``ActorMethod._remote``, ``ActorClass._remote`` and ``RemoteFunction._remote`` in every process
+(the driver's too) and pickle-scans what each call is given for the secrets' values. Then it
+does what a user does: ``voxray eval --backend xai`` with a recognisable fake key (a simulator in
+the driver's process plays xAI and the judge), and ``voxray serve --detach`` on the same cluster
+with a webhook secret, a Twilio token and a browser secret, plus one SIP call into the gateway,
+and ``voxray drain``. Every hit names the call and the secret's name (never its value).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+from pydantic import SecretStr
+from ray.exceptions import RayActorError
+from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.errors import SecretLostError
+from voxray.actors.sealed import SealedSecret, seal, unseal
+
+pytestmark = pytest.mark.ray
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SECRETS = {
+    "XAI_API_KEY": "xai-fakekey-ray-args-0123456789abcdefghijkl",
+    "VOXRAY_XAI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "VOXRAY_TWILIO_AUTH_TOKEN": "twilio-token-ray-args-0123456789abcdef",
+    "VOXRAY_GATEWAY_BROWSER_SECRET": "browser-secret-ray-args-0123456789abcd",
+}
+
+SUITE = """\
+name: keyed
+backend: xai
+scenarios:
+  - name: typed
+    turns:
+      - text: Hello there.
+    expect:
+      judge: [The agent answers.]
+"""
+
+AGENTS = """\
+backend: xai
+agents:
+  - name: frontdesk
+    greeting: Front desk, how can I help?
+    routes: {numbers: ["+15559990000"]}
+"""
+
+# The driver: its own cluster (with the capture hook), a simulator in a thread of its own playing
+# xAI, then eval and serve as a user runs them. Prints one JSON line: the run's record status
+# and the SIP call's outcome.
+DRIVER = r"""
+import asyncio, json, os, sys, threading
+from pathlib import Path
+
+work = Path(sys.argv[1])
+names = ("XAI_API_KEY", "VOXRAY_XAI_WEBHOOK_SECRET", "VOXRAY_TWILIO_AUTH_TOKEN",
+         "VOXRAY_GATEWAY_BROWSER_SECRET")
+needles = {name: os.environ.pop(name) for name in names}  # kept out of Ray's processes' env
+
+
+def capture_hook(needles, hits_path):
+    def install():
+        import io, os
+        import ray
+        import ray.actor
+        import ray.remote_function
+        from ray import cloudpickle
+
+        class Scanner(cloudpickle.Pickler):
+            # Refs and handles carry no value of their own: pickle a stand-in, so scanning has
+            # no side effect on Ray's reference counting.
+            def reducer_override(self, obj):
+                if isinstance(obj, (ray.ObjectRef, ray.actor.ActorHandle)):
+                    return (str, ("ref",))
+                return super().reducer_override(obj)
+
+        seen = set()
+
+        def note(line):
+            with open(hits_path, "a") as out:
+                out.write(json.dumps(line) + "\n")
+
+        def scan(where, args, kwargs):
+            if where not in seen:
+                seen.add(where)
+                note({"scanned": where, "pid": os.getpid()})
+            # A top-level ObjectRef argument is resolved and inlined into the task spec by Ray.
+            inlined = [a for a in (args or ()) if isinstance(a, ray.ObjectRef)]
+            ready = ray.wait(inlined, num_returns=len(inlined), timeout=0)[0] if inlined else []
+            payload = (args, kwargs, [ray.get(ref) for ref in ready])
+            buffer = io.BytesIO()
+            try:
+                Scanner(buffer, protocol=5).dump(payload)
+            except Exception as error:
+                note({"unscannable": where, "error": type(error).__name__})
+                return
+            blob = buffer.getvalue()
+            for name, value in needles.items():
+                if value.encode() in blob:
+                    note({"hit": where, "secret": name})
+
+        def wrap(cls, attribute, name_of):
+            original = getattr(cls, attribute)
+
+            def wrapper(self, *args, **kwargs):
+                scan(name_of(self), args, kwargs)
+                return original(self, *args, **kwargs)
+
+            setattr(cls, attribute, wrapper)
+
+        wrap(ray.actor.ActorMethod, "_remote", lambda m: "method " + m._method_name)
+        wrap(ray.actor.ActorClass, "_remote", lambda c: "create " + c.__ray_metadata__.class_name)
+        wrap(ray.remote_function.RemoteFunction, "_remote",
+             lambda f: "task " + f._function_name)
+        note({"installed": os.getpid()})
+
+    return install
+
+
+import ray
+
+hits_path = str(work / "hits.jsonl")
+hook = capture_hook(needles, hits_path)
+ray.init(
+    num_cpus=2,
+    include_dashboard=False,
+    namespace="secrets-in-args",
+    log_to_driver=False,
+    runtime_env={"worker_process_setup_hook": hook},
+)
+hook()  # the driver's own calls
+os.environ.update(needles)
+
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.server import Simulator
+from voxray.actors.simulator.sip_caller import SipCallScript, SipStep
+from voxray.cli import main
+
+loop = asyncio.new_event_loop()
+threading.Thread(target=loop.run_forever, daemon=True).start()
+def on_loop(coroutine, timeout=60):
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+simulator = Simulator(SimulatorConfig(speed=8.0, api_keys=frozenset({needles["XAI_API_KEY"]})))
+os.environ["VOXRAY_XAI_URL"] = on_loop(simulator.start())
+address = ray.get_runtime_context().gcs_address
+
+code = main(["eval", str(work / "suite.yaml"), "--address", address, "--out", str(work / "run")])
+records = [json.loads(line) for line in (work / "run" / "results.jsonl").read_text().splitlines()]
+
+serve = ["serve", str(work / "agents.yaml"), "--address", address, "--detach", "--port", "0"]
+assert main([*serve, "--records", str(work / "calls.jsonl")]) == 0
+from voxray.serve.deploy import find_gateways, gateway_statuses
+url = gateway_statuses(find_gateways(os.environ["VOXRAY_NAMESPACE"]))[0].url
+script = SipCallScript(called="+15559990000", steps=(SipStep(say="Hello"),))
+secret = needles["VOXRAY_XAI_WEBHOOK_SECRET"]
+report = on_loop(simulator.place_call(url + "/sip/webhook", secret, script))
+assert main(["drain", "--address", address, "--deadline", "5"]) == 0
+on_loop(simulator.aclose())
+ray.shutdown()
+print(json.dumps({"eval": [r["status"] for r in records], "sip": report.outcome}))
+"""
+
+
+@pytest.mark.slow
+def test_no_secret_in_the_arguments_of_any_ray_call(tmp_path: Path) -> None:
+    (tmp_path / "suite.yaml").write_text(SUITE)
+    (tmp_path / "agents.yaml").write_text(AGENTS)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
+    environment |= SECRETS | {
+        "VOXRAY_NAMESPACE": "secrets-in-args",
+        "VOXRAY_SUPERVISOR__WARM_PER_NODE": "0",
+        "VOXRAY_SUPERVISOR__TOOLS__SIZE": "1",
+        "VOXRAY_ENGINE__SPEED": "8",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", DRIVER, str(tmp_path)],
+        check=False,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    outcome = json.loads(finished.stdout.strip().splitlines()[-1])
+    assert outcome == {"eval": ["completed"], "sip": "completed"}, outcome
+    lines = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text().splitlines()]
+    installed = {line["installed"] for line in lines if "installed" in line}
+    scanned = {line["scanned"] for line in lines if "scanned" in line}
+    # The capture saw the calls that carry sessions and the gateway's launch, in several
+    # processes (driver, supervisor, gateway): it was not blind.
+    assert len(installed) >= 3, lines
+    for call in (
+        "method run_session",  # driver -> supervisor
+        "method run_scenario",  # supervisor -> session actor
+        "method start",  # driver -> gateway (its launch) and -> simulator
+        "method claim_call",  # gateway -> supervisor, per call
+    ):
+        assert call in scanned, (call, sorted(scanned))
+    assert not [line for line in lines if "unscannable" in line], lines
+    hits = sorted({f"{line['hit']}: {line['secret']}" for line in lines if "hit" in line})
+    assert not hits, "secrets in Ray task arguments:\n" + "\n".join(hits)
+    for value in SECRETS.values():
+        assert value not in finished.stdout + finished.stderr
+
+
+KEY = SECRETS["XAI_API_KEY"]
+
+
+@ray.remote(num_cpus=0)
+class _Receiver:
+    """Receives sealed values as an actor does, and seals as a detached gateway does."""
+
+    async def opened(self, value: object) -> bool:
+        endpoint = await unseal(value)
+        assert isinstance(endpoint, ProviderEndpoint)
+        return endpoint.api_key.get_secret_value() == KEY
+
+    def sealed_here(self, value: SecretStr) -> SecretStr:
+        return seal(value)  # owned by this actor's process
+
+
+def test_a_sealed_value_reaches_an_actor_whole_and_reads_only_there(ray_cluster: None) -> None:
+    endpoint = ProviderEndpoint(url="ws://127.0.0.1:1/v1/realtime", api_key=SecretStr(KEY))
+    sealed = seal(endpoint)
+    assert isinstance(sealed.api_key, SealedSecret)
+    assert seal(sealed) is sealed  # sealing twice puts nothing new
+    with pytest.raises(RuntimeError, match="unseal"):
+        sealed.api_key.get_secret_value()
+    receiver = _Receiver.remote()
+    try:
+        assert ray.get(receiver.opened.remote(sealed), timeout=30)
+        assert ray.get(receiver.opened.remote(endpoint), timeout=30)  # plain passes through
+    finally:
+        ray.kill(receiver)
+
+
+async def test_a_secret_whose_owner_ended_is_a_clear_error(ray_cluster: None) -> None:
+    receiver = _Receiver.remote()
+    sealed = await receiver.sealed_here.remote(SecretStr(KEY))
+    ray.kill(receiver)
+    with pytest.raises(RayActorError):  # returns once the kill took effect
+        await receiver.sealed_here.remote(SecretStr(KEY))
+    # Ray learns of the owner's death a moment later: until then a copy may still be read.
+    deadline = time.monotonic() + 30
+    with pytest.raises(SecretLostError, match="the gateway's secrets could not be read") as lost:
+        while time.monotonic() < deadline:
+            await unseal(sealed, what="the gateway's secrets")
+            await asyncio.sleep(0.1)
+    assert "OwnerDiedError" in str(lost.value) and KEY not in str(lost.value)
