@@ -55,7 +55,10 @@ async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
         called="+15559990000",
         steps=(SipStep(say="I would like to check my order please"), SipStep(dtmf="42#")),
     )
-    async with running_gateway(simulator, tmp_path, xai_webhook_secret=SECRET) as gateway:
+    recordings = tmp_path / "recordings"
+    async with running_gateway(
+        simulator, tmp_path, xai_webhook_secret=SECRET, recordings_dir=str(recordings)
+    ) as gateway:
         report = await simulator.place_call(_webhook_url(gateway.url), SECRET, script)
         records = await wait_for_call_records(tmp_path, 1)
         metrics = gateway.context.metrics.render().decode()
@@ -85,6 +88,10 @@ async def test_a_sip_call_is_verified_attached_greeted_answered_and_recorded(
     assert report.agent_audio_ms / 2 < played_ms < report.agent_audio_ms * 2
     assert record.audio_in_min > record.audio_out_min and record.cost_usd > 0
     assert 'voxray_calls_total{agent="support",ingress="sip"} 1.0' in metrics
+    # Recordings are kept, but this call's audio never passed through voxray: no file (an
+    # empty WAV would pass for a silent call), and the record says there is none.
+    assert record.recording is None
+    assert not recordings.exists() or list(recordings.iterdir()) == []
 
 
 async def _post(

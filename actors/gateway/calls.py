@@ -288,15 +288,19 @@ class Calls:
             if admitted is not None:
                 admitted()
             call_id = call_id or f"call-{uuid.uuid4().hex[:12]}"
+            endpoint = endpoint or self._endpoints(agent)
             request = LiveSessionRequest(
                 session_id=call_id,
                 agent=config or agent.agent,
-                endpoint=endpoint or self._endpoints(agent),
+                endpoint=endpoint,
                 tuning=self._tuning,
                 # The ingress listens to the conversation directly; this buffer is for
                 # `events()`, which nobody iterates here: keep it from holding audio.
                 event_buffer=16,
-                record=self.settings.recordings_dir is not None,
+                # A session attached to a SIP call (by call id) carries no audio: the phone
+                # network and xAI exchange it directly, so there is nothing to record (an
+                # empty file would pass for a silent call).
+                record=self.settings.recordings_dir is not None and endpoint.call_id is None,
             )
             live = LiveConversation(request, self._tools)
             try:

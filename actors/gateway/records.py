@@ -77,7 +77,10 @@ class CallRecord(_Record):
     audio_out_min: float = 0.0
     cost_usd: float = Field(0.0, description="Audio minutes in + out at xAI's $0.05/min.")
     recording: str | None = Field(
-        None, description="The stereo WAV (caller left, agent right), when recordings are kept."
+        None,
+        description="The stereo WAV (caller left, agent right), when recordings are kept. "
+        "Always None for SIP calls: their audio goes between the phone network and xAI, never "
+        "through voxray.",
     )
 
 

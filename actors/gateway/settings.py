@@ -50,7 +50,8 @@ class GatewaySettings(BaseModel):
     recordings_dir: str | None = Field(
         None,
         description="Keep each call's stereo recording (caller left, agent right) as "
-        "<call_id>.wav here; None: no recordings.",
+        "<call_id>.wav here; None: no recordings. SIP calls have none (no audio through "
+        "voxray).",
     )
     max_message_bytes: int = Field(
         64 * 1024, ge=1024, description="Largest websocket message a caller may send."

@@ -52,7 +52,8 @@ def add_parser(commands: Any) -> None:
         "--recordings",
         type=Path,
         default=None,
-        help="keep each call's stereo recording as <call_id>.wav in this folder",
+        help="keep each call's stereo recording as <call_id>.wav in this folder (SIP calls "
+        "have none: their audio never passes through voxray)",
     )
     serve.add_argument("--max-calls", type=int, default=None, help="calls one gateway takes")
     serve.add_argument(
