@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from rich.console import Console
+from voxray.actors.errors import ConfigError
 from voxray.cli import main
-from voxray.evals.compare import compare_records, fisher_one_sided, wilson_interval
+from voxray.evals.compare import (
+    RegressionGate,
+    compare_records,
+    fisher_one_sided,
+    wilson_interval,
+)
 from voxray.evals.compare_view import (
     add_regressions_to_junit,
     comparison_table,
@@ -143,6 +150,31 @@ def test_cli_compare_names_a_directory_that_is_not_a_run(
     assert main(["compare", str(run_a), str(tmp_path / "empty")]) == 2
     assert "no results.jsonl" in capsys.readouterr().out
     assert main(["compare", str(run_a), str(run_a), "--alpha", "2"]) == 2
+    assert "alpha must be between 0 and 1" in capsys.readouterr().out
+    # NaN compares false with everything: it used to pass the CLI's own check.
+    assert main(["compare", str(run_a), str(run_a), "--latency-tolerance", "nan"]) == 2
+    assert "latency_tolerance must be >= 0, got nan" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "named"),
+    [
+        ({"alpha": 0.0}, "alpha must be between 0 and 1 (exclusive), got 0.0"),
+        ({"alpha": 1.5}, "alpha must be between 0 and 1 (exclusive), got 1.5"),
+        ({"alpha": float("nan")}, "alpha must be between 0 and 1 (exclusive), got nan"),
+        ({"latency_tolerance": -0.1}, "latency_tolerance must be >= 0, got -0.1"),
+        ({"latency_floor_ms": float("nan")}, "latency_floor_ms must be >= 0, got nan"),
+    ],
+)
+def test_a_gate_built_in_python_refuses_nonsense_naming_the_threshold(
+    thresholds: dict[str, float], named: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        RegressionGate(**thresholds)
+    assert str(refused.value) == named
+    # The same check guards the functions that take the thresholds one by one.
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        compare_records(_run("weather", 1, 1), _run("weather", 1, 1), **thresholds)
 
 
 def test_regressions_become_junit_failures(tmp_path: Path) -> None:

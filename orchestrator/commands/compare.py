@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from voxray.actors.errors import ConfigError
 from voxray.commands import EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from voxray.evals.compare import RegressionGate
 
 __all__ = ["add_parser", "run"]
 
@@ -50,14 +52,12 @@ def add_gate_options(parser: Any) -> None:
     )
 
 
-def check_gate_options(args: argparse.Namespace) -> None:
-    """Refuse thresholds that make no sense, naming the option."""
-    if not 0 < args.alpha < 1:
-        raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
-    if args.latency_tolerance < 0:
-        raise ConfigError(f"--latency-tolerance must be >= 0, got {args.latency_tolerance}")
-    if args.latency_floor_ms < 0:
-        raise ConfigError(f"--latency-floor-ms must be >= 0, got {args.latency_floor_ms}")
+def gate_from_options(args: argparse.Namespace) -> RegressionGate:
+    """The thresholds the options give (:class:`RegressionGate` refuses nonsense, naming the
+    threshold)."""
+    from voxray.evals.compare import RegressionGate
+
+    return RegressionGate(args.alpha, args.latency_tolerance, args.latency_floor_ms)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -65,13 +65,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from voxray.evals.compare import compare_runs, write_comparison
     from voxray.evals.compare_view import comparison_notes, comparison_table, write_compare_page
 
-    check_gate_options(args)
+    gate = gate_from_options(args)
     comparison = compare_runs(
         args.run_a,
         args.run_b,
-        alpha=args.alpha,
-        latency_tolerance=args.latency_tolerance,
-        latency_floor_ms=args.latency_floor_ms,
+        alpha=gate.alpha,
+        latency_tolerance=gate.latency_tolerance,
+        latency_floor_ms=gate.latency_floor_ms,
     )
     out: Path = args.out or args.run_b
     out.mkdir(parents=True, exist_ok=True)

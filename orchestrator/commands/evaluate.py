@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from voxray.actors.errors import ConfigError, RunDirectoryBusyError, VoxrayError
 from voxray.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from voxray.commands.compare import add_gate_options, check_gate_options
+from voxray.commands.compare import add_gate_options, gate_from_options
 from voxray.commands.replay import add_cassette_options, with_cassette_options
 from voxray.evals.compare_view import comparison_notes, comparison_table
 from voxray.evals.condition_view import condition_table
@@ -86,10 +86,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from voxray.client import Fleet
     from voxray.cluster import describe_address, joins_existing_cluster
     from voxray.evals.cassettes import CassettePlan
-    from voxray.evals.compare import RegressionGate
     from voxray.evals.job import plan_job
 
-    check_gate_options(args)
+    gate = gate_from_options(args)
     conditions = [name.strip() for name in (args.conditions or "").split(",") if name.strip()]
     if args.conditions is not None and not conditions:
         raise ConfigError("--conditions needs at least one condition name, e.g. clean,phone")
@@ -106,7 +105,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         speed=args.speed,
         conditions=conditions or None,
         baseline=args.baseline,
-        gate=RegressionGate(args.alpha, args.latency_tolerance, args.latency_floor_ms),
+        gate=gate,
     )
     suite = plan.suite
     address = args.address or settings.ray_address

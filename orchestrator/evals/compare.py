@@ -49,14 +49,27 @@ RESULTS_FILE = "results.jsonl"
 
 @dataclass(frozen=True)
 class RegressionGate:
-    """What counts as a regression (see the module doc)."""
+    """What counts as a regression (see the module doc).
+
+    Raises:
+        ConfigError: a threshold out of range (naming it), when built.
+    """
 
     alpha: float = 0.05
-    """Significance level of a pass-rate drop."""
+    """Significance level of a pass-rate drop, between 0 and 1 (exclusive)."""
     latency_tolerance: float = 0.25
-    """Latency p95 growth, as a fraction of the baseline's, that regresses..."""
+    """Latency p95 growth, as a fraction of the baseline's, that regresses (>= 0)..."""
     latency_floor_ms: float = 50.0
-    """... when it is also at least this many ms."""
+    """... when it is also at least this many ms (>= 0)."""
+
+    def __post_init__(self) -> None:
+        # Written so that NaN fails too (every comparison with NaN is false).
+        if not 0 < self.alpha < 1:
+            raise ConfigError(f"alpha must be between 0 and 1 (exclusive), got {self.alpha}")
+        if not self.latency_tolerance >= 0:
+            raise ConfigError(f"latency_tolerance must be >= 0, got {self.latency_tolerance}")
+        if not self.latency_floor_ms >= 0:
+            raise ConfigError(f"latency_floor_ms must be >= 0, got {self.latency_floor_ms}")
 
 
 def wilson_interval(passed: int, runs: int, z: float = _Z95) -> tuple[float, float]:
@@ -205,7 +218,12 @@ def compare_records(
     latency_tolerance: float = 0.25,
     latency_floor_ms: float = 50.0,
 ) -> Comparison:
-    """Compare two runs' records (see the module doc for what counts as a regression)."""
+    """Compare two runs' records (see the module doc for what counts as a regression).
+
+    Raises:
+        ConfigError: a threshold out of range (see :class:`RegressionGate`).
+    """
+    gate = RegressionGate(alpha, latency_tolerance, latency_floor_ms)  # refuses nonsense
     side_a, side_b = _finished(records_a), _finished(records_b)
     cells: list[CellComparison] = []
     for name in [*side_a, *(n for n in side_b if n not in side_a)]:
@@ -219,15 +237,15 @@ def compare_records(
             grew = (
                 p95_a is not None
                 and p95_b is not None
-                and p95_b > p95_a * (1 + latency_tolerance)
-                and p95_b - p95_a > latency_floor_ms
+                and p95_b > p95_a * (1 + gate.latency_tolerance)
+                and p95_b - p95_a > gate.latency_floor_ms
             )
             tools = sorted(set(a.tool_calls) | set(b.tool_calls))
             cell = cell.model_copy(
                 update={
                     "pass_rate_change": round(b.pass_rate - a.pass_rate, 4),
                     "p_value": round(p_value, 4),
-                    "significant_drop": b.pass_rate < a.pass_rate and p_value < alpha,
+                    "significant_drop": b.pass_rate < a.pass_rate and p_value < gate.alpha,
                     "latency_p50_change_ms": _change(a.latency_p50_ms, b.latency_p50_ms),
                     "latency_p95_change_ms": _change(p95_a, p95_b),
                     "latency_regression": grew,
@@ -285,7 +303,12 @@ def compare_runs(
     latency_tolerance: float = 0.25,
     latency_floor_ms: float = 50.0,
 ) -> Comparison:
-    """Load two run directories and compare them (A is the baseline)."""
+    """Load two run directories and compare them (A is the baseline).
+
+    Raises:
+        ConfigError: a run directory is missing or broken, or a threshold is out of range.
+    """
+    RegressionGate(alpha, latency_tolerance, latency_floor_ms)  # before reading any file
     return compare_records(
         load_run(run_a),
         load_run(run_b),
