@@ -235,7 +235,13 @@ class SecretLostError(VoxrayError):
 
 
 WebhookRejection = Literal[
-    "missing_headers", "bad_timestamp", "stale", "future", "bad_signature", "replayed"
+    "missing_headers",
+    "invalid_id",
+    "bad_timestamp",
+    "stale",
+    "future",
+    "bad_signature",
+    "replayed",
 ]
 """Which check a webhook failed."""
 

@@ -108,6 +108,8 @@ def test_the_seen_set_forgets_expired_ids_and_stays_bounded() -> None:
     [
         (lambda h: h.pop("Webhook-Id"), "missing_headers"),
         (lambda h: h.pop("Webhook-Signature"), "missing_headers"),
+        # Present but no id a sender would use (a memory bound on the replay set): not missing.
+        (lambda h: h.update({"Webhook-Id": "m" * 257}), "invalid_id"),
         (lambda h: h.update({"Webhook-Timestamp": "hello"}), "bad_timestamp"),
         (lambda h: h.update({"Webhook-Timestamp": "1614265330.5"}), "bad_timestamp"),
     ],

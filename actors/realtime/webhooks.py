@@ -121,8 +121,9 @@ class WebhookVerifier:
         block the genuine one that carries the same id.
 
         Raises:
-            WebhookRejected: a header is missing, the timestamp is malformed or out of
-                tolerance, no signature matches, or the id was accepted before.
+            WebhookRejected: a header is missing, the id is too long to be one, the
+                timestamp is malformed or out of tolerance, no signature matches, or the id
+                was accepted before.
         """
         lowered = {name.lower(): value for name, value in headers.items()}
         message_id = lowered.get("webhook-id", "").strip()
@@ -140,7 +141,10 @@ class WebhookVerifier:
         if missing:
             raise WebhookRejected(f"missing {', '.join(missing)}", cause="missing_headers")
         if len(message_id) > _MAX_ID_CHARS:
-            raise WebhookRejected("webhook-id is too long", cause="missing_headers")
+            raise WebhookRejected(
+                f"webhook-id is {len(message_id)} characters (at most {_MAX_ID_CHARS})",
+                cause="invalid_id",
+            )
         if not stamp.isdigit() or len(stamp) > 12:
             raise WebhookRejected("webhook-timestamp is not unix seconds", cause="bad_timestamp")
         timestamp = int(stamp)
