@@ -18,6 +18,7 @@ from voxray.actors.audio.conditions import (
     active_speech_power,
 )
 from voxray.actors.audio.conditions.packet_loss import PacketLossStage
+from voxray.actors.audio.conditions.stream import DelayLine
 from voxray.actors.audio.pcm import pcm16_to_float
 from voxray.actors.audio.resample import StreamResampler
 from voxray.actors.audio.speech import SpeechSynthesizer
@@ -151,6 +152,39 @@ def test_telephone_line_quantises_like_g711() -> None:
     a, b = _stream(ulaw, tone), _stream(alaw, tone)
     assert a.size == b.size == tone.size
     assert not np.array_equal(a, b)  # the two companders quantise differently
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="TelephoneStage primes its output with 30 ms, but soxr's HQ stream resamplers (down "
+    "to 8 kHz and back) hold back up to 134 ms at 24 kHz (322 ms at 48 kHz): the line runs dry "
+    "and inserts 10-15 ms of silence mid-stream until its delay has grown that far",
+)
+@pytest.mark.parametrize("chunk", [RATE // 50, CHUNK])
+def test_a_telephone_line_never_drops_out_mid_call(chunk: int) -> None:
+    tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(RATE * 3) / RATE)).astype(np.int16)
+    line = CallerCondition(telephone=TelephoneConfig()).line(RATE)
+    assert line is not None
+    heard = _stream(line, tone, chunk=chunk).astype(np.float64)
+    onset = int(np.argmax(np.abs(heard) > 1000))  # the line's own delay comes first
+    window = RATE // 200  # 5 ms
+    body = heard[onset:]
+    count = body.size // window
+    rms = np.sqrt((body[: count * window].reshape(count, window) ** 2).mean(axis=1))
+    assert [index * 5 for index in np.nonzero(rms < 1000)[0]] == []  # ms of each dropout
+
+
+def test_a_delay_line_that_runs_dry_fills_silence_counts_it_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    line = DelayLine(prime=4)
+    line.push(np.ones(2, dtype=np.float32))
+    assert np.array_equal(line.pop(8), np.array([0, 0] + [0] * 4 + [1, 1], dtype=np.float32))
+    assert line.underruns == 2
+    line.pop(3)
+    assert line.underruns == 5
+    warnings = [r.getMessage() for r in caplog.records if r.name == "voxray.conditions"]
+    assert len(warnings) == 1 and "2 samples of silence inserted" in warnings[0]
 
 
 def test_cheap_microphone_gain_clipping_and_response() -> None:

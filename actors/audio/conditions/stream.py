@@ -6,6 +6,7 @@ exactly as many samples as it was given, so the microphone's timeline is never s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -15,6 +16,8 @@ from numpy.typing import NDArray
 __all__ = ["DelayLine", "Framed", "Stage", "float_array"]
 
 FloatArray = NDArray[np.float32]
+
+logger = logging.getLogger("voxray.conditions")
 
 
 def float_array(size: int = 0) -> FloatArray:
@@ -33,12 +36,16 @@ class DelayLine:
 
     Stages whose inner work yields audio in bursts (a resampler) or only in whole frames push
     what they produce and pop what they owe; the priming absorbs the bursts. Should the FIFO
-    ever run dry anyway, the gap is filled with silence and counted in :attr:`underruns`.
+    ever run dry anyway, the gap is filled with silence (a hole in the caller's audio that no
+    condition asked for), counted in :attr:`underruns` and logged as a warning the first time:
+    the stage's priming is too short for its bursts.
     """
 
     def __init__(self, prime: int) -> None:
-        self._buffer = float_array(max(0, prime))
+        self._prime = max(0, prime)
+        self._buffer = float_array(self._prime)
         self.underruns = 0
+        """Samples of silence inserted because the FIFO ran dry (0 when the priming holds)."""
 
     def push(self, samples: FloatArray) -> None:
         self._buffer = np.concatenate((self._buffer, samples)) if samples.size else self._buffer
@@ -46,8 +53,17 @@ class DelayLine:
     def pop(self, count: int) -> FloatArray:
         out, self._buffer = self._buffer[:count], self._buffer[count:]
         if out.size < count:
-            self.underruns += count - out.size
-            out = np.concatenate((float_array(count - out.size), out))
+            gap = count - out.size
+            if not self.underruns:
+                logger.warning(
+                    "a caller-condition stage ran dry: %d samples of silence inserted into the "
+                    "caller's audio (its priming of %d samples is shorter than its bursts; "
+                    "later gaps are counted, not logged)",
+                    gap,
+                    self._prime,
+                )
+            self.underruns += gap
+            out = np.concatenate((float_array(gap), out))
         return out
 
 
