@@ -86,8 +86,11 @@ class BrowserIngress:
 
     async def _agents(self, request: web.Request) -> web.Response:
         self._authorize(request)
-        agents = [agent.name for agent in self._context.agents.agents() if agent.takes(self.name)]
-        return web.json_response({"agents": agents})
+        agents = [agent for agent in self._context.agents.agents() if agent.takes(self.name)]
+        # Each agent's input rate: the page captures the microphone at it, so the browser's own
+        # audio engine resamples and this gateway passes the frames through (no per-frame soxr).
+        rates = {agent.name: agent.agent.input_audio.rate for agent in agents}
+        return web.json_response({"agents": [agent.name for agent in agents], "rates": rates})
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         self._authorize(request)
