@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -71,6 +71,17 @@ def call_records(tmp_path: Path) -> list[CallRecord]:
     if not path.exists():
         return []
     return [CallRecord.model_validate_json(line) for line in path.read_text().splitlines()]
+
+
+async def until(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Until ``check()`` holds (looked at every 10 ms); fails naming ``what`` after
+    ``timeout_s``. For state a test waits on, instead of stepping the loop and hoping."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        await asyncio.sleep(0.01)
 
 
 async def wait_for_call_records(tmp_path: Path, count: int) -> list[CallRecord]:

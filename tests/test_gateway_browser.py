@@ -20,7 +20,7 @@ from voxray.actors.audio.speech import SpeechSynthesizer
 from voxray.actors.gateway.tokens import mint_token, token_valid
 from voxray.actors.simulator.server import Simulator
 
-from tests.gateway_fixtures import GREETING, running_gateway
+from tests.gateway_fixtures import GREETING, running_gateway, until
 
 
 def test_tokens_expire_and_are_bound_to_the_secret() -> None:
@@ -178,11 +178,7 @@ async def test_the_page_talks_to_the_agent_and_shows_its_reply(
         assert text.startswith("Agent: " + GREETING.split(",")[0]), text
         assert "You said" in text, (text, status)
         assert capture_rate == 24_000
-        for _ in range(200):
-            if gateway.context.calls.live == 0:
-                break
-            await asyncio.sleep(0.05)
-        assert gateway.context.calls.live == 0
+        await until(lambda: gateway.context.calls.live == 0, "the call ended after Stop")
 
 
 async def test_an_oversized_frame_ends_only_that_call(simulator: Simulator, tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ import asyncio
 from pathlib import Path
 
 import aiohttp
+from voxray.actors.gateway.calls import CallsState
 from voxray.actors.gateway.records import CallRecord
 from voxray.actors.simulator.server import Simulator
 from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
 
 from tests.conftest import TEST_SPEED
-from tests.gateway_fixtures import running_gateway
+from tests.gateway_fixtures import running_gateway, until
 
 
 async def test_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline(
@@ -27,8 +28,8 @@ async def test_drain_refuses_new_calls_and_ends_live_ones_at_the_deadline(
         live_call = asyncio.create_task(live.run(http))
         assert await live.wait_for_agent_audio(500, timeout_s=10)
         drain = asyncio.create_task(gateway.drain(deadline_s=1.0))
-        await asyncio.sleep(0)  # the drain's first step: admission closes at once
-        assert not gateway.context.accepting
+        # The drain's first step: admission closes (at once; the live call is not waited for).
+        await until(lambda: not gateway.context.accepting, "admission closed by the drain", 1.0)
         async with http.get(f"{gateway.url}/readyz") as ready:
             assert ready.status == 503
         async with http.post(f"{gateway.url}/twilio/voice", data={"To": "+1"}) as voice:
@@ -64,7 +65,8 @@ async def test_a_second_drain_without_deadline_ends_live_calls_now(
         live_call = asyncio.create_task(live.run(http))
         assert await live.wait_for_agent_audio(300, timeout_s=10)
         patient = asyncio.create_task(gateway.drain(deadline_s=3600))  # Ctrl-C
-        await asyncio.sleep(0)
+        # The first drain is under way (admission closed, its hour begun) before the second.
+        await until(lambda: gateway.context.calls.state is CallsState.DRAINING, "draining", 1.0)
         now = await asyncio.wait_for(gateway.drain(deadline_s=0), 15)  # Ctrl-C again
         first = await asyncio.wait_for(patient, 5)  # it does not wait out its hour
         report = await asyncio.wait_for(live_call, 10)

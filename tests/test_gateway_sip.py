@@ -24,6 +24,7 @@ from tests.gateway_fixtures import (
     GREETING,
     running_gateway,
     support_agent,
+    until,
     wait_for_call_records,
 )
 
@@ -176,11 +177,8 @@ async def test_over_the_cap_or_draining_the_webhook_gets_503_and_the_live_call_g
         assert over.outcome == "refused" and over.webhook_status == 503
         assert over.webhook_error is not None and "1 calls" in over.webhook_error
         draining = asyncio.create_task(gateway.drain(30))
-        for _ in range(500):  # the drain's first step refuses new calls
-            if not gateway.context.accepting:
-                break
-            await asyncio.sleep(0.01)
-        assert not gateway.context.accepting
+        # The drain's first step refuses new calls.
+        await until(lambda: not gateway.context.accepting, "admission closed by the drain")
         late = await simulator.place_call(url, SECRET, SipCallScript(), http=http)
         assert late.webhook_status == 503 and "draining" in str(late.webhook_error)
         report = await asyncio.wait_for(held, 30)

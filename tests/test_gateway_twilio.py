@@ -34,6 +34,7 @@ from tests.gateway_fixtures import (
     GREETING,
     running_gateway,
     support_agent,
+    until,
     wait_for_call_records,
 )
 
@@ -128,10 +129,7 @@ async def test_barge_in_clears_twilio_and_truncates_at_the_acknowledged_mark(
             call = asyncio.create_task(caller.run(http))
             assert await caller.wait_for_agent_audio(1500, timeout_s=10)
             caller.say(speech_mulaw("Stop, I have a question"))
-            for _ in range(500):
-                if caller.report.clears:
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: caller.report.clears > 0, "the gateway's clear for the barge-in")
             assert caller.report.clears == 1
             caller.hang_up()
             await asyncio.wait_for(call, 10)
