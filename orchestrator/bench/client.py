@@ -17,8 +17,11 @@ of audio the process sent (:class:`~voxray.bench.child.WorkWindow`: on a busy ma
 client sends less in the window and its CPU per wall-clock second, shown beside it, reads low);
 kinds alternate within each repeat and the figures are medians (the machine is shared and
 noisy: compare within a run). The ratio to the wire floor says how much the engine adds to the
-traffic itself. Every process runs on the loop ``voxray.actors.event_loop`` picks (uvloop when
-installed); the table says which ran.
+traffic itself. One more kind feeds the microphone at the wire's own 24 kHz: the caller whose
+audio needs no resampling (a scripted caller, whose utterances are resampled once when they are
+made; the browser page, which captures at the agent's rate), so the table shows what the 48 kHz
+caller's per-frame resampling costs apart from the rest of the engine. Every process runs on the
+loop ``voxray.actors.event_loop`` picks (uvloop when installed); the table says which ran.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from voxray.bench.wire import measure as measure_wire
 __all__ = ["run"]
 
 MIC_RATE: Final = 48_000
+"""The live caller's rate (a browser's or a WebRTC track's); the wire runs at 24 kHz."""
+WIRE_RATE: Final = 24_000
 FRAME_MS: Final = 20
 TURN_PERIOD_S: Final = 6.0
 """Each conversation speaks for ``SPEECH_S`` at the start of every period of this length."""
@@ -55,12 +60,14 @@ class _Kind:
 
     append_ms: int
     transport: str  # "json" | "binary" | "wire" (the bare websocket floor)
+    mic_rate: int = MIC_RATE
 
     @property
     def label(self) -> str:
         if self.transport == "wire":
             return "bare wire (20 ms both ways)"
-        return f"voxray {self.append_ms} ms appends, {self.transport}"
+        source = "" if self.mic_rate == MIC_RATE else f", {self.mic_rate // 1000} kHz microphone"
+        return f"voxray {self.append_ms} ms appends, {self.transport}{source}"
 
 
 KINDS: Final = (
@@ -68,6 +75,7 @@ KINDS: Final = (
     _Kind(100, "json"),
     _Kind(20, "binary"),
     _Kind(100, "binary"),
+    _Kind(20, "json", WIRE_RATE),
     _Kind(20, "wire"),
 )
 
@@ -81,6 +89,7 @@ class _Job:
     conversations: int
     append_ms: int
     transport: str
+    mic_rate: int
     warmup_s: float
     window_s: float
 
@@ -112,11 +121,11 @@ def binary_supported() -> bool:
 # ---------------------------------------------------------------- the client process
 
 
-def _speech() -> Any:
-    """A second of speech-level audio at the microphone's rate (two tones, about -17 dBFS)."""
+def _speech(rate: int) -> Any:
+    """A second of speech-level audio at ``rate`` (two tones, about -17 dBFS)."""
     import numpy as np
 
-    t = np.arange(int(MIC_RATE * SPEECH_S)) / MIC_RATE
+    t = np.arange(int(rate * SPEECH_S)) / rate
     wave = 0.12 * np.sin(2 * np.pi * 220 * t) + 0.08 * np.sin(2 * np.pi * 710 * t)
     return (wave * 32767).astype(np.int16)
 
@@ -138,7 +147,7 @@ def _client(conn: multiprocessing.connection.Connection, job: _Job) -> None:
     conversations, transport = job.conversations, job.transport
     report = _Report(conversations=conversations)
     lateness_ms: list[float] = []
-    speech = _speech()
+    speech = _speech(job.mic_rate)
     audio: dict[str, Any] = {}
     if transport != "json":
         audio = {"transport": transport}
@@ -176,7 +185,7 @@ def _client(conn: multiprocessing.connection.Connection, job: _Job) -> None:
             session.add_listener(count)
         await asyncio.gather(*(s.start() for s in sessions))
         microphones = [
-            Microphone(s, rate=MIC_RATE, chunk_ms=FRAME_MS, speed=1.0, continuous=True)
+            Microphone(s, rate=job.mic_rate, chunk_ms=FRAME_MS, speed=1.0, continuous=True)
             for s in sessions
         ]
         tasks: list[asyncio.Task[None]] = []
@@ -250,6 +259,7 @@ def _measure(
                 conversations,
                 kind.append_ms,
                 kind.transport,
+                kind.mic_rate,
                 warmup_s,
                 window_s,
             ),
