@@ -27,9 +27,19 @@ import pytest
 import ray
 from pydantic import SecretStr
 from ray.exceptions import RayActorError
-from voxray.actors.conversation.endpoint import ProviderEndpoint
+from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
 from voxray.actors.errors import SecretLostError
+from voxray.actors.gateway.server import GatewayServer
+from voxray.actors.gateway.settings import GatewaySettings
 from voxray.actors.sealed import SealedSecret, seal, unseal
+from voxray.actors.simulator.config import SimulatorConfig
+from voxray.actors.simulator.sip_caller import SipCallScript, SipStep
+from voxray.actors.tools.inprocess import InProcessToolBackend
+from voxray.handles.simulator import SimulatorClient
+
+from tests.conftest import TEST_SPEED
+from tests.gateway_fixtures import support_agent
+from tests.ray_arg_capture import install_capture, read_capture
 
 pytestmark = pytest.mark.ray
 
@@ -73,67 +83,8 @@ names = ("XAI_API_KEY", "VOXRAY_XAI_WEBHOOK_SECRET", "VOXRAY_TWILIO_AUTH_TOKEN",
          "VOXRAY_GATEWAY_BROWSER_SECRET")
 needles = {name: os.environ.pop(name) for name in names}  # kept out of Ray's processes' env
 
-
-def capture_hook(needles, hits_path):
-    def install():
-        import io, os
-        import ray
-        import ray.actor
-        import ray.remote_function
-        from ray import cloudpickle
-
-        class Scanner(cloudpickle.Pickler):
-            # Refs and handles carry no value of their own: pickle a stand-in, so scanning has
-            # no side effect on Ray's reference counting.
-            def reducer_override(self, obj):
-                if isinstance(obj, (ray.ObjectRef, ray.actor.ActorHandle)):
-                    return (str, ("ref",))
-                return super().reducer_override(obj)
-
-        seen = set()
-
-        def note(line):
-            with open(hits_path, "a") as out:
-                out.write(json.dumps(line) + "\n")
-
-        def scan(where, args, kwargs):
-            if where not in seen:
-                seen.add(where)
-                note({"scanned": where, "pid": os.getpid()})
-            # A top-level ObjectRef argument is resolved and inlined into the task spec by Ray.
-            inlined = [a for a in (args or ()) if isinstance(a, ray.ObjectRef)]
-            ready = ray.wait(inlined, num_returns=len(inlined), timeout=0)[0] if inlined else []
-            payload = (args, kwargs, [ray.get(ref) for ref in ready])
-            buffer = io.BytesIO()
-            try:
-                Scanner(buffer, protocol=5).dump(payload)
-            except Exception as error:
-                note({"unscannable": where, "error": type(error).__name__})
-                return
-            blob = buffer.getvalue()
-            for name, value in needles.items():
-                if value.encode() in blob:
-                    note({"hit": where, "secret": name})
-
-        def wrap(cls, attribute, name_of):
-            original = getattr(cls, attribute)
-
-            def wrapper(self, *args, **kwargs):
-                scan(name_of(self), args, kwargs)
-                return original(self, *args, **kwargs)
-
-            setattr(cls, attribute, wrapper)
-
-        wrap(ray.actor.ActorMethod, "_remote", lambda m: "method " + m._method_name)
-        wrap(ray.actor.ActorClass, "_remote", lambda c: "create " + c.__ray_metadata__.class_name)
-        wrap(ray.remote_function.RemoteFunction, "_remote",
-             lambda f: "task " + f._function_name)
-        note({"installed": os.getpid()})
-
-    return install
-
-
 import ray
+from tests.ray_arg_capture import capture_hook, install_capture
 
 hits_path = str(work / "hits.jsonl")
 hook = capture_hook(needles, hits_path)
@@ -144,7 +95,7 @@ ray.init(
     log_to_driver=False,
     runtime_env={"worker_process_setup_hook": hook},
 )
-hook()  # the driver's own calls
+install_capture(needles, hits_path)  # the driver's own calls
 os.environ.update(needles)
 
 from voxray.actors.simulator.config import SimulatorConfig
@@ -161,7 +112,7 @@ simulator = Simulator(SimulatorConfig(speed=8.0, api_keys=frozenset({needles["XA
 os.environ["VOXRAY_XAI_URL"] = on_loop(simulator.start())
 address = ray.get_runtime_context().gcs_address
 
-code = main(["eval", str(work / "suite.yaml"), "--address", address, "--out", str(work / "run")])
+main(["eval", str(work / "suite.yaml"), "--address", address, "--out", str(work / "run")])
 records = [json.loads(line) for line in (work / "run" / "results.jsonl").read_text().splitlines()]
 
 serve = ["serve", str(work / "agents.yaml"), "--address", address, "--detach", "--port", "0"]
@@ -188,6 +139,7 @@ def test_no_secret_in_the_arguments_of_any_ray_call(tmp_path: Path) -> None:
         "VOXRAY_SUPERVISOR__WARM_PER_NODE": "0",
         "VOXRAY_SUPERVISOR__TOOLS__SIZE": "1",
         "VOXRAY_ENGINE__SPEED": "8",
+        "PYTHONPATH": str(ROOT),  # the capture hook (tests.ray_arg_capture) in every worker
     }
     finished = subprocess.run(
         [sys.executable, "-c", DRIVER, str(tmp_path)],
@@ -201,17 +153,17 @@ def test_no_secret_in_the_arguments_of_any_ray_call(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stderr[-3000:]
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
     assert outcome == {"eval": ["completed"], "sip": "completed"}, outcome
-    lines = [json.loads(line) for line in (tmp_path / "hits.jsonl").read_text().splitlines()]
+    lines = read_capture(tmp_path / "hits.jsonl")
     installed = {line["installed"] for line in lines if "installed" in line}
     scanned = {line["scanned"] for line in lines if "scanned" in line}
     # The capture saw the calls that carry sessions and the gateway's launch, in several
     # processes (driver, supervisor, gateway): it was not blind.
     assert len(installed) >= 3, lines
     for call in (
-        "method run_session",  # driver -> supervisor
-        "method run_scenario",  # supervisor -> session actor
-        "method start",  # driver -> gateway (its launch) and -> simulator
-        "method claim_call",  # gateway -> supervisor, per call
+        "method _Supervisor.run_session",  # driver -> supervisor
+        "method _Session.run_scenario",  # supervisor -> session actor
+        "method _Gateway.start",  # driver -> gateway: its launch
+        "method _Supervisor.claim_call",  # gateway -> supervisor, per call
     ):
         assert call in scanned, (call, sorted(scanned))
     assert not [line for line in lines if "unscannable" in line], lines
@@ -265,3 +217,42 @@ async def test_a_secret_whose_owner_ended_is_a_clear_error(ray_cluster: None) ->
             await unseal(sealed, what="the gateway's secrets")
             await asyncio.sleep(0.1)
     assert "OwnerDiedError" in str(lost.value) and KEY not in str(lost.value)
+
+
+async def test_the_simulator_client_rings_a_sip_call_with_a_sealed_webhook_secret(
+    ray_cluster: None, tmp_path: Path
+) -> None:
+    """The simulator actor plays the phone network for a gateway (as in ``voxray serve``'s
+    offline backend): the webhook secret reaches it whole, yet is not in the call's arguments."""
+    webhook_secret = SecretStr(SECRETS["VOXRAY_XAI_WEBHOOK_SECRET"])
+    simulator = await SimulatorClient.astart(SimulatorConfig(speed=TEST_SPEED))
+    try:
+        endpoint = await simulator.aendpoint()
+        gateway = GatewayServer(
+            GatewaySettings(
+                port=0, browser_secret=SecretStr("test-secret"), xai_webhook_secret=webhook_secret
+            ),
+            [support_agent()],
+            endpoints=lambda agent: endpoint,
+            tools=InProcessToolBackend(),
+            tuning=EngineTuning(speed=TEST_SPEED),
+        )
+        await gateway.start()
+        hits = tmp_path / "hits.jsonl"
+        uninstall = install_capture(
+            {"webhook secret": webhook_secret.get_secret_value()}, str(hits)
+        )
+        try:
+            script = SipCallScript(steps=(SipStep(say="Hello"),))
+            reports = await simulator.place_calls(
+                f"{gateway.url}/sip/webhook", webhook_secret, [script]
+            )
+        finally:
+            uninstall()
+            await gateway.aclose()
+    finally:
+        await simulator.astop()
+    assert [(r.webhook_status, r.outcome) for r in reports] == [(200, "completed")], reports
+    lines = read_capture(hits)
+    assert {"scanned": "method SimulatorActorImpl.place_calls", "pid": os.getpid()} in lines
+    assert [line for line in lines if "hit" in line or "unscannable" in line] == []
