@@ -337,3 +337,48 @@ async def test_a_kept_recording_holds_both_sides_of_the_call(
     stereo = audio.interleaved.reshape(-1, 2).astype(np.float64)
     caller_rms, agent_rms = np.sqrt((stereo**2).mean(axis=0))
     assert caller_rms > 100 and agent_rms > 100  # both sides spoke
+
+
+async def test_a_binary_transport_agent_keeps_binary_frames_on_a_phone_call(
+    tmp_path: Path,
+) -> None:
+    """The phone line's μ-law passes through in binary websocket frames both ways when the
+    agent asks for them: the gateway swaps the codec for the call, never the transport."""
+    simulator = Simulator(SimulatorConfig(speed=TEST_SPEED, record_frames=True))
+    await simulator.start()
+    binary = {"transport": "binary"}
+    agent = HostedAgent.model_validate(
+        {
+            "name": "support",
+            "agent": AgentConfig.model_validate({"input_audio": binary, "output_audio": binary}),
+            "greeting": GREETING,
+        }
+    )
+    try:
+        async with (
+            running_gateway(simulator, tmp_path, agents=[agent]) as gateway,
+            aiohttp.ClientSession() as http,
+        ):
+            caller = TwilioCaller(
+                gateway.url.replace("http://", "ws://") + "/twilio/stream",
+                parameters={"agent": "support"},
+                speed=TEST_SPEED,
+            )
+            call = asyncio.create_task(caller.run(http))
+            assert await caller.wait_for_agent_audio(1000, timeout_s=10)
+            assert await caller.wait_for_quiet(1500, timeout_s=10)
+            caller.say(speech_mulaw("I would like to check my order please"))
+            await asyncio.wait_for(caller.wait_spoken(), 10)
+            spoken_ms = caller.report_agent_audio_ms()
+            assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
+            caller.hang_up()
+            await asyncio.wait_for(call, 10)
+        (connection,) = simulator.connections
+    finally:
+        await simulator.aclose()
+    (session,) = connection.session_updates
+    audio = session["audio"]
+    assert audio["input"]["transport"] == audio["output"]["transport"] == "binary"
+    assert audio["input"]["format"] == {"type": "audio/pcmu"}
+    appends = [frame for frame in connection.frames if frame.audio_bytes]
+    assert appends and all(frame.binary for frame in appends)

@@ -22,11 +22,11 @@ import binascii
 import contextlib
 import logging
 import time
+from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 from pydantic import ValidationError
-from voxray.actors.conversation.agent import AudioFormatConfig
 from voxray.actors.conversation.events import ConversationEvent, Interrupted, ResponseFinished
 from voxray.actors.errors import VoxrayError
 from voxray.actors.gateway.admission import CallRefused, RefusalCause
@@ -51,7 +51,7 @@ __all__ = ["CALL_BACK_LATER", "TwilioIngress"]
 logger = logging.getLogger("voxray.gateway.twilio")
 
 CALL_BACK_LATER = "Sorry, we cannot take your call right now. Please call back later."
-_TELEPHONE = AudioFormatConfig(encoding="pcmu", rate=8000)
+_TELEPHONE: Final[dict[str, Any]] = {"encoding": "pcmu", "rate": 8000}
 _OUTBOUND_QUEUE = 2_000  # messages to Twilio waiting for the socket; a stuck caller drops
 _START_TIMEOUT_S = 10.0
 
@@ -248,8 +248,12 @@ class _Stream:
                 "unknown_agent", f"no agent named {params.get('agent')!r} takes Twilio calls"
             )
             return None
+        # μ-law at 8 kHz both ways; the agent's own transport (JSON or binary frames) is kept.
         config = agent.agent.model_copy(
-            update={"input_audio": _TELEPHONE, "output_audio": _TELEPHONE}
+            update={
+                "input_audio": agent.agent.input_audio.model_copy(update=_TELEPHONE),
+                "output_audio": agent.agent.output_audio.model_copy(update=_TELEPHONE),
+            }
         )
         try:
             call = await self._context.calls.open(
