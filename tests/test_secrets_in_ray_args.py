@@ -61,6 +61,12 @@ scenarios:
       - text: Hello there.
     expect:
       judge: [The agent answers.]
+  - name: called
+    caller:
+      persona: A short caller.
+      goal: say hello
+      success: the agent says hello
+      max_duration_s: 1
 """
 
 AGENTS = """\
@@ -115,6 +121,11 @@ address = ray.get_runtime_context().gcs_address
 main(["eval", str(work / "suite.yaml"), "--address", address, "--out", str(work / "run")])
 records = [json.loads(line) for line in (work / "run" / "results.jsonl").read_text().splitlines()]
 
+from voxray.client import Fleet
+with Fleet.connect(address) as fleet, fleet.open_session(backend="xai") as session:
+    session.send_text("Hello")
+live = session.close().status
+
 serve = ["serve", str(work / "agents.yaml"), "--address", address, "--detach", "--port", "0"]
 assert main([*serve, "--records", str(work / "calls.jsonl")]) == 0
 from voxray.serve.deploy import find_gateways, gateway_statuses
@@ -125,7 +136,8 @@ report = on_loop(simulator.place_call(url + "/sip/webhook", secret, script))
 assert main(["drain", "--address", address, "--deadline", "5"]) == 0
 on_loop(simulator.aclose())
 ray.shutdown()
-print(json.dumps({"eval": [r["status"] for r in records], "sip": report.outcome}))
+statuses = {r["key"]: r["status"] for r in records}
+print(json.dumps({"eval": statuses, "live": live, "sip": report.outcome}))
 """
 
 
@@ -152,7 +164,11 @@ def test_no_secret_in_the_arguments_of_any_ray_call(tmp_path: Path) -> None:
     )
     assert finished.returncode == 0, finished.stderr[-3000:]
     outcome = json.loads(finished.stdout.strip().splitlines()[-1])
-    assert outcome == {"eval": ["completed"], "sip": "completed"}, outcome
+    assert outcome == {
+        "eval": {"typed": "completed", "called": "completed"},
+        "live": "completed",
+        "sip": "completed",
+    }, outcome
     lines = read_capture(tmp_path / "hits.jsonl")
     installed = {line["installed"] for line in lines if "installed" in line}
     scanned = {line["scanned"] for line in lines if "scanned" in line}
@@ -161,6 +177,8 @@ def test_no_secret_in_the_arguments_of_any_ray_call(tmp_path: Path) -> None:
     assert len(installed) >= 3, lines
     for call in (
         "method _Supervisor.run_session",  # driver -> supervisor
+        "method _Supervisor.open_session",  # driver -> supervisor: a live session
+        "method _Session.open",  # supervisor -> session actor
         "method _Session.run_scenario",  # supervisor -> session actor
         "method _Gateway.start",  # driver -> gateway: its launch
         "method _Supervisor.claim_call",  # gateway -> supervisor, per call
