@@ -45,7 +45,8 @@ _MEMORY_MAX_AGE_S = 1.0
 
 
 class SessionRequest(BaseModel):
-    """Everything a session actor needs to play one scenario."""
+    """Everything a session actor needs to play one scenario. Its keys cross Ray calls sealed
+    (:mod:`voxray.actors.sealed`): the supervisor client seals them, the actor unseals them."""
 
     model_config = ConfigDict(frozen=True)
 
