@@ -16,6 +16,10 @@ bar is judged conservatively). The bar is lateness p99 < 20 ms and no dropped fr
 largest M of the ramp that holds it is reported for each packing. Each M runs on a new simulator
 process and (unless Ray was connected by the caller) a new embedded cluster, so one run's
 leftovers never count against the next.
+
+``voxray bench density-binary`` runs the same ramp with the audio in binary websocket frames both
+ways (``audio.{input,output}.transport: binary``: raw PCM, no base64 or JSON), the setting a
+deployment would turn on once it is seen to work against xAI itself.
 """
 
 from __future__ import annotations
@@ -173,7 +177,7 @@ def _memory_mb(processes: list[Any]) -> tuple[float, float]:
 # ---------------------------------------------------------------- one run
 
 
-def _request(target: SimulatorTarget, index: int, turns: int) -> Any:
+def _request(target: SimulatorTarget, index: int, turns: int, transport: str) -> Any:
     from voxray.actors.conversation.agent import AgentConfig
     from voxray.actors.conversation.endpoint import EngineTuning, ProviderEndpoint
     from voxray.actors.conversation.script import ScenarioScript, TextTurn, WaitTurn
@@ -185,7 +189,13 @@ def _request(target: SimulatorTarget, index: int, turns: int) -> Any:
         script += [TextTurn(text=text), WaitTurn(wait_ms=3_000)]
     return SessionRequest(
         session_id=f"density-{index}-{uuid.uuid4().hex[:6]}",
-        agent=AgentConfig.model_validate({"tools": [TOOL_REF]}),
+        agent=AgentConfig.model_validate(
+            {
+                "tools": [TOOL_REF],
+                "input_audio": {"transport": transport},
+                "output_audio": {"transport": transport},
+            }
+        ),
         script=ScenarioScript(turns=tuple(script)),
         endpoint=ProviderEndpoint(url=target.url, api_key=SecretStr(target.token)),
         tuning=EngineTuning(append_chunk_ms=20, speed=1.0),
@@ -215,7 +225,7 @@ async def _settle(*, below: float = 0.2, within_s: float = 120.0) -> None:
 
 
 async def _measure(
-    target: SimulatorTarget, *, packing: int, m: int, turns: int, window_s: float
+    target: SimulatorTarget, *, packing: int, m: int, turns: int, window_s: float, transport: str
 ) -> Sample:
     from voxray.actors.supervision.models import SessionTicket
     from voxray.actors.supervisor import SupervisorSettings
@@ -246,7 +256,9 @@ async def _measure(
         ticket = SessionTicket(job_id="density", quota=SecretStr(f"sim:{target.url}"))
         started = time.monotonic()
         runs = [
-            asyncio.ensure_future(supervisor.run_session(_request(target, i, turns), ticket))
+            asyncio.ensure_future(
+                supervisor.run_session(_request(target, i, turns, transport), ticket)
+            )
             for i in range(m)
         ]
         while len(await supervisor.sessions()) < m:
@@ -290,14 +302,16 @@ async def _measure(
     return sample
 
 
-def _ramp(quick: bool) -> list[Sample]:
+def _ramp(quick: bool, transport: str) -> list[Sample]:
     ramp = _QUICK_RAMP if quick else _FULL_RAMP
     turns, window_s = (2, 3.0) if quick else (6, 10.0)
     samples: list[Sample] = []
     for key, sizes in ramp.items():
         packing = key or PACKED
         for m in sizes:
-            sample = _measure_fresh(packing=packing, m=m, turns=turns, window_s=window_s)
+            sample = _measure_fresh(
+                packing=packing, m=m, turns=turns, window_s=window_s, transport=transport
+            )
             samples.append(sample)
             _report(sample)
             if not sample.holds and not quick:
@@ -305,7 +319,7 @@ def _ramp(quick: bool) -> list[Sample]:
     return samples
 
 
-def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float) -> Sample:
+def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float, transport: str) -> Sample:
     """One measurement on a new simulator process and, unless the caller connected Ray
     already, a new embedded cluster: in one long-lived cluster and simulator, later runs
     measured later (packed M=50: p99 21 then 43 ms in back-to-back identical runs)."""
@@ -316,7 +330,14 @@ def _measure_fresh(*, packing: int, m: int, turns: int, window_s: float) -> Samp
         owns = connect_ray(None, namespace="voxray-bench") if not ray.is_initialized() else False
         try:
             return asyncio.run(
-                _measure(target, packing=packing, m=m, turns=turns, window_s=window_s)
+                _measure(
+                    target,
+                    packing=packing,
+                    m=m,
+                    turns=turns,
+                    window_s=window_s,
+                    transport=transport,
+                )
             )
         finally:
             if owns:
@@ -417,17 +438,32 @@ def _figures(samples: list[Sample]) -> list[Figure]:
     return figures
 
 
-def run(quick: bool) -> BenchResult:
+def run(quick: bool, transport: str = "json") -> BenchResult:
     """Measure both packings; each M on its own simulator process and embedded Ray cluster
-    (started and stopped here) unless a cluster is connected already."""
-    samples = _ramp(quick)
+    (started and stopped here) unless a cluster is connected already. ``transport`` carries
+    the audio both ways: ``json`` (base64 appends and deltas) or ``binary`` frames."""
+    samples = _ramp(quick, transport)
     notes = [json.dumps(asdict(sample)) for sample in samples]
+    suffix = "" if transport == "json" else f"-{transport}"
     return BenchResult(
-        name="density",
-        description=f"real-time conversations per machine, packing 1 vs {PACKED}",
+        name=f"density{suffix}",
+        description=f"real-time conversations per machine, packing 1 vs {PACKED}, "
+        f"audio in {transport} frames",
         figures=_figures(samples),
         notes=notes,
     )
 
 
+def run_binary(quick: bool) -> BenchResult:
+    """:func:`run` with the audio in binary websocket frames both ways."""
+    return run(quick, transport="binary")
+
+
 register(Benchmark("density", "real-time conversations per machine, packing 1 vs N", run))
+register(
+    Benchmark(
+        "density-binary",
+        "density with the audio in binary websocket frames both ways",
+        run_binary,
+    )
+)

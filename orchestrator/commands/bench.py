@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run"]
 
 
-_LONG = {"density": "about 10 minutes"}
+_LONG = {
+    "density": "about 10 minutes",
+    "density-binary": "about 10 minutes",
+    "client": "about 12 minutes",
+}
 
 
 def _epilog() -> str:
