@@ -25,7 +25,7 @@ be gone; a secret that cannot be fetched any more fails naming the cause
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import ray
@@ -92,10 +92,9 @@ async def unseal(value: T, *, what: str = "a secret") -> T:
         SecretLostError: a value could not be fetched (its owner ended); ``what`` names it in
             the message ("the API key of session s-1").
     """
-    pending = {secret.ref: secret for secret in _sealed_in(value)}
-    if not pending:
+    refs = list(dict.fromkeys(secret.ref for secret in _sealed_in(value)))
+    if not refs:
         return value
-    refs = list(pending)
     try:
         values: list[str] = await asyncio.gather(*refs)
     except RayError as error:
@@ -121,12 +120,12 @@ def _sealed_in(value: object) -> Iterator[SealedSecret]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _sealed_in(item)
-    elif isinstance(value, Mapping):
+    elif isinstance(value, dict):
         for item in value.values():
             yield from _sealed_in(item)
 
 
-def _rebuild(value: Any, swap: Any) -> Any:
+def _rebuild(value: Any, swap: Callable[[SecretStr], SecretStr]) -> Any:
     """``value`` with each ``SecretStr`` in it replaced by ``swap(secret)``; the same object
     wherever nothing changed (frozen models are copied with the changed fields only)."""
     if isinstance(value, SecretStr):
