@@ -157,7 +157,14 @@ def test_a_dead_live_simulator_is_started_again(fleet: Fleet) -> None:
         and actor["name"].startswith("voxray-sim-live-")
     ]
     assert len(names) == 1
-    ray.kill(ray.get_actor(names[0], namespace=fleet.settings.namespace), no_restart=True)
+    simulator = ray.get_actor(names[0], namespace=fleet.settings.namespace)
+    ray.kill(simulator, no_restart=True)
+    # ray.kill only asks: until the process is gone the actor may still answer (and hand out the
+    # port it is about to close). The test is about an actor that has died.
+    deadline = time.monotonic() + 30
+    with pytest.raises(ray.exceptions.RayActorError):
+        while time.monotonic() < deadline:
+            ray.get(simulator.__ray_ready__.remote(), timeout=10)
 
     with fleet.open_session(backend="sim", sim=script) as session:
         session.send_text("hello there")
