@@ -20,8 +20,10 @@ noisy: compare within a run). The ratio to the wire floor says how much the engi
 traffic itself. One more kind feeds the microphone at the wire's own 24 kHz: the caller whose
 audio needs no resampling (a scripted caller, whose utterances are resampled once when they are
 made; the browser page, which captures at the agent's rate), so the table shows what the 48 kHz
-caller's per-frame resampling costs apart from the rest of the engine. Every process runs on the
-loop ``voxray.actors.event_loop`` picks (uvloop when installed); the table says which ran.
+caller's per-frame resampling costs apart from the rest of the engine; and one sends the 48 kHz
+caller's audio as it is (``input_audio.rate: 48000``, a rate xAI accepts): no resampling, twice
+the upstream bytes (still measured against the 24 kHz floor). Every process runs on the loop
+``voxray.actors.event_loop`` picks (uvloop when installed); the table says which ran.
 """
 
 from __future__ import annotations
@@ -61,13 +63,16 @@ class _Kind:
     append_ms: int
     transport: str  # "json" | "binary" | "wire" (the bare websocket floor)
     mic_rate: int = MIC_RATE
+    wire_rate: int = WIRE_RATE
+    """The session's input rate (``input_audio.rate``)."""
 
     @property
     def label(self) -> str:
         if self.transport == "wire":
             return "bare wire (20 ms both ways)"
         source = "" if self.mic_rate == MIC_RATE else f", {self.mic_rate // 1000} kHz microphone"
-        return f"voxray {self.append_ms} ms appends, {self.transport}{source}"
+        wire = "" if self.wire_rate == WIRE_RATE else f", {self.wire_rate // 1000} kHz wire"
+        return f"voxray {self.append_ms} ms appends, {self.transport}{source}{wire}"
 
 
 KINDS: Final = (
@@ -76,6 +81,7 @@ KINDS: Final = (
     _Kind(20, "binary"),
     _Kind(100, "binary"),
     _Kind(20, "json", WIRE_RATE),
+    _Kind(20, "json", MIC_RATE, MIC_RATE),
     _Kind(20, "wire"),
 )
 
@@ -90,6 +96,7 @@ class _Job:
     append_ms: int
     transport: str
     mic_rate: int
+    wire_rate: int
     warmup_s: float
     window_s: float
 
@@ -151,7 +158,9 @@ def _client(conn: multiprocessing.connection.Connection, job: _Job) -> None:
     audio: dict[str, Any] = {}
     if transport != "json":
         audio = {"transport": transport}
-    agent = AgentConfig.model_validate({"input_audio": audio, "output_audio": audio})
+    agent = AgentConfig.model_validate(
+        {"input_audio": {**audio, "rate": job.wire_rate}, "output_audio": audio}
+    )
     endpoint = ProviderEndpoint(url=job.url, api_key=SecretStr(job.token))
     tuning = EngineTuning(append_chunk_ms=job.append_ms, speed=1.0)
 
@@ -260,6 +269,7 @@ def _measure(
                 kind.append_ms,
                 kind.transport,
                 kind.mic_rate,
+                kind.wire_rate,
                 warmup_s,
                 window_s,
             ),
