@@ -58,6 +58,16 @@ async def test_voice_webhook_answers_twiml_that_connects_the_stream(
     assert "call back later" in twiml.split("</Connect>")[1]
 
 
+async def _hear_the_greeting_then_ask(caller: TwilioCaller) -> None:
+    """The greeting plays to its end, the caller asks, and an answer of 0.5 s or more comes."""
+    assert await caller.wait_for_agent_audio(1000, timeout_s=10)
+    assert await caller.wait_for_quiet(1500, timeout_s=10)
+    caller.say(speech_mulaw("I would like to check my order please"))
+    await asyncio.wait_for(caller.wait_spoken(), 10)
+    spoken_ms = caller.report_agent_audio_ms()
+    assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
+
+
 async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
     simulator: Simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -72,12 +82,7 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
             speed=TEST_SPEED,
         )
         call = asyncio.create_task(caller.run(http))
-        assert await caller.wait_for_agent_audio(1000, timeout_s=10)
-        assert await caller.wait_for_quiet(1500, timeout_s=10)
-        caller.say(speech_mulaw("I would like to check my order please"))
-        await asyncio.wait_for(caller.wait_spoken(), 10)
-        spoken_ms = caller.report_agent_audio_ms()
-        assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
+        await _hear_the_greeting_then_ask(caller)
         assert await caller.wait_for_quiet(1500, timeout_s=10)
         assert gateway.context.calls.live == 1
         caller.hang_up()
@@ -365,12 +370,7 @@ async def test_a_binary_transport_agent_keeps_binary_frames_on_a_phone_call(
                 speed=TEST_SPEED,
             )
             call = asyncio.create_task(caller.run(http))
-            assert await caller.wait_for_agent_audio(1000, timeout_s=10)
-            assert await caller.wait_for_quiet(1500, timeout_s=10)
-            caller.say(speech_mulaw("I would like to check my order please"))
-            await asyncio.wait_for(caller.wait_spoken(), 10)
-            spoken_ms = caller.report_agent_audio_ms()
-            assert await caller.wait_for_agent_audio(spoken_ms + 500, timeout_s=15)
+            await _hear_the_greeting_then_ask(caller)
             caller.hang_up()
             await asyncio.wait_for(call, 10)
         (connection,) = simulator.connections
