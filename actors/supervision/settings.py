@@ -34,7 +34,10 @@ class SupervisorSettings(BaseModel):
         description="The tool-runner pool: size, growth, queue bound, timeouts, output cap.",
     )
     warm_per_node: int = Field(
-        2, ge=0, description="Idle session actors kept ready on each node (0: cold starts)."
+        2,
+        ge=0,
+        description="Idle session actors kept ready on each node (0: cold starts), from the "
+        "first session run on: a cluster that only serves gateway calls keeps none.",
     )
     warm_max_per_node: int = Field(
         10,
