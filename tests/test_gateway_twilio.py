@@ -13,6 +13,7 @@ import pytest
 from voxray.actors.audio.wav import read_wav
 from voxray.actors.conversation.agent import AgentConfig
 from voxray.actors.gateway.agents import HostedAgent
+from voxray.actors.gateway.server import GatewayServer
 from voxray.actors.gateway.twilio_media import (
     ClearMessage,
     OutboundFrames,
@@ -27,7 +28,7 @@ from voxray.actors.simulator.config import SimulatorConfig
 from voxray.actors.simulator.faults import ErrorFault
 from voxray.actors.simulator.rules import BrainRule, BrainScript, ScriptedCall
 from voxray.actors.simulator.server import Simulator
-from voxray.actors.simulator.twilio_caller import TwilioCaller, speech_mulaw
+from voxray.actors.simulator.twilio_caller import TwilioCaller, TwilioCallReport, speech_mulaw
 
 from tests.conftest import TEST_SPEED
 from tests.gateway_fixtures import (
@@ -58,6 +59,18 @@ async def test_voice_webhook_answers_twiml_that_connects_the_stream(
     assert "call back later" in twiml.split("</Connect>")[1]
 
 
+def _call(
+    gateway: GatewayServer, http: aiohttp.ClientSession, parameters: dict[str, str] | None = None
+) -> tuple[TwilioCaller, asyncio.Task[TwilioCallReport]]:
+    """A Twilio caller for the support agent (and ``parameters``), dialled in the background."""
+    caller = TwilioCaller(
+        gateway.url.replace("http://", "ws://") + "/twilio/stream",
+        parameters={"agent": "support", **(parameters or {})},
+        speed=TEST_SPEED,
+    )
+    return caller, asyncio.create_task(caller.run(http))
+
+
 async def _hear_the_greeting_then_ask(caller: TwilioCaller) -> None:
     """The greeting plays to its end, the caller asks, and an answer of 0.5 s or more comes."""
     assert await caller.wait_for_agent_audio(1000, timeout_s=10)
@@ -76,12 +89,7 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_leaves_a_record(
         running_gateway(simulator, tmp_path) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        caller = TwilioCaller(
-            gateway.url.replace("http://", "ws://") + "/twilio/stream",
-            parameters={"agent": "support", "from": "+15550001111", "to": "+15559990000"},
-            speed=TEST_SPEED,
-        )
-        call = asyncio.create_task(caller.run(http))
+        caller, call = _call(gateway, http, {"from": "+15550001111", "to": "+15559990000"})
         await _hear_the_greeting_then_ask(caller)
         assert await caller.wait_for_quiet(1500, timeout_s=10)
         assert gateway.context.calls.live == 1
@@ -126,12 +134,7 @@ async def test_barge_in_clears_twilio_and_truncates_at_the_acknowledged_mark(
             ) as gateway,
             aiohttp.ClientSession() as http,
         ):
-            caller = TwilioCaller(
-                gateway.url.replace("http://", "ws://") + "/twilio/stream",
-                parameters={"agent": "support"},
-                speed=TEST_SPEED,
-            )
-            call = asyncio.create_task(caller.run(http))
+            caller, call = _call(gateway, http)
             assert await caller.wait_for_agent_audio(1500, timeout_s=10)
             caller.say(speech_mulaw("Stop, I have a question"))
             await until(lambda: caller.report.clears > 0, "the gateway's clear for the barge-in")
@@ -245,12 +248,7 @@ async def test_tool_calls_reach_the_record_and_the_metrics(
         running_gateway(simulator, tmp_path, agents=[agent], brain=brain) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        caller = TwilioCaller(
-            gateway.url.replace("http://", "ws://") + "/twilio/stream",
-            parameters={"agent": "support"},
-            speed=TEST_SPEED,
-        )
-        call = asyncio.create_task(caller.run(http))
+        caller, call = _call(gateway, http)
         caller.say(speech_mulaw("What is the weather in Paris?"))
         assert await caller.wait_for_agent_audio(500, timeout_s=15)
         caller.hang_up()
@@ -270,12 +268,7 @@ async def test_a_session_the_provider_ends_hangs_up_the_caller_with_a_failed_rec
         running_gateway(simulator, tmp_path) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        caller = TwilioCaller(
-            gateway.url.replace("http://", "ws://") + "/twilio/stream",
-            parameters={"agent": "support"},
-            speed=TEST_SPEED,
-        )
-        call = asyncio.create_task(caller.run(http))
+        caller, call = _call(gateway, http)
         assert await caller.wait_for_agent_audio(300, timeout_s=10)
         # The provider ends the session for good (a `timeout` error, then its close).
         assert await simulator.inject(ErrorFault(type="timeout")) == 1
@@ -324,12 +317,7 @@ async def test_a_kept_recording_holds_both_sides_of_the_call(
         running_gateway(simulator, tmp_path, recordings_dir=str(tmp_path / "rec")) as gateway,
         aiohttp.ClientSession() as http,
     ):
-        caller = TwilioCaller(
-            gateway.url.replace("http://", "ws://") + "/twilio/stream",
-            parameters={"agent": "support"},
-            speed=TEST_SPEED,
-        )
-        call = asyncio.create_task(caller.run(http))
+        caller, call = _call(gateway, http)
         assert await caller.wait_for_agent_audio(1000, timeout_s=10)
         caller.say(speech_mulaw("Hello there, I have a question"))
         await asyncio.wait_for(caller.wait_spoken(), 10)
@@ -364,12 +352,7 @@ async def test_a_binary_transport_agent_keeps_binary_frames_on_a_phone_call(
             running_gateway(simulator, tmp_path, agents=[agent]) as gateway,
             aiohttp.ClientSession() as http,
         ):
-            caller = TwilioCaller(
-                gateway.url.replace("http://", "ws://") + "/twilio/stream",
-                parameters={"agent": "support"},
-                speed=TEST_SPEED,
-            )
-            call = asyncio.create_task(caller.run(http))
+            caller, call = _call(gateway, http)
             await _hear_the_greeting_then_ask(caller)
             caller.hang_up()
             await asyncio.wait_for(call, 10)
