@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from voxray.actors.errors import ConfigError
 from voxray.evals.compare import Comparison, RegressionGate, compare_records, load_run
@@ -39,6 +39,9 @@ from voxray.evals.tool_modules import ship_tool_modules
 from voxray.settings import VoxraySettings
 
 __all__ = ["Job", "JobPlan", "JobResult", "plan_job"]
+
+_WAKE_S: Final = 0.25
+"""How often a thread iterating a job wakes (so the main thread runs pending signal handlers)."""
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,11 @@ class Job:
         while True:
             with self._cond:
                 while index >= len(self._records) and not self._finished:
-                    self._cond.wait()
+                    # Woken now and then: Python runs signal handlers only in the main thread,
+                    # and a SIGTERM or Ctrl-C the kernel hands to another thread (Ray's, the
+                    # job's loop) does not interrupt this wait, so without a timeout the drain
+                    # would wait for the next run to end.
+                    self._cond.wait(_WAKE_S)
                 if index >= len(self._records):
                     break
                 record = self._records[index]
