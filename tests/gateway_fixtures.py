@@ -86,9 +86,5 @@ async def until(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -
 
 async def wait_for_call_records(tmp_path: Path, count: int) -> list[CallRecord]:
     """The call records once ``count`` were appended (each call appends its own as it ends)."""
-    for _ in range(1000):
-        records = call_records(tmp_path)
-        if len(records) >= count:
-            return records
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} call record(s) never appeared")
+    await until(lambda: len(call_records(tmp_path)) >= count, f"{count} call record(s)")
+    return call_records(tmp_path)
